@@ -1,0 +1,41 @@
+/** Largest captured length libpcap and Wireshark accept for ordinary link types (libpcap's MAXIMUM_SNAPLEN). */
+export const MAX_CAPTURE_LENGTH = 262144;
+
+/** Classic pcap magic for microsecond timestamps, as a number read in the file's own byte order. */
+export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
+/** Classic pcap magic for nanosecond timestamps, as a number read in the file's own byte order. */
+export const PCAP_MAGIC_NANO = 0xa1b23c4d;
+/** Alexey Kuznetsov's patched pcap: recognised only to name it in the error. */
+export const PCAP_MAGIC_KUZNETSOV = 0xa1b2cd34;
+/** pcapng Section Header Block type: a palindrome, the same in both byte orders. */
+export const PCAPNG_SHB = 0x0a0d0d0a;
+/** pcapng byte-order magic inside the Section Header Block. */
+export const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+
+/** pcapng block types this package reads; every other block is skipped after its length is checked. */
+export const PCAPNG_BLOCK = {
+  sectionHeader: 0x0a0d0d0a,
+  interfaceDescription: 0x00000001,
+  obsoletePacket: 0x00000002,
+  simplePacket: 0x00000003,
+  enhancedPacket: 0x00000006,
+} as const;
+
+/** Common LINKTYPE_ values (https://www.tcpdump.org/linktypes.html). Any 16-bit value is accepted. */
+export const LinkType = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW: 101,
+  IEEE802_11: 105,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IEEE802_11_RADIOTAP: 127,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+/** Size of the classic pcap file header. */
+export const PCAP_FILE_HEADER_LENGTH = 24;
+/** Size of a classic pcap record header. */
+export const PCAP_RECORD_HEADER_LENGTH = 16;
