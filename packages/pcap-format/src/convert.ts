@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { type ByteSource, readChunks } from "./byte-source.js";
+import { type ByteSource, DEFAULT_CHUNK_SIZE, readChunks } from "./byte-source.js";
 import { hostIsLittleEndian } from "./bytes.js";
 import { CaptureDecoder, type CaptureDecoderOptions } from "./capture-decoder.js";
 import { MAX_CAPTURE_LENGTH } from "./constants.js";
@@ -15,7 +15,7 @@ import type { CaptureFormat, InterfaceInfo, Precision, SectionInfo } from "./typ
 export interface ConvertOptions extends CaptureDecoderOptions {
   /** Output timestamp precision; by default the input's ("nano" for pcapng finer than microseconds). */
   precision?: Precision;
-  /** Bytes per read (default 1 MiB). */
+  /** Bytes per read from a path or descriptor (default 128 KiB). */
   chunkSize?: number;
 }
 
@@ -161,7 +161,7 @@ export async function convertCapture(
   let error: PcapFormatError | null = null;
   try {
     try {
-      const chunkSize = options.chunkSize ?? 1 << 20;
+      const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
       for await (const chunk of readChunks(source, { chunkSize, reuseBuffer: true })) {
         try {
           decoder.push(chunk);

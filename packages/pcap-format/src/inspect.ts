@@ -1,4 +1,4 @@
-import { type ByteSource, readChunks } from "./byte-source.js";
+import { type ByteSource, DEFAULT_CHUNK_SIZE, readChunks } from "./byte-source.js";
 import { CaptureDecoder, type CaptureDecoderOptions } from "./capture-decoder.js";
 import type { DecoderSink } from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
@@ -98,7 +98,7 @@ async function decodeAll(
 ): Promise<{ decoder: CaptureDecoder; error: PcapFormatError | null }> {
   const decoder = new CaptureDecoder(sink, options);
   try {
-    const chunkSize = options.chunkSize ?? 1 << 20;
+    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     for await (const chunk of readChunks(source, { chunkSize, reuseBuffer: true })) decoder.push(chunk);
     decoder.end();
     return { decoder, error: null };

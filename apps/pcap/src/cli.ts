@@ -1,0 +1,89 @@
+import { parseArgs } from "node:util";
+import packageJson from "../package.json" with { type: "json" };
+import { runConvert } from "./commands/convert.js";
+import { runInfo } from "./commands/info.js";
+import { runVerify } from "./commands/verify.js";
+import { type ExitCode, UsageError } from "./exit.js";
+
+const USAGE = `Usage: sluice-pcap <command> [options]
+
+Inspect, verify and convert pcap and pcapng captures.
+
+Commands:
+  info FILE... [--json]     format, byte order, precision, link types, snaplen, packets, bytes,
+                            earliest and latest packet time, and whether the file is complete
+  verify FILE...            one line per file: ok, or the first problem with its byte offset
+  convert IN -o OUT [--precision micro|nano]
+                            pcap or pcapng in, classic pcap out (host byte order, like tcpdump -w);
+                            OUT appears only when complete; refuses inputs with several link types
+
+FILE, IN and OUT may be "-" for standard input or output.
+
+Exit status: 0 every file complete; 1 a file is incomplete, invalid or unreadable; 2 usage error.
+
+Options:
+  -h, --help                this text
+  -V, --version             the version
+`;
+
+async function main(argv: string[]): Promise<ExitCode> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "info":
+      return runInfo(parseCommand(rest, { json: { type: "boolean" } }));
+    case "verify":
+      return runVerify(parseCommand(rest, {}));
+    case "convert":
+      return runConvert(
+        parseCommand(rest, { output: { type: "string", short: "o" }, precision: { type: "string" } }),
+      );
+    case "-h":
+    case "--help":
+    case "help":
+      process.stdout.write(USAGE);
+      return 0;
+    case "-V":
+    case "--version":
+      process.stdout.write(`${packageJson.version}\n`);
+      return 0;
+    case undefined:
+      throw new UsageError("no command given");
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+export interface ParsedCommand {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+function parseCommand(args: string[], options: OptionSpec): ParsedCommand {
+  if (args.includes("-h") || args.includes("--help")) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values, positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`sluice-pcap: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`sluice-pcap: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

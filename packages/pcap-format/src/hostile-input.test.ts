@@ -1,0 +1,229 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CaptureDecoder, type DecoderSink, MAX_CAPTURE_LENGTH, PcapFormatError } from "./index.js";
+import {
+  classicHeader,
+  classicRecord,
+  customBlock,
+  epb,
+  idb,
+  opb,
+  shb,
+  spb,
+  udpFrame,
+} from "./testing/builders.js";
+
+interface Outcome {
+  packets: string[];
+  error: string | null;
+  largest: number;
+}
+
+const MAX_BLOCK = 1 << 20;
+
+// Decodes bytes fed in the given chunk sizes (cycled). Anything but a PcapFormatError fails the test.
+function decode(bytes: Uint8Array, chunkSizes: number[] = [bytes.length || 1]): Outcome {
+  const packets: string[] = [];
+  let interfaces = 0;
+  const sink: DecoderSink = {
+    packet(buf, dataOffset, caplen, origlen, seconds, nanoseconds, interfaceId) {
+      expect(caplen).toBeLessThanOrEqual(MAX_CAPTURE_LENGTH);
+      expect(caplen).toBeLessThanOrEqual(origlen);
+      expect(dataOffset + caplen).toBeLessThanOrEqual(buf.length);
+      expect(nanoseconds >= 0 && nanoseconds < 1e9).toBe(true);
+      expect(interfaceId).toBeLessThan(interfaces);
+      packets.push(
+        `${seconds}.${nanoseconds}/${origlen}/${Buffer.from(buf.subarray(dataOffset, dataOffset + caplen)).toString("base64")}`,
+      );
+    },
+    interface() {
+      interfaces++;
+    },
+  };
+  const decoder = new CaptureDecoder(sink);
+  let error: string | null = null;
+  try {
+    let off = 0;
+    let i = 0;
+    while (off < bytes.length) {
+      const size = Math.max(1, chunkSizes[i++ % chunkSizes.length]!);
+      decoder.push(bytes.subarray(off, off + size));
+      off += size;
+    }
+    decoder.end();
+  } catch (caught) {
+    if (!PcapFormatError.isInstance(caught)) throw caught;
+    expect(caught.offset).toBeGreaterThanOrEqual(0);
+    expect(caught.offset).toBeLessThanOrEqual(Math.max(bytes.length, 0));
+    error = `${caught.reason}@${caught.offset}`;
+  }
+  return { packets, error, largest: decoder.largestBufferedRecord };
+}
+
+const le = fc.boolean();
+const frame = fc.integer({ min: 0, max: 1600 }).map((n) => udpFrame(Math.max(n, 42), n));
+
+const validClassic = fc
+  .record({ le, nano: fc.boolean(), frames: fc.array(frame, { maxLength: 12 }) })
+  .map(({ le, nano, frames }) =>
+    Buffer.concat([
+      classicHeader({ le, nano, snaplen: 2000 }),
+      ...frames.map((data, i) => classicRecord({ le, seconds: 1700000000 + i, fraction: i * 7, data })),
+    ]),
+  );
+
+const validPcapng = fc
+  .record({ le, frames: fc.array(frame, { maxLength: 12 }), tsresol: fc.constantFrom(6, 9, 0x80 | 20, 3) })
+  .map(({ le, frames, tsresol }) =>
+    Buffer.concat([
+      shb(le),
+      idb(le, { tsresol, snaplen: 0 }),
+      customBlock(le, Buffer.from("x")),
+      ...frames.map((data, i) =>
+        i % 5 === 3
+          ? spb(le, { data })
+          : i % 5 === 4
+            ? opb(le, { units: BigInt(i) * 1_000_003n, data })
+            : epb(le, { units: 1_700_000_000_000_000n + BigInt(i) * 1_000_003n, data }),
+      ),
+    ]),
+  );
+
+const validCapture = fc.oneof(validClassic, validPcapng);
+
+// Overwrites with the values that break naive parsers: lengths of 0, all ones, just over the limits.
+const nasty = fc.constantFrom(
+  0,
+  1,
+  0xffffffff,
+  0x7fffffff,
+  0x80000000,
+  MAX_CAPTURE_LENGTH + 1,
+  MAX_BLOCK + 4,
+  12,
+  13,
+);
+
+const mutated = fc
+  .record({
+    bytes: validCapture,
+    edits: fc.array(
+      fc.record({
+        at: fc.nat(),
+        kind: fc.constantFrom("u32le", "u32be", "byte", "cut", "insert"),
+        value: fc.oneof(nasty, fc.nat()),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  })
+  .map(({ bytes, edits }) => {
+    let out = Buffer.from(bytes);
+    for (const { at, kind, value } of edits) {
+      if (out.length === 0) break;
+      const pos = at % out.length;
+      if (kind === "cut") out = out.subarray(0, pos);
+      else if (kind === "insert")
+        out = Buffer.concat([
+          out.subarray(0, pos),
+          Buffer.alloc(value % 64, value & 0xff),
+          out.subarray(pos),
+        ]);
+      else if (kind === "byte") out[pos] = value & 0xff;
+      else if (pos + 4 <= out.length) {
+        if (kind === "u32le") out.writeUInt32LE(value >>> 0, pos);
+        else out.writeUInt32BE(value >>> 0, pos);
+      }
+    }
+    return out;
+  });
+
+const chunking = fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 8 });
+
+describe("hostile input", () => {
+  it("decodes any byte sequence to packets or a typed error, never a crash", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+        decode(bytes);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("decodes random bytes behind a valid magic to packets or a typed error", () => {
+    const headed = fc
+      .tuple(
+        fc.constantFrom(classicHeader({}), classicHeader({ le: false, nano: true }), shb(true), shb(false)),
+        fc.uint8Array({ maxLength: 2000 }),
+      )
+      .map(([head, tail]) => Buffer.concat([head, tail]));
+    fc.assert(
+      fc.property(headed, chunking, (bytes, chunks) => {
+        const outcome = decode(bytes, chunks);
+        expect(outcome.largest).toBeLessThanOrEqual(MAX_BLOCK);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("decodes mutated captures to packets or a typed error, the same however they are chunked", () => {
+    fc.assert(
+      fc.property(mutated, chunking, (bytes, chunks) => {
+        const whole = decode(bytes);
+        const pieces = decode(bytes, chunks);
+        expect(pieces.packets).toEqual(whole.packets);
+        expect(pieces.error).toEqual(whole.error);
+        expect(pieces.largest).toBeLessThanOrEqual(MAX_BLOCK);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("decodes valid captures completely, the same however they are chunked", () => {
+    fc.assert(
+      fc.property(validCapture, chunking, (bytes, chunks) => {
+        const whole = decode(bytes);
+        expect(whole.error).toBeNull();
+        expect(decode(bytes, chunks)).toEqual({ ...whole, largest: decode(bytes, chunks).largest });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never buffers more than a record's validated size, even when lengths claim gigabytes", () => {
+    const head = Buffer.concat([shb(true), idb(true)]);
+    const claim = Buffer.from(epb(true, { units: 1n, data: udpFrame(60) }));
+    claim.writeUInt32LE(0xfffffffc, 4);
+    expect(decode(Buffer.concat([head, claim]), [3])).toMatchObject({
+      error: `block-too-large@${head.length + 4}`,
+    });
+    // An unknown block may be huge: it is skipped as it streams by, never buffered.
+    const unknown = Buffer.alloc(12);
+    unknown.writeUInt32LE(0x00000bad, 0);
+    unknown.writeUInt32LE(0xfffffffc, 4);
+    const outcome = decode(Buffer.concat([head, unknown, Buffer.alloc(3 << 20)]), [65536]);
+    expect(outcome.error).toBe(`truncated-record@${head.length}`);
+    expect(outcome.largest).toBeLessThan(4096);
+    const classic = Buffer.concat([
+      classicHeader({ snaplen: 0 }),
+      classicRecord({
+        seconds: 0,
+        fraction: 0,
+        data: Buffer.alloc(4),
+        caplen: 0xffffff00,
+        origlen: 0xffffff00,
+      }),
+    ]);
+    expect(decode(classic, [5]).error).toBe("caplen-over-max@24");
+    expect(decode(classic, [5]).largest).toBeLessThan(4096);
+  });
+
+  it("terminates on an endless run of minimal blocks", () => {
+    const head = shb(true);
+    const tiny = Buffer.alloc(12);
+    tiny.writeUInt32LE(0x00000005, 0);
+    tiny.writeUInt32LE(12, 4);
+    tiny.writeUInt32LE(12, 8);
+    const bytes = Buffer.concat([head, ...Array.from({ length: 100_000 }, () => tiny)]);
+    expect(decode(bytes, [4093])).toEqual({ packets: [], error: null, largest: expect.any(Number) });
+  });
+});

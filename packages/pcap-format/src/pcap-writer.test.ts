@@ -1,0 +1,197 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Writable } from "node:stream";
+import { editcap, missingTools, randpkt, tsharkFrames } from "@sluice/testlab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatTimestamp, PcapWriter, readCaptureSync, readPackets } from "./index.js";
+import { classicHeader, classicRecord, swapClassic, udpFrame } from "./testing/builders.js";
+
+const skip = missingTools("randpkt", "editcap", "tshark");
+let dir = "";
+const path = (name: string): string => join(dir, name);
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "pcap-writer-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Reads a classic pcap and writes every packet back with the same header fields.
+async function roundTrip(input: string, output: string): Promise<void> {
+  const stream = readPackets(input);
+  let writer: PcapWriter | null = null;
+  for await (const packet of stream) {
+    if (writer === null) {
+      const [section] = stream.sections;
+      const [iface] = stream.interfaces;
+      writer = PcapWriter.create(output, {
+        linkType: iface!.linkType,
+        snaplen: iface!.snaplen,
+        precision: iface!.resolution.exponent === 9 ? "nano" : "micro",
+        endianness: section!.endianness,
+        timezoneOffset: section!.timezoneOffset,
+        sigfigs: section!.sigfigs,
+      });
+    }
+    writer.writePacket(packet);
+  }
+  await writer!.close();
+}
+
+describe.skipIf(skip !== null)("round trips", () => {
+  it("read → write → read gives byte-identical files in all four magics", async () => {
+    randpkt(path("tcp.pcap"), "tcp", 500, 4000);
+    await editcap(["-t", "1700000000.987654321", "-F", "nsecpcap", path("tcp.pcap"), path("nsec.pcap")]);
+    await editcap(["-F", "pcap", path("nsec.pcap"), path("usec.pcap")]);
+    writeFileSync(path("usec-be.pcap"), swapClassic(readFileSync(path("usec.pcap"))));
+    writeFileSync(path("nsec-be.pcap"), swapClassic(readFileSync(path("nsec.pcap"))));
+    for (const name of ["usec.pcap", "nsec.pcap", "usec-be.pcap", "nsec-be.pcap"]) {
+      await roundTrip(path(name), path(`${name}.out`));
+      expect(readFileSync(path(`${name}.out`)).equals(readFileSync(path(name)))).toBe(true);
+    }
+  });
+
+  it("writes nanosecond timestamps that tshark reads back exactly", async () => {
+    const file = path("nano.pcap");
+    const writer = PcapWriter.create(file, { linkType: 1, precision: "nano" });
+    const times = [
+      [1700000000, 1],
+      [1700000000, 999_999_999],
+      [4294967295, 123_456_789],
+    ] as const;
+    for (const [seconds, nanoseconds] of times)
+      writer.writePacket({ seconds, nanoseconds, data: udpFrame(80) });
+    await writer.close();
+    const frames = await tsharkFrames(file);
+    expect(frames.map((f) => f.time)).toEqual(times.map(([s, n]) => formatTimestamp(s, n)));
+  });
+});
+
+describe("PcapWriter", () => {
+  it("cuts data to the snaplen and keeps the original length", async () => {
+    const file = path("snap.pcap");
+    const writer = PcapWriter.create(file, { linkType: 1, snaplen: 64 });
+    writer.writePacket({ seconds: 1, nanoseconds: 0, data: udpFrame(200) });
+    writer.writePacket({ seconds: 2, nanoseconds: 0, data: udpFrame(50), originalLength: 10 });
+    await writer.close();
+    const { packets } = readCaptureSync(readFileSync(file));
+    expect(packets.map((p) => [p.data.length, p.originalLength])).toEqual([
+      [64, 200],
+      [50, 50],
+    ]);
+    expect(Buffer.from(packets[0]!.data).equals(udpFrame(200).subarray(0, 64))).toBe(true);
+  });
+
+  it("truncates nanoseconds to microseconds in a microsecond file", () => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const writer = PcapWriter.create(sink, { linkType: 1 });
+    writer.writePacket({ seconds: 7, nanoseconds: 123_456_999, data: udpFrame(60) });
+    return writer.close().then(() => {
+      const [packet] = readCaptureSync(Buffer.concat(chunks)).packets;
+      expect([packet!.seconds, packet!.nanoseconds]).toEqual([7, 123_456_000]);
+    });
+  });
+
+  it("refuses timestamps a classic record cannot hold", () => {
+    const writer = PcapWriter.create(new PassThrough(), { linkType: 1 });
+    expect(() => writer.writePacket({ seconds: -1, nanoseconds: 0, data: udpFrame(60) })).toThrow(
+      /timestamp-out-of-range/,
+    );
+    expect(() => writer.writePacket({ seconds: 2 ** 32, nanoseconds: 0, data: udpFrame(60) })).toThrow(
+      /does not fit/,
+    );
+    writer.abort();
+  });
+
+  it("batches many packets into few large writes", async () => {
+    const writes: number[] = [];
+    const sink = new Writable({
+      highWaterMark: 64 << 20,
+      write(chunk: Buffer, _enc, done) {
+        writes.push(chunk.length);
+        done();
+      },
+    });
+    const writer = PcapWriter.create(sink, { linkType: 1, bufferSize: 1 << 20 });
+    const data = udpFrame(100);
+    for (let i = 0; i < 50_000; i++) writer.writePacket({ seconds: i, nanoseconds: 0, data });
+    await writer.close();
+    const total = 24 + 50_000 * 116;
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(writes.length).toBe(Math.ceil(total / (1 << 20)));
+    // Every write but the last is a full buffer, short only of the record that did not fit.
+    expect(writes.slice(0, -1).every((n) => n > (1 << 20) - 116)).toBe(true);
+  });
+
+  it("writes to an fd at its current position", async () => {
+    const file = path("fd.pcap");
+    writeFileSync(file, "");
+    const fd = openSync(file, "w");
+    const writer = PcapWriter.create(fd, { linkType: 101 });
+    writer.writePacket({ seconds: 1, nanoseconds: 0, data: udpFrame(60).subarray(14) });
+    await writer.close();
+    closeSync(fd);
+    const capture = readCaptureSync(readFileSync(file));
+    expect(capture.interfaces[0]!.linkType).toBe(101);
+    expect(capture.packets).toHaveLength(1);
+  });
+
+  it("appends after the last record of a matching file", async () => {
+    const file = path("append.pcap");
+    const first = PcapWriter.create(file, { linkType: 1, precision: "nano", endianness: "big" });
+    for (let i = 0; i < 10; i++) first.writePacket({ seconds: i, nanoseconds: i, data: udpFrame(60 + i) });
+    await first.close();
+    const before = readFileSync(file);
+    const more = PcapWriter.append(file, { linkType: 1, precision: "nano" });
+    expect(more.packets).toBe(10);
+    for (let i = 10; i < 15; i++) more.writePacket({ seconds: i, nanoseconds: i, data: udpFrame(60 + i) });
+    await more.close();
+    const after = readFileSync(file);
+    expect(after.subarray(0, before.length).equals(before)).toBe(true);
+    const { packets, sections } = readCaptureSync(after);
+    expect(sections[0]!.endianness).toBe("big");
+    expect(packets.map((p) => p.seconds)).toEqual(Array.from({ length: 15 }, (_, i) => i));
+  });
+
+  it("refuses to append to a file whose header differs, naming the field", async () => {
+    const file = path("mismatch.pcap");
+    writeFileSync(file, classicHeader({ linkType: 113 }));
+    expect(() => PcapWriter.append(file, { linkType: 1 })).toThrow(/linkType is 113, the writer's is 1/);
+    expect(() => PcapWriter.append(file, { precision: "nano" })).toThrow(/precision is micro/);
+  });
+
+  it("refuses to append after a truncated record unless asked to repair it", async () => {
+    const file = path("torn.pcap");
+    const whole = Buffer.concat([
+      classicHeader({}),
+      classicRecord({ seconds: 1, fraction: 0, data: udpFrame(80) }),
+    ]);
+    writeFileSync(
+      file,
+      Buffer.concat([whole, classicRecord({ seconds: 2, fraction: 0, data: udpFrame(80) }).subarray(0, 30)]),
+    );
+    expect(() => PcapWriter.append(file)).toThrow(/truncated-record/);
+    const writer = PcapWriter.append(file, { repairTruncated: true });
+    writer.writePacket({ seconds: 3, nanoseconds: 0, data: udpFrame(70) });
+    await writer.close();
+    const { packets } = readCaptureSync(readFileSync(file));
+    expect(packets.map((p) => [p.seconds, p.data.length])).toEqual([
+      [1, 80],
+      [3, 70],
+    ]);
+  });
+
+  it("creates a missing file when appending with a link type", async () => {
+    const file = path("new.pcap");
+    const writer = PcapWriter.append(file, { linkType: 1 });
+    writer.writePacket({ seconds: 1, nanoseconds: 0, data: udpFrame(60) });
+    await writer.close();
+    expect(readCaptureSync(readFileSync(file)).packets).toHaveLength(1);
+  });
+});

@@ -1,0 +1,12 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const root = import.meta.dirname;
+
+/**
+ * Tests import sibling workspace packages from their TypeScript sources, so a change in one package is
+ * seen by the others' tests without a build. (Binaries under test still run from dist/, built by turbo.)
+ */
+export const workspaceAliases: Record<string, string> = Object.fromEntries(
+  readdirSync(join(root, "packages")).map((dir) => [`@sluice/${dir}`, join(root, "packages", dir, "src", "index.ts")]),
+);
