@@ -8,5 +8,8 @@ const root = import.meta.dirname;
  * seen by the others' tests without a build. (Binaries under test still run from dist/, built by turbo.)
  */
 export const workspaceAliases: Record<string, string> = Object.fromEntries(
-  readdirSync(join(root, "packages")).map((dir) => [`@sluice/${dir}`, join(root, "packages", dir, "src", "index.ts")]),
+  readdirSync(join(root, "packages")).map((dir) => [
+    `@sluice/${dir}`,
+    join(root, "packages", dir, "src", "index.ts"),
+  ]),
 );

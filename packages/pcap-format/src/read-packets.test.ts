@@ -2,7 +2,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { editcap, mergecap, missingTools, randpkt, tool, tsharkFrames } from "@sluice/testlab";
+import {
+  editcap,
+  labUnavailableReason,
+  makeLabCapture,
+  mergecap,
+  missingTools,
+  randpkt,
+  tool,
+  tsharkFrames,
+} from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatTimestamp, type PacketRecord, readCaptureSync, readPackets } from "./index.js";
 import {
@@ -300,4 +309,23 @@ describe("reading from any source", () => {
       "1700000000.001000001",
     );
   });
+});
+
+const labReason = labUnavailableReason() ?? skip;
+if (labReason) console.warn(`skipping lab capture tests: they need ${labReason}`);
+
+describe.skipIf(labReason !== null)("reading real kernel traffic from the lab", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "pcap-lab-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  for (const precision of ["micro", "nano"] as const) {
+    it(`reads a ${precision}second tcpdump capture exactly as tshark does`, async () => {
+      const file = join(tmp, `lab-${precision}.pcap`);
+      await makeLabCapture(file, { bytes: 3e6, precision });
+      const packets = await expectTsharkAgrees(file);
+      expect(packets.length).toBeGreaterThan(2000);
+      await editcap(["-F", "pcapng", file, `${file}ng`]);
+      expect(asFrames(await ours(`${file}ng`))).toEqual(asFrames(packets));
+    });
+  }
 });

@@ -1,0 +1,58 @@
+# The README's commands. Every target installs what it needs first, and can run again safely.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+APT_PACKAGES := libpcap-dev tcpdump tshark tcpreplay iproute2 ethtool iputils-ping socat netcat-openbsd time
+export DEBIAN_FRONTEND := noninteractive
+export TURBO_TELEMETRY_DISABLED := 1
+export DO_NOT_TRACK := 1
+
+.PHONY: help setup deps build test bench lint typecheck clean
+
+help:
+	@echo "make setup      install Debian packages (libpcap-dev tcpdump tshark tcpreplay ...) and npm ci"
+	@echo "make test       setup, build, run every test; ends with 'N passed, N failed'"
+	@echo "make bench      setup, build, run the benchmarks against their peers (tcpdump, ...)"
+	@echo "make lint       biome + publint"
+	@echo "make typecheck  tsc over every package"
+
+setup: deps node_modules/.sluice-installed
+
+# Installs only what is missing; answers wireshark-common's "non-root capture?" question with no.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make setup: missing Debian packages:$$missing (run as root)"; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# npm ci only when package-lock.json changed since the last install.
+node_modules/.sluice-installed: package-lock.json package.json
+	scripts/npm-install.sh
+	@touch $@
+
+build: setup
+	npx turbo run build --output-logs=errors-only
+
+test: build
+	@mkdir -p .ci/out
+	@rm -f .ci/out/vitest.json
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.ci/out/vitest.json; \
+	  status=$$?; node scripts/test-summary.mjs .ci/out/vitest.json; exit $$status
+
+bench: build
+	npx turbo run bench --concurrency=1 --output-logs=full
+
+lint: setup
+	npx biome check .
+	npx turbo run lint --output-logs=errors-only
+
+typecheck: build
+	npx turbo run typecheck --output-logs=errors-only
+
+clean:
+	rm -rf node_modules packages/*/dist apps/*/dist .turbo packages/*/.turbo apps/*/.turbo .ci/out

@@ -1,0 +1,103 @@
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const MAX_OUTPUT = 1 << 30;
+
+/** True when `name` is on the PATH; tests skip with a reason when an oracle tool is missing. */
+export function hasTool(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+}
+
+/** The first of `names` that is missing, as a skip reason, or null when all are installed. */
+export function missingTools(...names: string[]): string | null {
+  const missing = names.filter((n) => !hasTool(n));
+  return missing.length === 0 ? null : `missing tools: ${missing.join(", ")} (run make setup)`;
+}
+
+/** Runs a tool and returns its stdout; a non-zero exit throws with its stderr. */
+export async function tool(name: string, args: string[]): Promise<string> {
+  const { stdout } = await run(name, args, { maxBuffer: MAX_OUTPUT, encoding: "utf8" });
+  return stdout;
+}
+
+/** One frame as tshark sees it: the oracle for counts, lengths and exact timestamps. */
+export interface TsharkFrame {
+  /** `frame.time_epoch`: "<seconds>.<9 digits>". */
+  time: string;
+  len: number;
+  capLen: number;
+  interfaceId: number;
+}
+
+/** `tshark -T fields -e frame.time_epoch -e frame.len -e frame.cap_len -e frame.interface_id`. */
+export async function tsharkFrames(path: string): Promise<TsharkFrame[]> {
+  const out = await tool("tshark", [
+    "-n",
+    "-r",
+    path,
+    "-T",
+    "fields",
+    "-e",
+    "frame.time_epoch",
+    "-e",
+    "frame.len",
+    "-e",
+    "frame.cap_len",
+    "-e",
+    "frame.interface_id",
+  ]);
+  return out
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const [time = "", len = "", capLen = "", iface = ""] = line.split("\t");
+      return { time, len: Number(len), capLen: Number(capLen), interfaceId: Number(iface || 0) };
+    });
+}
+
+/** Counts the frames tshark's display filter selects (e.g. "tcp", "udp", "icmp"). */
+export async function tsharkCount(path: string, displayFilter: string): Promise<number> {
+  const out = await tool("tshark", [
+    "-n",
+    "-r",
+    path,
+    "-Y",
+    displayFilter,
+    "-T",
+    "fields",
+    "-e",
+    "frame.number",
+  ]);
+  return out.split("\n").filter((line) => line.length > 0).length;
+}
+
+/** What capinfos reports: packet count and sum of captured lengths. */
+export interface CapinfosSummary {
+  packets: number;
+  dataBytes: number;
+}
+
+/** `capinfos -T -r -M -c -d`: machine-readable packet count and data size. */
+export async function capinfos(path: string): Promise<CapinfosSummary> {
+  const out = await tool("capinfos", ["-T", "-r", "-M", "-c", "-d", path]);
+  const fields = out.trim().split("\t");
+  return { packets: Number(fields[1]), dataBytes: Number(fields[2]) };
+}
+
+/** Writes `count` random packets of one randpkt type (classic pcap, timestamps 0, 1, 2, ... s). */
+export function randpkt(path: string, type: string, count: number, maxBytes = 5000): void {
+  execFileSync("randpkt", ["-b", String(maxBytes), "-c", String(count), "-t", type, path], {
+    stdio: "ignore",
+  });
+}
+
+/** Runs editcap (e.g. `["-F", "pcapng", in, out]`). */
+export async function editcap(args: string[]): Promise<void> {
+  await tool("editcap", args);
+}
+
+/** Runs mergecap (e.g. `["-F", "pcapng", "-w", out, a, b]`). */
+export async function mergecap(args: string[]): Promise<void> {
+  await tool("mergecap", args);
+}
