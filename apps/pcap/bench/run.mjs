@@ -58,6 +58,7 @@ function bench(file) {
   for (let i = 0; i <= runs; i++) {
     for (const [name, run] of Object.entries(cases)) {
       rmSync(out, { force: true });
+      spawnSync("sync"); // start every run with no dirty pages left by the one before
       const sample = run();
       if (i > 0) samples[name].push(sample); // run 0 warms the page cache
     }

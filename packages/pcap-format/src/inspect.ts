@@ -115,6 +115,14 @@ async function decodeAll(
 export async function verifyCapture(source: ByteSource, options: InspectOptions = {}): Promise<VerifyResult> {
   const sink = new SummarySink(false);
   const { decoder, error } = await decodeAll(source, sink, options);
+  return verifyResult(decoder, sink, error);
+}
+
+function verifyResult(
+  decoder: CaptureDecoder,
+  sink: SummarySink,
+  error: PcapFormatError | null,
+): VerifyResult {
   return {
     complete: error === null,
     error,
@@ -140,11 +148,7 @@ export async function inspectCapture(
         ? "nano"
         : "micro";
   return {
-    complete: error === null,
-    error,
-    packets: sink.packets,
-    validBytes: decoder.offset,
-    size: decoder.bytesReceived,
+    ...verifyResult(decoder, sink, error),
     format: decoder.format,
     endianness: first ? first.endianness : null,
     precision,

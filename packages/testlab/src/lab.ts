@@ -228,9 +228,7 @@ export class Lab {
       max,
       concurrency: options.concurrency ?? 4,
     };
-    return JSON.parse(
-      await this.run(this.b, process.execPath, [scriptPath("http-load"), JSON.stringify(plan)]),
-    );
+    return this.runScript("http-load", plan);
   }
 
   /** UDP datagrams from b to a port nothing listens on (a answers with rate-limited ICMP unreachables). */
@@ -244,9 +242,12 @@ export class Lab {
       max,
       pps: options.ratePps ?? 20_000,
     };
-    return JSON.parse(
-      await this.run(this.b, process.execPath, [scriptPath("udp-blast"), JSON.stringify(plan)]),
-    );
+    return this.runScript("udp-blast", plan);
+  }
+
+  // Runs one of the traffic programs on b with its plan as JSON and parses the JSON line it prints.
+  private async runScript<T>(name: "http-load" | "udp-blast", plan: object): Promise<T> {
+    return JSON.parse(await this.run(this.b, process.execPath, [scriptPath(name), JSON.stringify(plan)]));
   }
 
   /** ICMP (or ICMPv6) echo from b to a with iputils ping. */
