@@ -129,6 +129,36 @@ describe("PcapWriter", () => {
     expect(writes.slice(0, -1).every((n) => n > (1 << 20) - 116)).toBe(true);
   });
 
+  it("writes records whose header is already encoded, as libpcap hands them over", async () => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const writer = PcapWriter.create(sink, { linkType: 1, snaplen: 65535 });
+    const header = Buffer.alloc(16);
+    const scratch = Buffer.alloc(65535, 0xee); // a reused buffer longer than the packet
+    for (let i = 0; i < 3; i++) {
+      const frame = udpFrame(70 + i, i);
+      frame.copy(scratch);
+      header.writeUInt32LE(1700000000 + i, 0);
+      header.writeUInt32LE(999_999 - i, 4);
+      header.writeUInt32LE(frame.length, 8);
+      header.writeUInt32LE(frame.length + 100, 12);
+      writer.writeRecord(header, scratch, frame.length);
+    }
+    await writer.close();
+    const { packets } = readCaptureSync(Buffer.concat(chunks));
+    expect(packets.map((p) => [p.seconds, p.nanoseconds, p.data.length, p.originalLength])).toEqual([
+      [1700000000, 999_999_000, 70, 170],
+      [1700000001, 999_998_000, 71, 171],
+      [1700000002, 999_997_000, 72, 172],
+    ]);
+    expect(Buffer.from(packets[2]!.data).equals(udpFrame(72, 2))).toBe(true);
+  });
+
   it("writes to an fd at its current position", async () => {
     const file = path("fd.pcap");
     writeFileSync(file, "");

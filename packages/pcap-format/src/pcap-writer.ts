@@ -222,8 +222,24 @@ export class PcapWriter {
     writeU32(buf, at + 4, this.nano ? nanoseconds : Math.floor(nanoseconds / 1000), le);
     writeU32(buf, at + 8, caplen, le);
     writeU32(buf, at + 12, Math.max(originalLength, caplen), le);
-    buf.set(source.subarray(start, start + caplen), at + PCAP_RECORD_HEADER_LENGTH);
+    copyBytes(source, start, caplen, buf, at + PCAP_RECORD_HEADER_LENGTH);
     this.used = at + PCAP_RECORD_HEADER_LENGTH + caplen;
+    this.packetCount++;
+    return ok;
+  }
+
+  /**
+   * Adds one record whose 16-byte header is already encoded in this writer's byte order and precision,
+   * as libpcap hands packets over; `data[0, capturedLength)` are its bytes. The capture hot path.
+   */
+  writeRecord(header: Uint8Array, data: Uint8Array, capturedLength: number): boolean {
+    this.assertOpen();
+    let ok = true;
+    if (this.used + PCAP_RECORD_HEADER_LENGTH + capturedLength > this.buffer.length) ok = this.emit();
+    const at = this.used;
+    copyBytes(header, 0, PCAP_RECORD_HEADER_LENGTH, this.buffer, at);
+    copyBytes(data, 0, capturedLength, this.buffer, at + PCAP_RECORD_HEADER_LENGTH);
+    this.used = at + PCAP_RECORD_HEADER_LENGTH + capturedLength;
     this.packetCount++;
     return ok;
   }
@@ -380,6 +396,11 @@ export class PcapWriter {
     this.written += bytes.length;
     return true;
   }
+}
+
+// Buffer#copy moves bytes without the view object that `target.set(source.subarray(...))` allocates.
+function copyBytes(source: Uint8Array, start: number, length: number, target: Buffer, at: number): void {
+  Buffer.prototype.copy.call(source, target, at, start, start + length);
 }
 
 function requireLinkType(options: AppendOptions, path: string): PcapWriterOptions {

@@ -1,0 +1,62 @@
+/** Why a capture could not start or stopped: a small closed set to branch on. */
+export type CaptureErrorReason =
+  /** The BPF filter does not compile; `detail.filter` holds its text, the message libpcap's words. */
+  | "bad-filter"
+  /** The interface does not exist; `detail.available` lists those that do. */
+  | "no-such-interface"
+  /** The interface exists but is down. */
+  | "interface-down"
+  /** Capturing needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode); or the user to switch to is unknown. */
+  | "permission-denied"
+  /** An option out of range or of the wrong kind; `detail.option` names it. */
+  | "bad-option"
+  /** libpcap refused to open the interface for another reason. */
+  | "open-failed"
+  /** The capture child process ended without being asked to. */
+  | "child-exited"
+  /** Creating or checking the VXLAN interface failed. */
+  | "vxlan-failed"
+  /** The socket source could not listen. */
+  | "listen-failed";
+
+const marker = Symbol.for("@sluice/capture/CaptureError");
+
+/** The error this package throws: literal `code`, a `reason` to branch on, and what it concerns. */
+export class CaptureError extends Error {
+  readonly code = "ERR_CAPTURE" as const;
+  readonly reason: CaptureErrorReason;
+  /** What the error is about: the filter text, the interface and those available, the option name. */
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly [marker] = true;
+
+  constructor(
+    reason: CaptureErrorReason,
+    message: string,
+    detail: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "CaptureError";
+    this.reason = reason;
+    this.detail = detail;
+  }
+
+  /** True for a CaptureError from any copy of this package. */
+  static isInstance(error: unknown): error is CaptureError {
+    return typeof error === "object" && error !== null && marker in error;
+  }
+
+  /** A plain object that survives IPC and JSON logs. */
+  toJSON(): { code: string; reason: CaptureErrorReason; message: string; detail: Record<string, unknown> } {
+    return { code: this.code, reason: this.reason, message: this.message, detail: { ...this.detail } };
+  }
+
+  /** Rebuilds an error sent as JSON by a child process. */
+  static fromJSON(value: {
+    reason: CaptureErrorReason;
+    message: string;
+    detail?: Record<string, unknown>;
+  }): CaptureError {
+    return new CaptureError(value.reason, value.message, value.detail ?? {});
+  }
+}

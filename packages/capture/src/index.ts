@@ -1,0 +1,15 @@
+export type { CaptureErrorReason } from "./errors.js";
+export { CaptureError } from "./errors.js";
+export type { Direction, InterfaceSourceEvents, InterfaceSourceOptions } from "./interface-source.js";
+export { InterfaceSource } from "./interface-source.js";
+export type {
+  ConnectionEnd,
+  SocketConnection,
+  SocketSourceEvents,
+  SocketSourceOptions,
+  SocketTlsOptions,
+} from "./socket-source.js";
+export { SocketSource } from "./socket-source.js";
+export type { CaptureStats, SourcePacket } from "./source.js";
+export type { VxlanSourceOptions } from "./vxlan-source.js";
+export { VxlanSource } from "./vxlan-source.js";

@@ -1,0 +1,257 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import type { Readable } from "node:stream";
+import { CaptureDecoder, MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
+import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
+import { childScriptPath } from "./child-script.js";
+import { CaptureError } from "./errors.js";
+import type { LiveOptions } from "./live-handle.js";
+import { type CaptureStats, emptyStats, type SourcePacket } from "./source.js";
+
+/** Which packets to capture by direction (Ethernet interfaces and "any"). */
+export type Direction = "in" | "out" | "inout";
+
+/** Options of a live interface capture. */
+export interface InterfaceSourceOptions {
+  /** Interface name; "any" captures on all (as Linux cooked frames). */
+  interface: string;
+  /** Source label, used in file names (default: the interface name). */
+  name?: string;
+  /** BPF filter, as for tcpdump. */
+  filter?: string;
+  /** Bytes kept of each packet (default 65535). */
+  snaplen?: number;
+  /** Put the interface in promiscuous mode (default true: a SPAN port's traffic is not addressed to us). */
+  promiscuous?: boolean;
+  /** libpcap's kernel ring, in bytes (default 64 MiB). */
+  bufferSize?: number;
+  /** How long libpcap holds packets before handing a block over, in ms (default 100; must be > 0). */
+  bufferTimeoutMs?: number;
+  /**
+   * Only inbound or outbound packets (default both). On Ethernet interfaces outbound means "sent from the
+   * interface's own MAC address", on "any" it is the cooked header's packet type; see the README for why
+   * libpcap's own inbound/outbound are not used.
+   */
+  direction?: Direction;
+  /** Switch to this user (and its groups) once the capture is open, as tcpdump -Z does. */
+  user?: string;
+  /** Switch to this group once the capture is open. */
+  group?: string;
+  /** Run the capture inside this network namespace (ip netns exec). */
+  netns?: string;
+  /** Packets queued for the consumer beyond this many bytes are dropped and counted (default 64 MiB). */
+  maxQueuedBytes?: number;
+}
+
+export interface InterfaceSourceEvents {
+  packet: [SourcePacket];
+  error: [CaptureError];
+  warning: [string];
+}
+
+function option(condition: boolean, name: string, message: string): void {
+  if (!condition) throw new CaptureError("bad-option", `${name} ${message}`, { option: name });
+}
+
+/** Validates options and fills in defaults. */
+export function liveOptionsOf(options: InterfaceSourceOptions): LiveOptions {
+  option(
+    typeof options.interface === "string" && options.interface.length > 0,
+    "interface",
+    "must be a name",
+  );
+  const snaplen = options.snaplen ?? 65535;
+  option(
+    Number.isInteger(snaplen) && snaplen >= 64 && snaplen <= MAX_CAPTURE_LENGTH,
+    "snaplen",
+    `must be 64..${MAX_CAPTURE_LENGTH}`,
+  );
+  const bufferSize = options.bufferSize ?? 64 << 20;
+  option(Number.isInteger(bufferSize) && bufferSize >= 1 << 20, "bufferSize", "must be at least 1 MiB");
+  const bufferTimeoutMs = options.bufferTimeoutMs ?? 100;
+  // Never immediate mode: libpcap then falls back to a small ring that overflows at a few thousand packets.
+  option(
+    Number.isInteger(bufferTimeoutMs) && bufferTimeoutMs >= 1 && bufferTimeoutMs <= 10_000,
+    "bufferTimeoutMs",
+    "must be 1..10000 ms (immediate mode is never used)",
+  );
+  const direction = options.direction ?? "inout";
+  option(["in", "out", "inout"].includes(direction), "direction", "must be in, out or inout");
+  return {
+    interface: options.interface,
+    filter: (options.filter ?? "").trim(),
+    direction,
+    snaplen,
+    promiscuous: options.promiscuous ?? true,
+    bufferSize,
+    bufferTimeoutMs,
+  };
+}
+
+/**
+ * A live capture on one interface, run in a child process of its own (node_pcap cannot close a handle
+ * cleanly in-process). Packets arrive as "packet" events carrying the source label; start() resolves
+ * once the interface is open and rejects with a CaptureError naming what went wrong.
+ */
+export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
+  readonly name: string;
+  /** LINKTYPE_ of the packets, once started. */
+  linkType: number | null = null;
+  /** Process id of the capture child, once started. */
+  pid: number | null = null;
+  private readonly config: ChildConfig;
+  private child: ChildProcess | null = null;
+  private decoder: CaptureDecoder | null = null;
+  private finalStats: CaptureStats | null = null;
+  private stderrTail = "";
+  private requestId = 0;
+  private readonly pending = new Map<number, (stats: CaptureStats) => void>();
+  private exited: Promise<void> = Promise.resolve();
+  private streamEnded: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly options: InterfaceSourceOptions) {
+    super();
+    this.name = options.name ?? options.interface;
+    this.config = {
+      label: this.name,
+      live: liveOptionsOf(options),
+      ...(options.user !== undefined && { user: options.user }),
+      ...(options.group !== undefined && { group: options.group }),
+      output: { kind: "stream", maxQueuedBytes: options.maxQueuedBytes ?? 64 << 20 },
+    };
+  }
+
+  /** Opens the interface in a child process; resolves when it captures. */
+  async start(): Promise<void> {
+    if (this.child) throw new Error(`capture ${this.name} already started`);
+    const script = childScriptPath();
+    const nodeArgs = [script, JSON.stringify(this.config)];
+    const [command, args] = this.options.netns
+      ? ["ip", ["netns", "exec", this.options.netns, process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
+    const child = spawn(command, args as string[], { stdio: ["ignore", "ignore", "pipe", "pipe", "ipc"] });
+    this.child = child;
+    child.stderr!.setEncoding("utf8").on("data", (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-4096);
+    });
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    const stream = child.stdio[3] as Readable;
+    this.streamEnded = new Promise((resolve) => stream.once("close", () => resolve()));
+    this.decoder = this.decoderFor();
+    stream.on("data", (chunk: Buffer) => this.decode(chunk));
+
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: ChildMessage): void => {
+        if (message.type === "ready") {
+          this.linkType = message.linkType;
+          this.pid = message.pid;
+          cleanup();
+          resolve();
+        } else if (message.type === "error") {
+          cleanup();
+          reject(CaptureError.fromJSON(message.error));
+        }
+      };
+      const onExit = (code: number | null, signal: string | null): void => {
+        cleanup();
+        reject(this.childExited(code, signal));
+      };
+      const cleanup = (): void => {
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+      };
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+    });
+    child.on("message", (message: ChildMessage) => this.onMessage(message));
+    child.once("exit", (code, signal) => {
+      if (!this.stopping) this.emit("error", this.childExited(code, signal));
+    });
+  }
+
+  /** Counters so far (final ones after stop). */
+  async stats(): Promise<CaptureStats> {
+    if (this.finalStats) return this.finalStats;
+    const child = this.child;
+    if (!child?.connected) return emptyStats();
+    const id = ++this.requestId;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      child.send({ type: "stats", id } satisfies ParentMessage);
+    });
+  }
+
+  /**
+   * Stops the capture: the child waits out libpcap's buffer timeout, hands over every packet it still
+   * holds and exits. Resolves with the final counters once every packet has been emitted.
+   */
+  async stop(): Promise<CaptureStats> {
+    const child = this.child;
+    if (!child || this.stopping) {
+      await this.exited;
+      await this.streamEnded;
+      return this.finalStats ?? emptyStats();
+    }
+    this.stopping = true;
+    const killTimer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    if (child.connected) child.send({ type: "stop" } satisfies ParentMessage);
+    else child.kill("SIGTERM");
+    await this.exited;
+    await this.streamEnded;
+    clearTimeout(killTimer);
+    try {
+      this.decoder?.end();
+    } catch (error) {
+      this.emit("warning", `capture stream of ${this.name} ended short: ${(error as Error).message}`);
+    }
+    this.finalStats ??= emptyStats();
+    return this.finalStats;
+  }
+
+  private onMessage(message: ChildMessage): void {
+    if (message.type === "stats") {
+      this.pending.get(message.id)?.(message.stats);
+      this.pending.delete(message.id);
+    } else if (message.type === "stopped") {
+      this.finalStats = message.stats;
+    } else if (message.type === "warning") {
+      this.emit("warning", message.message);
+    }
+  }
+
+  private decoderFor(): CaptureDecoder {
+    const source = this.name;
+    return new CaptureDecoder({
+      packet: (buf, dataOffset, capturedLength, originalLength, seconds, nanoseconds) => {
+        this.emit("packet", {
+          seconds,
+          nanoseconds,
+          originalLength,
+          data: buf.subarray(dataOffset, dataOffset + capturedLength),
+          interfaceId: 0,
+          linkType: this.linkType ?? 0,
+          source,
+        });
+      },
+    });
+  }
+
+  private decode(chunk: Buffer): void {
+    try {
+      this.decoder!.push(chunk);
+    } catch (error) {
+      this.emit("warning", `capture stream of ${this.name} is damaged: ${(error as Error).message}`);
+    }
+  }
+
+  private childExited(code: number | null, signal: string | null): CaptureError {
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    const detail = this.stderrTail.trim();
+    return new CaptureError(
+      "child-exited",
+      `capture child for ${this.name} exited with ${how}${detail ? `: ${detail}` : ""}`,
+      { code, signal, stderr: detail },
+    );
+  }
+}

@@ -1,0 +1,45 @@
+import { Socket } from "node:net";
+import { PcapWriter } from "@sluice/pcap-format";
+
+/**
+ * The child's packets as one classic pcap stream on a pipe to the parent. Writes never block: when the
+ * parent falls behind by more than `maxQueuedBytes`, packets are dropped and counted, so the kernel ring
+ * keeps draining (a live capture cannot be paused).
+ */
+export class StreamOutput {
+  captured = 0;
+  dropped = 0;
+  private readonly socket: Socket;
+  private readonly writer: PcapWriter;
+
+  constructor(
+    fd: number,
+    linkType: number,
+    snaplen: number,
+    private readonly maxQueuedBytes: number,
+  ) {
+    this.socket = new Socket({ fd, readable: false, writable: true });
+    this.socket.on("error", () => {
+      // The parent went away; the IPC disconnect stops the child.
+    });
+    this.writer = PcapWriter.create(this.socket, { linkType, snaplen, bufferSize: 256 * 1024 });
+  }
+
+  packet(header: Buffer, data: Buffer): void {
+    if (this.socket.writableLength > this.maxQueuedBytes) {
+      this.dropped++;
+      return;
+    }
+    this.writer.writeRecord(header, data, header.readUInt32LE(8));
+    this.captured++;
+  }
+
+  /** Sends what is batched; called every buffer timeout so light traffic is not held back. */
+  tick(): void {
+    void this.writer.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.writer.close();
+  }
+}
