@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { CaptureError } from "./errors.js";
 import {
+  type Direction,
   InterfaceSource,
   type InterfaceSourceEvents,
   type InterfaceSourceOptions,
