@@ -4,15 +4,15 @@ import type { CaptureErrorReason } from "./errors.js";
 import type { LiveOptions } from "./live-handle.js";
 import type { CaptureStats } from "./source.js";
 
-/** How a child hands packets on. */
-export type ChildOutput = { kind: "stream"; maxQueuedBytes: number };
+/** How a child hands packets on: its output's own settings (`kind` picks the output). */
+export type ChildOutputConfig = { kind: string } & Record<string, unknown>;
 
 export interface ChildConfig {
   label: string;
   live: LiveOptions;
   user?: string;
   group?: string;
-  output: ChildOutput;
+  output: ChildOutputConfig;
 }
 
 export type ChildMessage =
@@ -20,6 +20,7 @@ export type ChildMessage =
   | { type: "error"; error: { reason: CaptureErrorReason; message: string; detail: Record<string, unknown> } }
   | { type: "warning"; message: string }
   | { type: "stats"; id: number; stats: CaptureStats }
+  | { type: "output"; payload: unknown }
   | { type: "stopped"; stats: CaptureStats };
 
 export type ParentMessage = { type: "stats"; id: number } | { type: "stop" };

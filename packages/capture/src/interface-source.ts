@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
 import { CaptureDecoder, MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
-import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
+import type { ChildConfig, ChildMessage, ChildOutputConfig, ParentMessage } from "./child-protocol.js";
 import { childScriptPath } from "./child-script.js";
 import { CaptureError } from "./errors.js";
 import type { LiveOptions } from "./live-handle.js";
@@ -41,12 +41,20 @@ export interface InterfaceSourceOptions {
   netns?: string;
   /** Packets queued for the consumer beyond this many bytes are dropped and counted (default 64 MiB). */
   maxQueuedBytes?: number;
+  /**
+   * Runs another child entry point (built on runCaptureChild) with its own output settings instead of
+   * streaming packets to this process; messages it sends arrive as "output" events. How the rotator
+   * captures and rotates in one process.
+   */
+  child?: { script: string; output: ChildOutputConfig };
 }
 
 export interface InterfaceSourceEvents {
   packet: [SourcePacket];
   error: [CaptureError];
   warning: [string];
+  /** A message from a custom child's output. */
+  output: [unknown];
 }
 
 function option(condition: boolean, name: string, message: string): void {
@@ -118,14 +126,14 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
       live: liveOptionsOf(options),
       ...(options.user !== undefined && { user: options.user }),
       ...(options.group !== undefined && { group: options.group }),
-      output: { kind: "stream", maxQueuedBytes: options.maxQueuedBytes ?? 64 << 20 },
+      output: options.child?.output ?? { kind: "stream", maxQueuedBytes: options.maxQueuedBytes ?? 64 << 20 },
     };
   }
 
   /** Opens the interface in a child process; resolves when it captures. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`capture ${this.name} already started`);
-    const script = childScriptPath();
+    const script = this.options.child?.script ?? childScriptPath();
     const nodeArgs = [script, JSON.stringify(this.config)];
     const [command, args] = this.options.netns
       ? ["ip", ["netns", "exec", this.options.netns, process.execPath, ...nodeArgs]]
@@ -217,6 +225,8 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
       this.finalStats = message.stats;
     } else if (message.type === "warning") {
       this.emit("warning", message.message);
+    } else if (message.type === "output") {
+      this.emit("output", message.payload);
     }
   }
 

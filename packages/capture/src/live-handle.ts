@@ -264,14 +264,9 @@ export class LiveHandle {
     this.drain();
   }
 
-  /** Delivers every packet libpcap has ready now; returns how many. */
-  drain(): number {
-    let total = 0;
-    for (;;) {
-      const n = this.session.dispatch(this.data, this.header);
-      if (n <= 0) return total;
-      total += n;
-    }
+  /** Delivers every packet libpcap has ready now (the binding loops until the ring is empty). */
+  drain(): void {
+    this.session.dispatch(this.data, this.header);
   }
 
   /** libpcap's counters. */

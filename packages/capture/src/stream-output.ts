@@ -1,12 +1,13 @@
 import { Socket } from "node:net";
 import { PcapWriter } from "@sluice/pcap-format";
+import type { PacketOutput } from "./child-runtime.js";
 
 /**
  * The child's packets as one classic pcap stream on a pipe to the parent. Writes never block: when the
  * parent falls behind by more than `maxQueuedBytes`, packets are dropped and counted, so the kernel ring
  * keeps draining (a live capture cannot be paused).
  */
-export class StreamOutput {
+export class StreamOutput implements PacketOutput {
   captured = 0;
   dropped = 0;
   private readonly socket: Socket;
