@@ -109,10 +109,15 @@ export function runCaptureChild(
   };
   Promise.resolve()
     .then(() => makeOutput(context))
-    .then((output) => run(config, handle, output), fail);
+    .then((output) => run(config, handle, output, warn), fail);
 }
 
-function run(config: ChildConfig, handle: LiveHandle, output: PacketOutput): void {
+function run(
+  config: ChildConfig,
+  handle: LiveHandle,
+  output: PacketOutput,
+  warn: (message: string) => void,
+): void {
   const stats = (): CaptureStats => ({
     ...handle.stats(),
     droppedByConsumer: output.dropped,
