@@ -138,16 +138,22 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     const [command, args] = this.options.netns
       ? ["ip", ["netns", "exec", this.options.netns, process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
-    const child = spawn(command, args as string[], { stdio: ["ignore", "ignore", "pipe", "pipe", "ipc"] });
+    // A custom child keeps its packets (it writes files); only the plain child streams them on fd 3.
+    const streams = this.options.child === undefined;
+    const child = spawn(command, args as string[], {
+      stdio: ["ignore", "ignore", "pipe", streams ? "pipe" : "ignore", "ipc"],
+    });
     this.child = child;
     child.stderr!.setEncoding("utf8").on("data", (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-4096);
     });
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    const stream = child.stdio[3] as Readable;
-    this.streamEnded = new Promise((resolve) => stream.once("close", () => resolve()));
-    this.decoder = this.decoderFor();
-    stream.on("data", (chunk: Buffer) => this.decode(chunk));
+    if (streams) {
+      const stream = child.stdio[3] as Readable;
+      this.streamEnded = new Promise((resolve) => stream.once("close", () => resolve()));
+      this.decoder = this.decoderFor();
+      stream.on("data", (chunk: Buffer) => this.decode(chunk));
+    }
 
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: ChildMessage): void => {

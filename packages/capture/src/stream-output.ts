@@ -10,6 +10,7 @@ import type { PacketOutput } from "./child-runtime.js";
 export class StreamOutput implements PacketOutput {
   captured = 0;
   dropped = 0;
+  private flushScheduled = false;
   private readonly socket: Socket;
   private readonly writer: PcapWriter;
 
@@ -33,12 +34,19 @@ export class StreamOutput implements PacketOutput {
     }
     this.writer.writeRecord(header, data, header.readUInt32LE(8));
     this.captured++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBatch);
+    }
   }
 
-  /** Sends what is batched; called every buffer timeout so light traffic is not held back. */
-  tick(): void {
-    void this.writer.flush();
-  }
+  // One libpcap dispatch is one synchronous run of packet() calls: send it as one chunk right after.
+  private readonly flushBatch = (): void => {
+    this.flushScheduled = false;
+    this.writer.flushSync();
+  };
+
+  tick(): void {}
 
   async close(): Promise<void> {
     await this.writer.close();

@@ -180,6 +180,14 @@ export class PcapWriter {
   }
 
   /**
+   * Bytes handed to the target so far (the batch buffer excluded). After a failed write (a full disk)
+   * this is where the file is still whole: cut it there to salvage it.
+   */
+  get committedSize(): number {
+    return this.written;
+  }
+
+  /**
    * Adds one packet. Data longer than the snaplen is cut to it; the original length is never less than
    * the captured length. Returns false when a stream target wants the caller to await drain().
    */
@@ -299,6 +307,12 @@ export class PcapWriter {
       output.stream.once("drain", onDrain);
       output.stream.once("error", onError);
     });
+  }
+
+  /** Writes out the batch buffer now, without waiting for a stream to drain. */
+  flushSync(): void {
+    this.assertOpen();
+    this.emit();
   }
 
   /** Writes out the batch buffer. */

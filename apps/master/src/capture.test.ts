@@ -1,0 +1,308 @@
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readCaptureSync, verifyCapture } from "@sluice/pcap-format";
+import { labUnavailableReason, makeLabCapture, missingTools, withLab } from "@sluice/testlab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const reason = existsSync(CLI)
+  ? (labUnavailableReason() ?? missingTools("tcpreplay", "mergecap"))
+  : `${CLI} is not built`;
+if (reason) console.warn(`skipping sluice-master capture tests: they need ${reason}`);
+
+type LabEnd = { netns: string; iface: string };
+let dir = "";
+let sent: string[] = [];
+let capture = "";
+let testCount = 0;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const hex = (file: string): string[] =>
+  readCaptureSync(readFileSync(file)).packets.map((p) => Buffer.from(p.data).toString("hex"));
+
+interface Running {
+  child: ChildProcess;
+  paths: string[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function sluiceCapture(end: LabEnd, args: string[], detached = false): Running {
+  const child = spawn(
+    process.execPath,
+    [CLI, "capture", "--interface", end.iface, "--netns", end.netns, ...args],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      detached,
+    },
+  );
+  const paths: string[] = [];
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+    const lines = out.split("\n");
+    out = lines.pop()!;
+    paths.push(...lines);
+  });
+  child.stderr!.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, paths, stderr: () => err, exited };
+}
+
+// Resolves once sluice-master says the interface is open.
+async function started(run: Running): Promise<void> {
+  for (let i = 0; i < 500 && !run.stderr().includes("capturing on"); i++) await sleep(10);
+  if (!run.stderr().includes("capturing on")) throw new Error(`capture did not start: ${run.stderr()}`);
+}
+
+function tcpreplay(end: LabEnd, file: string, pps = 20_000): void {
+  execFileSync("ip", ["netns", "exec", end.netns, "tcpreplay", "-q", "-i", end.iface, `--pps=${pps}`, file], {
+    stdio: "ignore",
+  });
+}
+
+function silence(...ends: LabEnd[]): void {
+  for (const end of ends)
+    spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+}
+
+function outDir(): string {
+  const out = join(dir, `out${testCount++}`);
+  mkdirSync(out);
+  return out;
+}
+
+function merged(paths: string[], name: string): string {
+  const file = join(dir, name);
+  execFileSync("mergecap", ["-a", "-F", "pcap", "-w", file, ...paths]);
+  return file;
+}
+
+describe.skipIf(reason !== null)("sluice-master capture", () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "master-capture-"));
+    chmodSync(dir, 0o755); // --user nobody must reach its output directory
+    capture = join(dir, "lab.pcap");
+    await makeLabCapture(capture, { bytes: 3e6 });
+    sent = hex(capture);
+  });
+  afterAll(() => {
+    spawnSync("umount", [join(dir, "tiny")]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("cuts the traffic into files that, put back together, are exactly the frames sent", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const out = outDir();
+      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-packets", "1000", "--rotate-seconds", "1"]);
+      await started(run);
+      tcpreplay(lab.a, capture, 5000);
+      await sleep(1500);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      expect(run.paths.length).toBeGreaterThanOrEqual(sent.length / 1000);
+      for (const path of run.paths) {
+        expect(path.startsWith(out)).toBe(true);
+        expect((await verifyCapture(path)).complete).toBe(true);
+        expect(JSON.parse(readFileSync(`${path}.json`, "utf8")).path).toBe(path);
+      }
+      expect(hex(merged(run.paths, "all.pcap"))).toEqual(sent);
+      expect(run.stderr()).toMatch(
+        new RegExp(
+          `^${sent.length} packets captured, 0 dropped by kernel, .* ${run.paths.length} files$`,
+          "m",
+        ),
+      );
+      expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+    });
+  });
+
+  it("rotates on time on an idle link: the last file appears without another packet", async () => {
+    await withLab(async (lab) => {
+      const out = outDir();
+      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-seconds", "1", "--filter", "icmp"]);
+      await started(run);
+      await lab.ping({ count: 3, intervalMs: 10 });
+      const sentAt = Date.now();
+      while (run.paths.length === 0 && Date.now() - sentAt < 3000) await sleep(20);
+      expect(run.paths).toHaveLength(1);
+      expect(Date.now() - sentAt).toBeLessThan(1500);
+      expect((await verifyCapture(run.paths[0]!)).packets).toBe(6);
+      // Idle intervals make no files.
+      await sleep(2200);
+      expect(run.paths).toHaveLength(1);
+      run.child.kill("SIGINT");
+      expect(await run.exited).toBe(0);
+      expect(run.paths).toHaveLength(1);
+    });
+  });
+
+  it("writes a file for idle intervals with --keep-empty, and aligns starts with --align", async () => {
+    await withLab(async (lab) => {
+      const out = outDir();
+      const run = sluiceCapture(lab.b, [
+        "--out",
+        out,
+        "--rotate-seconds",
+        "1",
+        "--keep-empty",
+        "--align",
+        "--filter",
+        "icmp",
+      ]);
+      await started(run);
+      await sleep(2500);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      expect(run.paths.length).toBeGreaterThanOrEqual(2);
+      for (const path of run.paths.slice(1)) {
+        const manifest = JSON.parse(readFileSync(`${path}.json`, "utf8"));
+        expect(manifest.packets).toBe(0);
+        expect(Date.parse(manifest.start) % 1000).toBe(0);
+      }
+    });
+  });
+
+  it("stops after --count packets and after --duration", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const counted = sluiceCapture(lab.b, ["--out", outDir(), "--count", "500"]);
+      await started(counted);
+      tcpreplay(lab.a, capture);
+      expect(await counted.exited).toBe(0);
+      expect(hex(merged(counted.paths, "counted.pcap"))).toEqual(sent.slice(0, 500));
+      const timed = sluiceCapture(lab.b, ["--out", outDir(), "--duration", "1.5"]);
+      const t0 = Date.now();
+      expect(await timed.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(4000);
+    });
+  });
+
+  it("finishes the open file on SIGTERM, losing nothing", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const run = sluiceCapture(lab.b, ["--out", outDir(), "--rotate-seconds", "3600"]);
+      await started(run);
+      tcpreplay(lab.a, capture);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      expect(run.paths).toHaveLength(1);
+      expect(hex(run.paths[0]!)).toEqual(sent);
+    });
+  });
+
+  it("salvages what was captured before a SIGKILL when it starts again", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const out = outDir();
+      const first = sluiceCapture(lab.b, ["--out", out, "--rotate-seconds", "3600"], true);
+      await started(first);
+      tcpreplay(lab.a, capture);
+      await sleep(300);
+      process.kill(-first.child.pid!, "SIGKILL"); // the master and its capture child
+      await first.exited;
+      const partials = readdirSync(out).filter((e) => e.endsWith(".partial"));
+      expect(partials).toHaveLength(1);
+      expect(statSync(join(out, partials[0]!)).size).toBeGreaterThan(24);
+
+      const second = sluiceCapture(lab.b, ["--out", out, "--duration", "0.5"]);
+      expect(await second.exited).toBe(0);
+      expect(second.paths).toHaveLength(1);
+      const salvaged = JSON.parse(readFileSync(`${second.paths[0]}.json`, "utf8"));
+      expect(salvaged).toMatchObject({ reason: "salvage", drops: null });
+      const frames = hex(second.paths[0]!);
+      // Everything written before the kill is there, whole and in order.
+      expect(frames.length).toBeGreaterThan(sent.length * 0.9);
+      expect(frames).toEqual(sent.slice(0, frames.length));
+      expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+    });
+  });
+
+  it("goes on counting drops when the spool fills up, and every finished file stays whole", async () => {
+    const tiny = join(dir, "tiny");
+    mkdirSync(tiny, { recursive: true });
+    expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny]).status).toBe(0);
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const run = sluiceCapture(lab.b, ["--out", tiny, "--rotate-packets", "300"]);
+      await started(run);
+      tcpreplay(lab.a, capture);
+      await sleep(500);
+      expect(run.child.exitCode).toBeNull(); // still capturing
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      expect(run.stderr()).toMatch(/spool|ENOSPC|no space/i);
+      const dropped = Number(/(\d+) dropped by spool/.exec(run.stderr())?.[1]);
+      expect(dropped).toBeGreaterThan(0);
+      for (const path of run.paths) expect((await verifyCapture(path)).complete).toBe(true);
+    });
+  });
+
+  it("lets two sources rotate into one directory without name clashes", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const out = outDir();
+      const one = sluiceCapture(lab.b, ["--out", out, "--name", "one", "--rotate-packets", "700"]);
+      const two = sluiceCapture(lab.b, ["--out", out, "--name", "two", "--rotate-packets", "700"]);
+      await Promise.all([started(one), started(two)]);
+      tcpreplay(lab.a, capture);
+      await sleep(300);
+      one.child.kill("SIGTERM");
+      two.child.kill("SIGTERM");
+      await Promise.all([one.exited, two.exited]);
+      expect(new Set([...one.paths, ...two.paths]).size).toBe(one.paths.length + two.paths.length);
+      expect(hex(merged(one.paths, "one.pcap"))).toEqual(sent);
+      expect(hex(merged(two.paths, "two.pcap"))).toEqual(sent);
+    });
+  });
+
+  it("writes its files as --user once the interface is open", async () => {
+    await withLab(async (lab) => {
+      const out = outDir();
+      chmodSync(out, 0o777);
+      const run = sluiceCapture(lab.b, ["--out", out, "--user", "nobody", "--filter", "icmp"]);
+      await started(run);
+      await lab.ping({ count: 2, intervalMs: 10 });
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      const uid = Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }));
+      expect(run.paths).toHaveLength(1);
+      expect(statSync(run.paths[0]!).uid).toBe(uid);
+    });
+  });
+
+  it("refuses a bad command line with exit status 2 and a bad filter with 1", async () => {
+    for (const args of [
+      ["capture"],
+      ["capture", "--interface", "lo"],
+      ["capture", "--interface", "lo", "--out", dir, "--rotate-seconds", "-1"],
+      ["frob"],
+    ]) {
+      const run = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+      expect(run.status, args.join(" ")).toBe(2);
+      expect(run.stderr).toMatch(/^sluice-master: [\s\S]+\n\nUsage:/);
+    }
+    const bad = spawnSync(
+      process.execPath,
+      [CLI, "capture", "--interface", "lo", "--out", outDir(), "--filter", "tcp port"],
+      { encoding: "utf8" },
+    );
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/BPF filter "tcp port" does not compile/);
+  });
+});

@@ -1,0 +1,111 @@
+import { mkdirSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { CaptureStats } from "@sluice/capture";
+import { type FileManifest, RotatingCapture, type RotationPolicy, salvageDirectory } from "@sluice/rotator";
+import { UsageError } from "../usage.js";
+
+const OPTIONS = {
+  interface: { type: "string" },
+  out: { type: "string" },
+  filter: { type: "string" },
+  snaplen: { type: "string" },
+  "rotate-seconds": { type: "string" },
+  align: { type: "boolean" },
+  "rotate-mib": { type: "string" },
+  "rotate-packets": { type: "string" },
+  "keep-empty": { type: "boolean" },
+  duration: { type: "string" },
+  count: { type: "string" },
+  user: { type: "string" },
+  name: { type: "string" },
+  "buffer-mib": { type: "string" },
+  netns: { type: "string" },
+} as const;
+
+function number(values: Record<string, unknown>, name: string, integer: boolean): number | undefined {
+  const text = values[name];
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(
+      `--${name} must be a positive ${integer ? "integer" : "number"}, not "${String(text)}"`,
+    );
+  }
+  return value;
+}
+
+/** `sluice-master capture`: one interface into rotated files, printing each path as it is ready. */
+export async function runCapture(args: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const iface = values["interface"];
+  const out = values["out"];
+  if (typeof iface !== "string" || iface === "") throw new UsageError("capture needs --interface IF");
+  if (typeof out !== "string" || out === "") throw new UsageError("capture needs --out DIR");
+  const policy: RotationPolicy = { seconds: number(values, "rotate-seconds", false) ?? 60 };
+  if (values["align"]) policy.align = true;
+  if (values["keep-empty"]) policy.keepEmpty = true;
+  const mib = number(values, "rotate-mib", false);
+  if (mib !== undefined) policy.mib = mib;
+  const packets = number(values, "rotate-packets", true);
+  if (packets !== undefined) policy.packets = packets;
+  const duration = number(values, "duration", false);
+  const count = number(values, "count", true);
+  const snaplen = number(values, "snaplen", true);
+  const bufferMib = number(values, "buffer-mib", true);
+
+  mkdirSync(out, { recursive: true });
+  const print = (manifest: FileManifest): void => {
+    process.stdout.write(`${manifest.path}\n`);
+  };
+  const salvage = await salvageDirectory(out, { keepEmpty: policy.keepEmpty ?? false });
+  for (const manifest of salvage.finished) print(manifest);
+  for (const aside of salvage.setAside) {
+    process.stderr.write(`sluice-master: set aside ${aside.path}: ${aside.reason}: ${aside.message}\n`);
+  }
+
+  const capture = new RotatingCapture({
+    interface: iface,
+    dir: out,
+    policy,
+    ...(typeof values["filter"] === "string" && { filter: values["filter"] }),
+    ...(snaplen !== undefined && { snaplen }),
+    ...(count !== undefined && { maxPackets: count }),
+    ...(typeof values["user"] === "string" && { user: values["user"] }),
+    ...(typeof values["name"] === "string" && { name: values["name"] }),
+    ...(bufferMib !== undefined && { bufferSize: bufferMib * 1024 * 1024 }),
+    ...(typeof values["netns"] === "string" && { netns: values["netns"] }),
+  });
+  let files = salvage.finished.length;
+  capture.on("file", (manifest) => {
+    files++;
+    print(manifest);
+  });
+  capture.on("spool-error", (error) => process.stderr.write(`sluice-master: ${error.message}\n`));
+  capture.on("warning", (warning) => process.stderr.write(`sluice-master: warning: ${warning}\n`));
+
+  await capture.start();
+  process.stderr.write(`sluice-master: capturing on ${iface}, files in ${out}\n`);
+  const stopped = new Promise<CaptureStats>((resolve, reject) => {
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      capture.stop().then(resolve, reject);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    capture.once("count-reached", stop);
+    capture.once("error", reject);
+    if (duration !== undefined) setTimeout(stop, duration * 1000).unref();
+  });
+  const stats = await stopped;
+  process.stderr.write(
+    `${stats.captured} packets captured, ${stats.droppedByKernel} dropped by kernel, ${stats.droppedByInterface} dropped by interface, ${stats.droppedByConsumer} dropped by spool, ${files} files\n`,
+  );
+  return 0;
+}

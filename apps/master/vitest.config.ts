@@ -1,0 +1,11 @@
+import { defineProject } from "vitest/config";
+import { workspaceAliases } from "../../vitest.shared.js";
+
+export default defineProject({
+  resolve: { alias: workspaceAliases },
+  test: {
+    name: "master",
+    include: ["src/**/*.test.ts"],
+    testTimeout: 120_000,
+  },
+});

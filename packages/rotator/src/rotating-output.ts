@@ -1,0 +1,74 @@
+import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture";
+import type { FileManifest } from "./manifest.js";
+import type { RotationPolicy } from "./rotation-policy.js";
+import { Rotator } from "./rotator.js";
+
+/** Settings a rotating capture child receives (its ChildOutputConfig). */
+export interface RotatingOutputConfig {
+  kind: "rotate";
+  dir: string;
+  policy: RotationPolicy;
+  nameTemplate?: string;
+  fsync?: boolean;
+  /** Stop taking packets after this many (like tcpdump -c); the parent is told so it can stop. */
+  maxPackets?: number;
+}
+
+/** What a rotating capture child tells its parent. */
+export type RotatingMessage =
+  | { type: "file"; manifest: FileManifest }
+  | { type: "spool-error"; error: { reason: string; path: string; errno: string | null; message: string } }
+  | { type: "count-reached"; packets: number };
+
+/**
+ * The capture child's output when capture and rotation run in one process: packets go from libpcap's
+ * callback straight into the current file; only "file is ready" crosses to the parent.
+ */
+export class RotatingOutput implements PacketOutput {
+  captured = 0;
+  private readonly rotator: Rotator;
+  private readonly maxPackets: number;
+  private lastStats: HandleStats = { received: 0, droppedByKernel: 0, droppedByInterface: 0 };
+
+  constructor(private readonly context: ChildContext) {
+    const config = context.config.output as unknown as RotatingOutputConfig;
+    this.maxPackets = config.maxPackets ?? Number.POSITIVE_INFINITY;
+    this.rotator = new Rotator({
+      dir: config.dir,
+      source: context.config.label,
+      policy: config.policy,
+      ...(config.nameTemplate !== undefined && { nameTemplate: config.nameTemplate }),
+      ...(config.fsync !== undefined && { fsync: config.fsync }),
+    });
+    this.rotator.setFormat(context.linkType, context.snaplen);
+    this.rotator.on("file", (manifest) => context.send({ type: "file", manifest } satisfies RotatingMessage));
+    this.rotator.on("error", (error) =>
+      context.send({ type: "spool-error", error: error.toJSON() } satisfies RotatingMessage),
+    );
+    this.rotator.start();
+  }
+
+  /** Packets the spool could not take. */
+  get dropped(): number {
+    return this.rotator.stats.droppedBySpool;
+  }
+
+  packet(header: Buffer, data: Buffer): void {
+    if (this.captured >= this.maxPackets) return;
+    this.rotator.writeRecord(header, data, header.readUInt32LE(8));
+    if (++this.captured === this.maxPackets) {
+      this.context.send({ type: "count-reached", packets: this.captured } satisfies RotatingMessage);
+    }
+  }
+
+  tick(stats: HandleStats): void {
+    this.rotator.noteDrops("kernel", stats.droppedByKernel - this.lastStats.droppedByKernel);
+    this.rotator.noteDrops("interface", stats.droppedByInterface - this.lastStats.droppedByInterface);
+    this.lastStats = stats;
+  }
+
+  async close(stats: HandleStats): Promise<void> {
+    this.tick(stats);
+    await this.rotator.stop();
+  }
+}
