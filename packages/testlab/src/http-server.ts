@@ -1,8 +1,12 @@
-// A tiny HTTP server for the lab: GET /bytes/N answers with N pseudo-random bytes. Listens on every
-// address of its namespace, IPv4 and IPv6, and prints "listening" when ready.
+// HTTP server for the lab: GET /bytes/N answers with N pseudo-random bytes (N = 0: 204, headers only).
+// `node http-server.js PORT`; listens on every address of its namespace, IPv4 and IPv6, and prints
+// "listening on PORT" when ready.
 import { createServer } from "node:http";
+import { exitWithParent } from "./script-lifeline.js";
 
+exitWithParent();
 const port = Number(process.argv[2] ?? 8080);
+// Incompressible bytes, so a capture's size is not an artefact of repeated content.
 const body = Buffer.alloc(4 << 20);
 let x = 0x9e3779b9;
 for (let i = 0; i < body.length; i += 4) {
@@ -19,6 +23,10 @@ const server = createServer((req, res) => {
     return;
   }
   let remaining = Math.min(Number(match[1]), 1 << 30);
+  if (remaining === 0) {
+    res.writeHead(204).end();
+    return;
+  }
   res.writeHead(200, { "content-type": "application/octet-stream", "content-length": remaining });
   let offset = (remaining * 7919) % body.length;
   const pump = (): void => {

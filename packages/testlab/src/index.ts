@@ -1,16 +1,12 @@
+export { labUnavailableReason } from "./availability.js";
+export type { CaptureHandle, CaptureOptions, CaptureStats } from "./capture.js";
 export { cleanupStaleLabs } from "./cleanup.js";
-export type {
-  CaptureOptions,
-  CaptureStats,
-  Endpoint,
-  HttpOptions,
-  LabCapture,
-  LabCaptureOptions,
-  LabOptions,
-  PingOptions,
-  UdpOptions,
-} from "./lab.js";
-export { createLab, Lab, labUnavailableReason, makeLabCapture, withLab } from "./lab.js";
+export type { LabFailureReason } from "./errors.js";
+export { LabError } from "./errors.js";
+export type { Endpoint, ExecOptions, LabOptions, Side } from "./lab.js";
+export { createLab, Lab, withLab } from "./lab.js";
+export type { LabCaptureOptions, LabCaptureResult } from "./make-lab-capture.js";
+export { makeLabCapture } from "./make-lab-capture.js";
 export type { CapinfosSummary, TsharkFrame } from "./oracles.js";
 export {
   capinfos,
@@ -24,3 +20,15 @@ export {
   tsharkFrames,
 } from "./oracles.js";
 export type { LabProcess } from "./processes.js";
+export { parseSize } from "./size.js";
+export type {
+  HttpOptions,
+  HttpResult,
+  MixedOptions,
+  MixedResult,
+  PingOptions,
+  PingResult,
+  TrafficMix,
+  UdpOptions,
+  UdpResult,
+} from "./traffic.js";

@@ -1,346 +1,411 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
-import { cleanupStaleLabs, NETNS_PREFIX, ownChild, ownNamespace, releaseNamespace } from "./cleanup.js";
-import { type LabProcess, runQuietly, runSync, startProcess } from "./processes.js";
-import { scriptPath } from "./scripts.js";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { commandExists, labUnavailableReason } from "./availability.js";
+import { type CaptureHandle, type CaptureOptions, captureHandle, tcpdumpArgs } from "./capture.js";
+import { cleanupStaleLabs, disownNamespace, ownChild, ownNamespace } from "./cleanup.js";
+import { LabError } from "./errors.js";
+import { labPrefix, MAX_SLOTS } from "./lab-names.js";
+import { type LabProcess, runCommand, type StartOptions, startProcess } from "./processes.js";
+import { LIFELINE_ENV } from "./script-lifeline.js";
+import { type ScriptName, scriptPath } from "./scripts.js";
+import {
+  checkCount,
+  type HttpOptions,
+  type HttpResult,
+  type MixedOptions,
+  type MixedResult,
+  type PingOptions,
+  type PingResult,
+  runMixed,
+  sizeRange,
+  type UdpOptions,
+  type UdpResult,
+} from "./traffic.js";
 
-/** One side of the lab: a namespace with one end of the veth pair. */
+/**
+ * One side of the lab: a namespace holding one end of the veth pair and its addresses.
+ * Tests address traffic and captures with it.
+ */
 export interface Endpoint {
-  netns: string;
-  iface: string;
-  ipv4: string;
-  ipv6: string;
+  /** Network namespace name, `sl-<pid>-<slot>-a` or `-b`. */
+  readonly netns: string;
+  /** The veth end inside that namespace. */
+  readonly iface: string;
+  /** 10.249.<slot>.1 on a, .2 on b (a /24). */
+  readonly ipv4: string;
+  /** fd00:249:<slot>::1 on a, ::2 on b (a /64). */
+  readonly ipv6: string;
 }
 
+/** Names one end of the lab. */
+export type Side = "a" | "b";
+
+/**
+ * How to build a lab.
+ * Both are optional: the defaults give an Ethernet-like link.
+ */
 export interface LabOptions {
+  /** A label for messages (default the namespace prefix, `sl-<pid>-<slot>`). */
+  name?: string;
   /** MTU of both veth ends (default 1500). */
   mtu?: number;
-}
-
-export interface CaptureOptions {
-  /** Which side captures (default "b"). */
-  on?: "a" | "b";
-  /** BPF filter. */
-  filter?: string;
-  snaplen?: number;
-  /** Kernel buffer for tcpdump -B (default 65536 KiB). */
-  bufferKiB?: number;
-  precision?: "micro" | "nano";
   /**
-   * tcpdump --immediate-mode: every packet reaches the file at once, so stop() loses none. Without it
-   * tcpdump reads the ring in blocks retired every second, and a block not yet retired at SIGINT is lost
-   * (stop() waits past that second, but packets still trickling in then can miss it). Immediate mode
-   * uses a smaller ring: keep it for light traffic.
+   * ACK every TCP segment (route option quickack) instead of Linux's delayed ACKs, which on a fast veth
+   * ACK one segment in six or so. Default true: captures get the ACK share of real traffic.
    */
-  immediate?: boolean;
-}
-
-/** tcpdump's own counters at exit. */
-export interface CaptureStats {
-  /** Packets written to the file. */
-  packets: number;
-  /** Packets the filter accepted (more than `packets` if tcpdump exited with some still in its ring). */
-  receivedByFilter: number;
-  droppedByKernel: number;
-}
-
-/** A running tcpdump; stop() ends it and reports its own counters. */
-export interface LabCapture {
-  path: string;
-  stop(): Promise<CaptureStats>;
-}
-
-export interface HttpOptions {
-  requests: number;
-  /** Response size in bytes, or [min, max] drawn log-uniformly (default [200, 256 KiB]). */
-  responseBytes?: number | [number, number];
-  concurrency?: number;
-  ipv6?: boolean;
-}
-
-export interface UdpOptions {
-  packets: number;
-  /** Datagram payload size, or [min, max] (default [32, 1400]). */
-  size?: number | [number, number];
-  ratePps?: number;
-  ipv6?: boolean;
-}
-
-export interface PingOptions {
-  count: number;
-  size?: number;
-  intervalMs?: number;
-  ipv6?: boolean;
+  quickAck?: boolean;
 }
 
 /**
- * Whether this machine can run the lab: null when it can, otherwise why not (for tests to skip with).
+ * How lab.exec starts a process.
+ * The same as startProcess: a piped stdin, extra environment.
  */
-export function labUnavailableReason(): string | null {
-  const uid = process.getuid?.() ?? -1;
-  if (uid !== 0) return `root (uid ${uid}) for network namespaces and veth pairs`;
-  for (const tool of ["ip", "tcpdump", "ethtool"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0) {
-      return `${tool} (run make setup)`;
+export type ExecOptions = StartOptions;
+
+const HTTP_PORT = 8080;
+// Offloads would hand tcpdump 64 KiB super-frames and unfilled checksums; real wires carry neither.
+const OFFLOADS = ["tso", "gso", "gro", "tx", "rx"];
+const MUST_BE_OFF = [
+  "tx-checksumming",
+  "tcp-segmentation-offload",
+  "generic-segmentation-offload",
+  "generic-receive-offload",
+];
+const slots = new Set<number>();
+
+function takeSlot(): number {
+  for (let slot = 1; slot <= MAX_SLOTS; slot++) {
+    if (!slots.has(slot)) {
+      slots.add(slot);
+      return slot;
     }
   }
-  if (spawnSync("ip", ["netns", "list"], { stdio: "ignore" }).status !== 0) return "a working `ip netns`";
-  return null;
+  throw new LabError("setup-failed", `this process already holds ${MAX_SLOTS} labs; destroy some first`);
 }
 
-let labCount = 0;
-const HTTP_PORT = 8080;
-
-/** Two network namespaces joined by a veth pair, with real kernel traffic between them. */
+/**
+ * Two network namespaces joined by a veth pair, with real kernel traffic between them.
+ * Everything it starts or creates is removed by destroy(), by withLab, or at process exit.
+ */
 export class Lab {
   readonly name: string;
   readonly a: Endpoint;
   readonly b: Endpoint;
+  private readonly slot: number;
   private readonly processes = new Set<LabProcess>();
+  private readonly captures = new Set<CaptureHandle>();
   private httpServer: Promise<LabProcess> | null = null;
-  private destroyed = false;
+  private destroying: Promise<void> | null = null;
+  private runs = 0;
 
-  private constructor(name: string, a: Endpoint, b: Endpoint) {
+  private constructor(name: string, slot: number, a: Endpoint, b: Endpoint) {
     this.name = name;
+    this.slot = slot;
     this.a = a;
     this.b = b;
   }
 
-  /** Creates the namespaces, the veth pair, addresses (IPv4 and IPv6) and turns offloads off. */
-  static create(options: LabOptions = {}): Lab {
+  /**
+   * Creates the namespaces, the veth pair (created inside them: it never exists in the host's namespace),
+   * IPv4 and IPv6 addresses, and turns offloads off. createLab is the same.
+   */
+  static async create(options: LabOptions = {}): Promise<Lab> {
     const reason = labUnavailableReason();
-    if (reason) throw new Error(`the traffic lab needs ${reason}`);
-    cleanupStaleLabs();
-    const n = labCount++;
-    const name = `${NETNS_PREFIX}${process.pid}-${n}`;
-    const net = (n % 250) + 1;
-    const tag = `sl${process.pid.toString(36)}${n.toString(36)}`;
-    const a: Endpoint = {
-      netns: `${name}-a`,
-      iface: `${tag}a`,
-      ipv4: `10.249.${net}.1`,
-      ipv6: `fd00:249:${net}::1`,
-    };
-    const b: Endpoint = {
-      netns: `${name}-b`,
-      iface: `${tag}b`,
-      ipv4: `10.249.${net}.2`,
-      ipv6: `fd00:249:${net}::2`,
-    };
-    const lab = new Lab(name, a, b);
+    if (reason) throw new LabError("unavailable", `the traffic lab needs ${reason}`);
+    const mtu = checkCount("mtu", options.mtu ?? 1500, 68);
+    await cleanupStaleLabs();
+    const slot = takeSlot();
+    const prefix = labPrefix(process.pid, slot);
+    const endpoint = (side: Side, host: number): Endpoint => ({
+      netns: `${prefix}${side}`,
+      iface: `veth${slot}${side}`,
+      ipv4: `10.249.${slot}.${host}`,
+      ipv6: `fd00:249:${slot}::${host}`,
+    });
+    const lab = new Lab(options.name ?? prefix.slice(0, -1), slot, endpoint("a", 1), endpoint("b", 2));
     try {
-      for (const end of [a, b]) {
-        runSync("ip", ["netns", "add", end.netns]);
-        ownNamespace(end.netns);
-      }
-      runSync("ip", ["link", "add", a.iface, "type", "veth", "peer", "name", b.iface]);
-      for (const end of [a, b]) {
-        runSync("ip", ["link", "set", end.iface, "netns", end.netns]);
-        const ns = ["-n", end.netns];
-        runSync("ip", [...ns, "link", "set", "lo", "up"]);
-        runSync("ip", [...ns, "link", "set", end.iface, "mtu", String(options.mtu ?? 1500), "up"]);
-        runSync("ip", [...ns, "addr", "add", `${end.ipv4}/24`, "dev", end.iface]);
-        runSync("ip", [...ns, "-6", "addr", "add", `${end.ipv6}/64`, "dev", end.iface, "nodad"]);
-        // Offloads would hand tcpdump 64 KiB super-frames and wrong checksums; real wires do neither.
-        runQuietly("ip", [
-          "netns",
-          "exec",
-          end.netns,
-          "ethtool",
-          "-K",
-          end.iface,
-          "tso",
-          "off",
-          "gso",
-          "off",
-          "gro",
-          "off",
-          "tx",
-          "off",
-          "rx",
-          "off",
-        ]);
-      }
+      await lab.build(mtu, options.quickAck ?? true);
     } catch (error) {
-      lab.destroySync();
-      throw error;
+      await lab.destroy();
+      throw new LabError("setup-failed", `could not build lab ${lab.name}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return lab;
   }
 
-  /** Starts `command` inside a namespace; the lab kills it on destroy. */
-  spawn(on: Endpoint, command: string, args: string[]): LabProcess {
-    if (this.destroyed) throw new Error(`lab ${this.name} is destroyed`);
-    const proc = startProcess("ip", ["netns", "exec", on.netns, command, ...args]);
+  private async build(mtu: number, quickAck: boolean): Promise<void> {
+    const { a, b } = this;
+    for (const end of [a, b]) {
+      ownNamespace(end.netns);
+      await runCommand("ip", ["netns", "add", end.netns]);
+    }
+    const link = ["mtu", String(mtu)];
+    await runCommand("ip", [
+      ...["link", "add", a.iface, "netns", a.netns, ...link, "type", "veth"],
+      ...["peer", "name", b.iface, "netns", b.netns, ...link],
+    ]);
+    await Promise.all(
+      [a, b].map(async (end) => {
+        const ns = ["-n", end.netns];
+        await runCommand("ip", [...ns, "link", "set", "lo", "up"]);
+        await runCommand("ip", [...ns, "addr", "add", `${end.ipv4}/24`, "dev", end.iface]);
+        // nodad: the address is usable at once instead of after duplicate detection's second.
+        await runCommand("ip", [...ns, "-6", "addr", "add", `${end.ipv6}/64`, "dev", end.iface, "nodad"]);
+        await this.offloadsOff(end);
+        await runCommand("ip", [...ns, "link", "set", end.iface, "up"]);
+        if (quickAck) await this.ackEverySegment(end);
+      }),
+    );
+  }
+
+  // Rewrites the connected routes the kernel made for the lab's subnets, with quickack added.
+  private async ackEverySegment(end: Endpoint): Promise<void> {
+    const ns = ["-n", end.netns];
+    const route = (prefix: string): string[] => [prefix, "dev", end.iface, "proto", "kernel"];
+    await runCommand("ip", [
+      ...[...ns, "route", "replace", ...route(`10.249.${this.slot}.0/24`)],
+      ...["scope", "link", "src", end.ipv4, "quickack", "1"],
+    ]);
+    await runCommand("ip", [
+      ...[...ns, "-6", "route", "replace", ...route(`fd00:249:${this.slot}::/64`)],
+      ...["metric", "256", "quickack", "1"],
+    ]);
+  }
+
+  private async offloadsOff(end: Endpoint): Promise<void> {
+    const ethtool = ["netns", "exec", end.netns, "ethtool"];
+    await runCommand("ip", [...ethtool, "-K", end.iface, ...OFFLOADS.flatMap((o) => [o, "off"])]);
+    const features = await runCommand("ip", [...ethtool, "-k", end.iface]);
+    const stillOn = MUST_BE_OFF.filter((f) => new RegExp(`^${f}: on`, "m").test(features));
+    if (stillOn.length > 0) throw new Error(`${end.iface} keeps ${stillOn.join(", ")} on`);
+  }
+
+  /**
+   * The endpoint for a side name (an Endpoint is returned as is).
+   * Lets every method take either form.
+   */
+  endpoint(on: Side | Endpoint): Endpoint {
+    if (on === "a") return this.a;
+    if (on === "b") return this.b;
+    return on;
+  }
+
+  /**
+   * Starts `command` inside one side's namespace (`ip netns exec`); the lab kills it on destroy.
+   * For traffic or servers the built-in generators do not cover.
+   */
+  exec(
+    on: Side | Endpoint,
+    command: string,
+    args: readonly string[] = [],
+    options: ExecOptions = {},
+  ): LabProcess {
+    if (this.destroying) throw new LabError("destroyed", `lab ${this.name} is destroyed`);
+    const proc = startProcess("ip", ["netns", "exec", this.endpoint(on).netns, command, ...args], options);
     ownChild(proc.child);
     this.processes.add(proc);
     void proc.exited.then(() => this.processes.delete(proc));
     return proc;
   }
 
-  /** Runs `command` inside a namespace to completion and returns its stdout. */
-  async run(on: Endpoint, command: string, args: string[]): Promise<string> {
-    const proc = this.spawn(on, command, args);
+  /**
+   * Runs `command` inside a namespace to completion and returns its stdout; a non-zero exit throws.
+   * For one-shot tools (ip, ss, sysctl) inside the lab.
+   */
+  async run(
+    on: Side | Endpoint,
+    command: string,
+    args: readonly string[] = [],
+    options: ExecOptions = {},
+  ): Promise<string> {
+    const proc = this.exec(on, command, args, options);
     const code = await proc.exited;
-    if (code !== 0)
-      throw new Error(`${command} ${args.join(" ")} in ${on.netns} exited ${code}: ${proc.stderr().trim()}`);
+    if (code !== 0) {
+      const where = this.endpoint(on).netns;
+      throw new LabError(
+        "command-failed",
+        `${command} ${args.join(" ")} in ${where} exited ${code}: ${proc.stderr().trim()}`,
+      );
+    }
     return proc.stdout();
   }
 
-  /** Starts tcpdump on one side, writing `path`; resolves once it is listening. */
-  async capture(path: string, options: CaptureOptions = {}): Promise<LabCapture> {
-    const end = options.on === "a" ? this.a : this.b;
-    const args = ["-i", end.iface, "-w", path, "-n", "-Z", "root"];
-    args.push("-s", String(options.snaplen ?? 262144), "-B", String(options.bufferKiB ?? 65536));
-    if (options.precision === "nano") args.push("--time-stamp-precision", "nano");
-    if (options.immediate) args.push("--immediate-mode");
-    if (options.filter) args.push(options.filter);
-    const settleMs = options.immediate ? 200 : 1200;
-    const proc = this.spawn(end, "tcpdump", args);
-    await proc.waitFor(/listening on/);
-    return {
-      path,
-      async stop() {
-        // tcpdump reads the kernel ring in blocks retired every second (its buffer timeout); SIGINT
-        // drops a block not yet retired. Waiting past the timeout gets those packets into the file.
-        await new Promise((resolve) => setTimeout(resolve, settleMs));
-        await proc.stop("SIGINT");
-        const count = (label: string): number =>
-          Number(new RegExp(`(\\d+) packets? ${label}`).exec(proc.stderr())?.[1] ?? NaN);
-        return {
-          packets: count("captured"),
-          receivedByFilter: count("received by filter"),
-          droppedByKernel: count("dropped by kernel"),
-        };
-      },
-    };
-  }
-
-  /** HTTP requests from b to a web server on a, over keep-alive connections. */
-  async http(options: HttpOptions): Promise<{ requests: number; bytes: number }> {
-    await this.startHttpServer();
-    const [min, max] = range(options.responseBytes ?? [200, 256 * 1024]);
-    const host = options.ipv6 ? `[${this.a.ipv6}]` : this.a.ipv4;
-    const plan = {
-      url: `http://${host}:${HTTP_PORT}`,
-      requests: options.requests,
-      min,
-      max,
-      concurrency: options.concurrency ?? 4,
-    };
-    return this.runScript("http-load", plan);
-  }
-
-  /** UDP datagrams from b to a port nothing listens on (a answers with rate-limited ICMP unreachables). */
-  async udp(options: UdpOptions): Promise<{ packets: number; bytes: number }> {
-    const [min, max] = range(options.size ?? [32, 1400]);
-    const plan = {
-      host: options.ipv6 ? this.a.ipv6 : this.a.ipv4,
-      port: 9,
-      packets: options.packets,
-      min,
-      max,
-      pps: options.ratePps ?? 20_000,
-    };
-    return this.runScript("udp-blast", plan);
-  }
-
-  // Runs one of the traffic programs on b with its plan as JSON and parses the JSON line it prints.
-  private async runScript<T>(name: "http-load" | "udp-blast", plan: object): Promise<T> {
-    return JSON.parse(await this.run(this.b, process.execPath, [scriptPath(name), JSON.stringify(plan)]));
-  }
-
-  /** ICMP (or ICMPv6) echo from b to a with iputils ping. */
-  async ping(options: PingOptions): Promise<{ transmitted: number; received: number }> {
-    const interval = ((options.intervalMs ?? 10) / 1000).toFixed(3);
-    const args = ["-q", "-c", String(options.count), "-i", interval, "-s", String(options.size ?? 56)];
-    if (options.ipv6) args.push("-6");
-    const out = await this.run(this.b, "ping", [...args, options.ipv6 ? this.a.ipv6 : this.a.ipv4]);
-    const match = /(\d+) packets transmitted, (\d+) received/.exec(out);
-    return { transmitted: Number(match?.[1] ?? 0), received: Number(match?.[2] ?? 0) };
+  /**
+   * Starts tcpdump on one side (default b), writing `path`; resolves once it is listening.
+   * The capture is real: what the kernel put on the veth, with tcpdump's own drop counters.
+   */
+  async capture(path: string, options: CaptureOptions = {}): Promise<CaptureHandle> {
+    const end = this.endpoint(options.on ?? "b");
+    const file = resolve(path);
+    const tcpdump = this.exec(end, "tcpdump", tcpdumpArgs(end.iface, file, options));
+    try {
+      await tcpdump.waitFor(/listening on/);
+    } catch (error) {
+      await tcpdump.stop("SIGKILL");
+      throw new LabError("capture-failed", `tcpdump did not start: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const handle = captureHandle(file, tcpdump, () => this.captures.delete(handle));
+    this.captures.add(handle);
+    return handle;
   }
 
   /**
-   * One round of mixed traffic: web browsing (many small objects), a bulk download, UDP and ping,
-   * over IPv4 and IPv6. `round` varies sizes and address families between rounds.
+   * HTTP requests from b to a web server on a (started on first use), over keep-alive connections.
+   * Returns the requests done and the body bytes received.
    */
-  async mixedRound(round = 0): Promise<void> {
-    const ipv6 = round % 3 === 1;
-    await Promise.all([
-      this.http({ requests: 600, responseBytes: [100, 24 * 1024], concurrency: 8, ipv6 }),
-      this.http({ requests: 2, responseBytes: [2 << 20, 8 << 20], concurrency: 2, ipv6: !ipv6 }),
-      this.udp({ packets: 6000, size: [20, 600], ratePps: 40_000, ipv6: round % 2 === 0 }),
-      this.ping({ count: 40, intervalMs: 5, size: 56 + ((round * 97) % 1400), ipv6 }),
-    ]);
+  async http(options: HttpOptions): Promise<HttpResult> {
+    const requests = checkCount("requests", options.requests);
+    const [min, max] = sizeRange("responseBytes", options.responseBytes ?? [0, 256 << 10]);
+    const concurrency = checkCount("concurrency", options.concurrency ?? 4, 1);
+    await this.startHttpServer();
+    const host = options.ipv6 ? `[${this.a.ipv6}]` : this.a.ipv4;
+    const plan = { url: `http://${host}:${HTTP_PORT}`, requests, min, max, concurrency, seed: this.runs++ };
+    return this.runScript("http-load", plan);
   }
 
-  /** Stops every process and removes the namespaces (and with them the veth pair). Idempotent. */
-  async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    await Promise.all([...this.processes].map((p) => p.stop("SIGTERM", 2000)));
-    this.destroySync();
-  }
-
-  private destroySync(): void {
-    this.destroyed = true;
-    for (const p of this.processes) p.child.kill("SIGKILL");
-    for (const end of [this.a, this.b]) {
-      runQuietly("ip", ["netns", "del", end.netns]);
-      releaseNamespace(end.netns);
+  /**
+   * UDP datagrams from b to a: to a closed port (a answers with rate-limited ICMP unreachables), or to a
+   * receiver that counts or echoes them.
+   */
+  async udp(options: UdpOptions): Promise<UdpResult> {
+    const packets = checkCount("packets", options.packets);
+    const [min, max] = sizeRange("size", options.size ?? [32, 1400]);
+    const pps = checkCount("ratePps", options.ratePps ?? 20_000, 1);
+    const mode = options.receiver ?? "none";
+    const receiver = mode === "none" ? null : await this.startScript(this.a, "udp-sink", [mode]);
+    try {
+      const port = receiver ? Number(/listening on (\d+)/.exec(receiver.stdout())?.[1]) : 9;
+      const host = options.ipv6 ? this.a.ipv6 : this.a.ipv4;
+      const plan = { host, port, packets, min, max, pps };
+      const sent = await this.runScript<{ packets: number; bytes: number }>("udp-blast", plan);
+      if (!receiver) return { ...sent, received: null };
+      await receiver.stop("SIGTERM", 2000);
+      return { ...sent, received: lastJson<{ received: number }>(receiver.stdout()).received };
+    } finally {
+      await receiver?.stop("SIGKILL");
     }
   }
 
+  /**
+   * ICMP (or ICMPv6) echo from b to a with iputils ping.
+   * Throws a "tool-missing" LabError when ping is not installed (mixed traffic skips it instead).
+   */
+  async ping(options: PingOptions): Promise<PingResult> {
+    if (!commandExists("ping")) {
+      throw new LabError("tool-missing", "lab.ping needs ping from iputils-ping, which is not installed");
+    }
+    const count = checkCount("count", options.count, 1);
+    const intervalMs = options.intervalMs ?? 10;
+    const deadline = Math.ceil((count * intervalMs) / 1000) + 5;
+    const args = ["-n", "-q", "-c", String(count), "-i", (intervalMs / 1000).toFixed(3)];
+    args.push("-s", String(checkCount("size", options.size ?? 56)), "-w", String(deadline));
+    if (options.ipv6) args.push("-6");
+    args.push(options.ipv6 ? this.a.ipv6 : this.a.ipv4);
+    const ping = this.exec(this.b, "ping", args, { env: { LC_ALL: "C" } });
+    const code = await ping.exited;
+    const match = /(\d+) packets transmitted, (\d+) received/.exec(ping.stdout());
+    // ping exits 1 when replies are missing; that is a result, not a failure.
+    if (!match || (code !== 0 && code !== 1)) {
+      throw new LabError("command-failed", `ping ${args.join(" ")} exited ${code}: ${ping.stderr().trim()}`);
+    }
+    return { transmitted: Number(match[1]), received: Number(match[2]) };
+  }
+
+  /**
+   * Web browsing, bulk downloads, UDP and ping at once, over IPv4 and IPv6, until the lab's running capture
+   * reaches `targetBytes` or `durationMs` passed (see MixedOptions). The realistic mix for benchmarks.
+   */
+  mixed(options: MixedOptions = {}): Promise<MixedResult> {
+    return runMixed(this, options, () => {
+      if (this.captures.size === 0) return null;
+      return Math.max(...[...this.captures].map((c) => c.size()));
+    });
+  }
+
+  /**
+   * Stops every process the lab started and removes both namespaces, and with them the veth pair.
+   * Idempotent; concurrent calls share one teardown.
+   */
+  destroy(): Promise<void> {
+    this.destroying ??= this.teardown();
+    return this.destroying;
+  }
+
+  private async teardown(): Promise<void> {
+    await Promise.all([...this.processes].map((p) => p.stop("SIGTERM", 2000)));
+    await Promise.all(
+      [this.a, this.b].map(async ({ netns }) => {
+        await runCommand("ip", ["netns", "del", netns]).catch(() => {});
+        // Still there? Keep it owned so the exit handler tries again.
+        if (!existsSync(`/run/netns/${netns}`)) disownNamespace(netns);
+      }),
+    );
+    slots.delete(this.slot);
+  }
+
   private startHttpServer(): Promise<LabProcess> {
-    this.httpServer ??= (async () => {
-      const server = this.spawn(this.a, process.execPath, [scriptPath("http-server"), String(HTTP_PORT)]);
-      await server.waitFor(/listening on/);
-      return server;
-    })();
+    this.httpServer ??= this.startScript(this.a, "http-server", [String(HTTP_PORT)]).catch((error) => {
+      this.httpServer = null;
+      throw error;
+    });
     return this.httpServer;
+  }
+
+  // Starts a long-running traffic program and waits until it says it is listening.
+  private async startScript(on: Endpoint, name: ScriptName, args: string[]): Promise<LabProcess> {
+    const proc = this.exec(on, process.execPath, [scriptPath(name), ...args], LIFELINE);
+    try {
+      await proc.waitFor(/listening on/);
+    } catch (error) {
+      await proc.stop("SIGKILL");
+      throw new LabError("command-failed", `${name} did not start: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return proc;
+  }
+
+  // Runs a traffic program on b with its plan as JSON and returns the JSON line it prints last.
+  private async runScript<T>(name: ScriptName, plan: object): Promise<T> {
+    const out = await this.run(this.b, process.execPath, [scriptPath(name), JSON.stringify(plan)], LIFELINE);
+    return lastJson<T>(out);
   }
 }
 
-function range(value: number | [number, number]): [number, number] {
-  return typeof value === "number" ? [value, value] : value;
+// Traffic programs get a stdin pipe that closes when this process dies: they exit with it.
+const LIFELINE: ExecOptions = { stdin: "pipe", env: { [LIFELINE_ENV]: "1" } };
+
+function lastJson<T>(output: string): T {
+  const line = output.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line) as T;
+  } catch (error) {
+    throw new LabError("command-failed", `expected a JSON line, got ${JSON.stringify(output)}`, {
+      cause: error,
+    });
+  }
 }
 
-/** Creates a lab; remember to destroy() it (or use withLab). */
-export async function createLab(options: LabOptions = {}): Promise<Lab> {
+/**
+ * Creates a lab (see Lab.create); destroy() it when done, or use withLab.
+ * For tests that keep one lab across several cases.
+ */
+export function createLab(options: LabOptions = {}): Promise<Lab> {
   return Lab.create(options);
 }
 
-/** Runs `fn` in a fresh lab and always removes the lab afterwards, also when `fn` throws. */
+/**
+ * Runs `fn` in a fresh lab and always removes the lab afterwards, also when `fn` throws.
+ * The safe default for a test that needs a lab for one case.
+ */
 export async function withLab<T>(fn: (lab: Lab) => Promise<T>, options: LabOptions = {}): Promise<T> {
-  const lab = Lab.create(options);
+  const lab = await Lab.create(options);
   try {
     return await fn(lab);
   } finally {
     await lab.destroy();
   }
-}
-
-/** Options for makeLabCapture. */
-export interface LabCaptureOptions {
-  /** Stop once the capture file holds at least this many bytes. */
-  bytes: number;
-  snaplen?: number;
-  precision?: "micro" | "nano";
-}
-
-/** Makes a realistic capture of at least `bytes` bytes: a lab, mixed traffic, tcpdump on one side. */
-export async function makeLabCapture(
-  path: string,
-  options: LabCaptureOptions,
-): Promise<CaptureStats & { path: string; bytes: number; seconds: number }> {
-  const started = performance.now();
-  return withLab(async (lab) => {
-    const capture = await lab.capture(path, {
-      ...(options.snaplen !== undefined && { snaplen: options.snaplen }),
-      ...(options.precision !== undefined && { precision: options.precision }),
-    });
-    const size = (): number => (existsSync(path) ? statSync(path).size : 0);
-    for (let round = 0; size() < options.bytes; round++) await lab.mixedRound(round);
-    const stats = await capture.stop();
-    return { path, ...stats, bytes: size(), seconds: (performance.now() - started) / 1000 };
-  });
 }

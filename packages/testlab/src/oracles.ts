@@ -1,12 +1,13 @@
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
+import { commandExists } from "./availability.js";
 
 const run = promisify(execFile);
 const MAX_OUTPUT = 1 << 30;
 
 /** True when `name` is on the PATH; tests skip with a reason when an oracle tool is missing. */
 export function hasTool(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+  return commandExists(name);
 }
 
 /** The first of `names` that is missing, as a skip reason, or null when all are installed. */

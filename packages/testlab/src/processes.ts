@@ -1,33 +1,69 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 
-/** A child process the lab started; all of them are killed when the lab is destroyed. */
+const execFileAsync = promisify(execFile);
+/** Output kept per stream: enough for every message the lab parses, bounded for chatty processes. */
+const KEEP_OUTPUT = 1 << 20;
+
+/**
+ * A child process the lab started, with its output collected; the lab kills it on destroy.
+ * Lets a test wait for readiness and stop gracefully without handling streams itself.
+ */
 export interface LabProcess {
   readonly child: ChildProcess;
-  /** Resolves with the exit code (or signal name) once the process has exited. */
+  /** Resolves with the exit code, or the signal name, once the process has exited. */
   readonly exited: Promise<number | string>;
-  /** Everything written to stdout and stderr so far. */
+  /** Everything written to stdout so far (the last MiB). */
   stdout(): string;
+  /** Everything written to stderr so far (the last MiB). */
   stderr(): string;
   /** Resolves when `pattern` appears on stdout or stderr; rejects if the process exits or time runs out. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** Sends `signal` and resolves after exit; SIGKILL after `graceMs`. */
+  /** Sends `signal` (default SIGTERM) and resolves after exit; SIGKILL after `graceMs` (default 5000). */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-/** Starts a process and collects its output. */
-export function startProcess(command: string, args: string[]): LabProcess {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * How to start a process.
+ * A piped stdin is a lifeline: the lab's own scripts exit when it closes, so they die with their parent.
+ */
+export interface StartOptions {
+  /** "pipe" keeps stdin open until the process ends (default "ignore"). */
+  stdin?: "ignore" | "pipe";
+  /** Extra environment variables on top of this process's. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts a process and collects its output.
+ * The building block for everything the lab runs in a namespace.
+ */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: StartOptions = {},
+): LabProcess {
+  const child = spawn(command, args, {
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
+    ...(options.env !== undefined && { env: { ...process.env, ...options.env } }),
+  });
   let out = "";
   let err = "";
   const listeners = new Set<() => void>();
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => {
-    out += s;
-    for (const l of listeners) l();
+  const notify = (): void => {
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.setEncoding("utf8").on("data", (s: string) => {
+    out = (out + s).slice(-KEEP_OUTPUT);
+    notify();
   });
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => {
-    err += s;
-    for (const l of listeners) l();
+  child.stderr?.setEncoding("utf8").on("data", (s: string) => {
+    err = (err + s).slice(-KEEP_OUTPUT);
+    notify();
   });
+  // A lifeline nobody writes to; EPIPE after the child exits is expected.
+  child.stdin?.on("error", () => {});
+  let running = true;
   const exited = new Promise<number | string>((resolve) => {
     child.once("error", (error) => {
       err += String(error);
@@ -35,11 +71,11 @@ export function startProcess(command: string, args: string[]): LabProcess {
     });
     child.once("close", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
-  let running = true;
   void exited.then(() => {
     running = false;
-    for (const l of listeners) l();
+    notify();
   });
+  const describe = `${command} ${args.join(" ")}`;
   return {
     child,
     exited,
@@ -47,21 +83,20 @@ export function startProcess(command: string, args: string[]): LabProcess {
     stderr: () => err,
     waitFor(pattern, timeoutMs = 10_000) {
       return new Promise<void>((resolve, reject) => {
-        const check = (): void => {
-          if (pattern.test(out) || pattern.test(err)) done(null);
-          else if (!running)
-            done(new Error(`${command} ${args.join(" ")} exited before printing ${pattern}: ${err.trim()}`));
-        };
-        const timer = setTimeout(
-          () => done(new Error(`${command} did not print ${pattern} within ${timeoutMs} ms: ${err.trim()}`)),
-          timeoutMs,
-        );
         const done = (error: Error | null): void => {
           clearTimeout(timer);
           listeners.delete(check);
           if (error) reject(error);
           else resolve();
         };
+        const check = (): void => {
+          if (pattern.test(out) || pattern.test(err)) done(null);
+          else if (!running) done(new Error(`${describe} exited before printing ${pattern}: ${err.trim()}`));
+        };
+        const timer = setTimeout(
+          () => done(new Error(`${describe} did not print ${pattern} within ${timeoutMs} ms: ${err.trim()}`)),
+          timeoutMs,
+        );
         listeners.add(check);
         check();
       });
@@ -77,18 +112,39 @@ export function startProcess(command: string, args: string[]): LabProcess {
   };
 }
 
-/** Runs a command to completion; a non-zero exit throws with its stderr. */
-export function runSync(command: string, args: string[]): string {
+/**
+ * Runs a command to completion and returns its stdout; a non-zero exit throws with its stderr.
+ * For setup steps, which must succeed or abort the lab.
+ */
+export async function runCommand(command: string, args: readonly string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(command, args, { encoding: "utf8", maxBuffer: 16 << 20 });
+    return stdout;
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? "").trim();
+    throw new Error(`${command} ${args.join(" ")} failed: ${stderr || (error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Synchronous runCommand.
+ * For places that cannot wait: exit handlers and the availability probe.
+ */
+export function runSync(command: string, args: readonly string[]): string {
   const result = spawnSync(command, args, { encoding: "utf8" });
   if (result.status !== 0) {
-    throw new Error(
-      `${command} ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr.trim()}`,
-    );
+    const why = result.error?.message ?? result.stderr.trim();
+    throw new Error(`${command} ${args.join(" ")} failed (${result.status ?? result.signal}): ${why}`);
   }
   return result.stdout;
 }
 
-/** Like runSync, ignoring failure (cleanup of things that may already be gone). */
-export function runQuietly(command: string, args: string[]): void {
+/**
+ * Runs a command synchronously and ignores failure.
+ * For removing things that may already be gone.
+ */
+export function runQuietly(command: string, args: readonly string[]): void {
   spawnSync(command, args, { stdio: "ignore" });
 }
