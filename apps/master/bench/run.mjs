@@ -4,7 +4,7 @@
 // (same 64 MiB kernel buffer, same snaplen), one after the other. Prints sent/captured/dropped for both,
 // the highest rate each holds without loss, their ratio, and CPU seconds per million packets.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
