@@ -1,0 +1,143 @@
+import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import { jsonErrorOffset } from "./json-error-offset.js";
+
+/** Why a config file was refused. */
+export type ConfigErrorReason =
+  /** The file could not be read (missing, a directory, no permission). */
+  | "unreadable"
+  /** The file is not JSON. */
+  | "bad-json"
+  /** The JSON does not match the schema. */
+  | "invalid";
+
+/** One problem with a config, where it is: `$.pools[0].nodes[1].path`, or a line and column for bad JSON. */
+export interface ConfigProblem {
+  /** JSONPath of the offending value; "$" for the whole document. */
+  path: string;
+  message: string;
+  /** For bad JSON: where the parser stopped (1-based). */
+  line?: number;
+  column?: number;
+}
+
+const marker = Symbol.for("@sluice/daemon/ConfigError");
+
+/** A config that cannot be used, with every problem found and where. */
+export class ConfigError extends Error {
+  readonly code = "ERR_CONFIG" as const;
+  readonly reason: ConfigErrorReason;
+  /** The file, or null for a config given as a value. */
+  readonly file: string | null;
+  readonly problems: readonly ConfigProblem[];
+  readonly [marker] = true;
+
+  constructor(
+    reason: ConfigErrorReason,
+    file: string | null,
+    problems: ConfigProblem[],
+    options?: { cause?: unknown },
+  ) {
+    const where = file ?? "config";
+    const list = problems.map((p) => `  ${formatProblem(p)}`).join("\n");
+    super(
+      `${where}: ${problems.length === 1 ? "1 problem" : `${problems.length} problems`}\n${list}`,
+      options,
+    );
+    this.name = "ConfigError";
+    this.reason = reason;
+    this.file = file;
+    this.problems = problems;
+  }
+
+  /** True for a ConfigError from any copy of this package. */
+  static isInstance(error: unknown): error is ConfigError {
+    return typeof error === "object" && error !== null && marker in error;
+  }
+}
+
+/** "$.pools[0].nodes[1].path: message", or "line 3 column 7: message" for bad JSON. */
+export function formatProblem(problem: ConfigProblem): string {
+  const where =
+    problem.line !== undefined ? `line ${problem.line} column ${problem.column ?? 1}` : problem.path;
+  return `${where}: ${problem.message}`;
+}
+
+/** JSONPath of a zod issue path: `$`, `$.pools[0].name`, `$["odd key"]`. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let out = "$";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (typeof part === "string" && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(part)) out += `.${part}`;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out;
+}
+
+/** Every issue of a zod error as a problem with its JSONPath, unions reduced to their closest branch. */
+export function problemsOf(error: z.ZodError): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const visit = (issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): void => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      // The branch that got furthest (fewest issues) explains the mistake best.
+      const best = [...issue.errors].sort((a, b) => a.length - b.length)[0]!;
+      const discriminated = best.every((i) => i.code === "invalid_value" && i.path.length === 1);
+      if (!discriminated || issue.errors.length === 1) {
+        for (const inner of best) visit(inner, path);
+        return;
+      }
+    }
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys)
+        problems.push({ path: jsonPath([...path, key]), message: "unknown field" });
+      return;
+    }
+    const missing = issue.code === "invalid_type" && issue.message.endsWith("received undefined");
+    const message = missing ? `missing (expected ${issue.expected})` : issue.message;
+    problems.push({ path: jsonPath(path), message });
+  };
+  for (const issue of error.issues) visit(issue, []);
+  return problems;
+}
+
+/** Checks a parsed value against `schema`: the typed config with defaults, or a ConfigError with every problem. */
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  file: string | null = null,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigError("invalid", file, problemsOf(result.error));
+}
+
+/** Parses JSON text; a syntax error becomes a ConfigError with its line and column. */
+export function parseJsonText(text: string, file: string | null = null): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = jsonErrorOffset(text);
+    const problem: ConfigProblem = { path: "$", message: `not JSON: ${message}` };
+    if (position >= 0) {
+      const before = text.slice(0, position).split("\n");
+      problem.line = before.length;
+      problem.column = before.at(-1)!.length + 1;
+    }
+    throw new ConfigError("bad-json", file, [problem], { cause: error });
+  }
+}
+
+/** Reads a JSON config file and checks it against `schema`. Throws ConfigError naming the file and every problem. */
+export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError("unreadable", file, [{ path: "$", message: (error as Error).message }], {
+      cause: error,
+    });
+  }
+  return parseConfig(schema, parseJsonText(text, file), file);
+}

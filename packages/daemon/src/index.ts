@@ -1,0 +1,16 @@
+export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
+export {
+  ConfigError,
+  formatProblem,
+  jsonPath,
+  loadConfigFile,
+  parseConfig,
+  parseJsonText,
+  problemsOf,
+} from "./config-file.js";
+export type { LogFields, LoggerOptions, LogLevel } from "./logger.js";
+export { Logger, silentLogger } from "./logger.js";
+export type { Labels, MetricType, Sample } from "./metrics.js";
+export { Counter, Gauge, MetricsRegistry, parseMetrics } from "./metrics.js";
+export type { MetricsServer } from "./metrics-server.js";
+export { fetchMetricsText, parseListenAddress, serveMetrics } from "./metrics-server.js";
