@@ -1,0 +1,701 @@
+import { EventEmitter } from "node:events";
+import { link, stat, unlink } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
+import { type Destination, discardStaged, progress, publish, stage } from "./destination.js";
+import { RouterError } from "./errors.js";
+import { HealthMonitor } from "./health.js";
+import { type DeliveryRecord, Journal, type JournalFile, type JournalRecord } from "./journal.js";
+import { RouterMetrics } from "./router-metrics.js";
+import { type Pool, type ResolvedRouting, type RoutingOptions, resolveRouting } from "./routing-options.js";
+import { pickNode } from "./strategy.js";
+
+/** Everything a router needs: where its journal lives, where files go, and how hard to try. */
+export interface RouterOptions extends RoutingOptions {
+  /** Folder of the journal (the master uses `<spool>/journal`). */
+  journalDir: string;
+  /** How long a destination's health is trusted before it is checked again (default 5 s). */
+  healthIntervalMs?: number;
+  /** Retry backoff after a failed delivery: doubles from `initialMs` up to `maxMs` (1 s, 60 s). */
+  retry?: { initialMs?: number; maxMs?: number };
+  /** Deliveries in flight at once (default 4). */
+  concurrency?: number;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+}
+
+/** A delivery that reached its destination. */
+export interface DeliveredEvent {
+  file: string;
+  /** `pool:<name>` or `alone:<name>`. */
+  key: string;
+  destination: string;
+  path: string;
+  method: "link" | "copy" | "recovered";
+  bytes: number;
+  /** From submit to published. */
+  latencyMs: number;
+}
+
+export interface RouterEvents {
+  delivered: [DeliveredEvent];
+  /** Every delivery of a file succeeded and the spool file was deleted or moved. */
+  dispatched: [{ file: string; path: string }];
+  /** A delivery failed; it is retried (a pool tries another healthy node first). */
+  "delivery-failed": [{ file: string; key: string; destination: string | null; error: RouterError }];
+  /** A pool has no healthy node: its deliveries wait in the spool. */
+  "pool-unavailable": [{ pool: string }];
+  /** A file left the spool without all its deliveries (quota, or the spool file vanished). */
+  dropped: [{ file: string; reason: "quota" | "missing"; missed: string[] }];
+}
+
+interface Delivery extends DeliveryRecord {
+  kind: "pool" | "alone";
+  group: string;
+  running: boolean;
+  attempts: number;
+  notBefore: number;
+  /** Read back from the journal: what the destination holds must be looked at before acting. */
+  recovered: boolean;
+  /** Nodes that hold a different file of this name: never picked again for it. */
+  excluded: Set<string>;
+  /** How the file reached the staging name, once it has. */
+  method: "link" | "copy" | null;
+}
+
+interface SpoolFile {
+  name: string;
+  path: string;
+  size: number;
+  at: number;
+  deliveries: Delivery[];
+  finishing: boolean;
+}
+
+const COMPACT_AFTER = 10_000;
+
+/**
+ * Hands every submitted file to one node of each pool and to every alone consumer, and deletes (or moves)
+ * it only when every delivery succeeded. Each decision is fsynced to a journal before it takes effect and
+ * files are staged under hidden names before they are published, so after a crash at any instant a
+ * restart completes what was pending, never sends a file twice to a pool, and misses no consumer.
+ */
+export class Router extends EventEmitter<RouterEvents> {
+  private routing: ResolvedRouting;
+  private readonly journalDir: string;
+  private journal: Journal | null = null;
+  private readonly files = new Map<string, SpoolFile>();
+  private readonly health: HealthMonitor;
+  private readonly cursors = new Map<string, number>();
+  private readonly unavailable = new Set<string>();
+  private readonly retryInitial: number;
+  private readonly retryMax: number;
+  private readonly concurrency: number;
+  private readonly log: Logger;
+  private readonly metrics: RouterMetrics | null;
+  private active = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private stopping = false;
+  private submitting: Promise<unknown> = Promise.resolve();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(options: RouterOptions) {
+    super();
+    this.routing = resolveRouting(options);
+    this.journalDir = resolve(options.journalDir);
+    this.health = new HealthMonitor(options.healthIntervalMs ?? 5000);
+    this.retryInitial = options.retry?.initialMs ?? 1000;
+    this.retryMax = options.retry?.maxMs ?? 60_000;
+    this.concurrency = options.concurrency ?? 4;
+    this.log = options.logger ?? silentLogger;
+    this.metrics = options.metrics ? new RouterMetrics(options.metrics, this) : null;
+  }
+
+  /** Opens the journal and resumes every delivery a previous run left unfinished. */
+  async start(): Promise<void> {
+    const { journal, replay } = await Journal.open(this.journalDir);
+    this.journal = journal;
+    for (const bad of replay.badLines) this.log.warn("journal-bad-line", { file: journal.path, ...bad });
+    for (const record of replay.open) this.restore(record);
+    if (replay.open.length > 0) {
+      this.log.info("recovered", {
+        files: replay.open.length,
+        deliveries: replay.open.reduce(
+          (n, f) => n + f.deliveries.filter((d) => d.state !== "done").length,
+          0,
+        ),
+      });
+    }
+    this.pump();
+  }
+
+  /** True when the journal knows `name` (pending now). */
+  has(name: string): boolean {
+    return this.files.has(name);
+  }
+
+  /**
+   * Takes a finished spool file: chooses its pool nodes, makes that durable, and starts delivering.
+   * Resolves once the plan is in the journal. A file already pending is ignored.
+   */
+  submit(path: string): Promise<void> {
+    const next = this.submitting.then(() => this.plan(resolve(path)));
+    this.submitting = next.catch(() => {});
+    return next;
+  }
+
+  /** Applies new pools, alone consumers, afterDispatch and quota; deliveries in flight finish as they were. */
+  reconfigure(options: RoutingOptions): void {
+    const next = resolveRouting(options);
+    const previous = this.routing;
+    this.routing = next;
+    for (const name of previous.destinations.keys()) {
+      if (!next.destinations.has(name)) {
+        this.health.forget(name);
+        this.metrics?.forget(name);
+      }
+    }
+    for (const file of this.files.values()) {
+      for (const d of file.deliveries) {
+        if (d.state === "done" || d.state === "cancelled" || d.running) continue;
+        if (!this.groupExists(d)) void this.cancel(file, d);
+        else d.notBefore = 0;
+      }
+    }
+    this.log.info("reconfigured", {
+      pools: next.pools.map((p) => ({ name: p.name, nodes: p.nodes.map((n) => n.name) })),
+      alone: next.alone.map((a) => a.name),
+    });
+    this.enforceQuota();
+    this.pump();
+  }
+
+  /** Files waiting for at least one delivery, with their total size. */
+  pending(): { files: number; bytes: number } {
+    let bytes = 0;
+    for (const file of this.files.values()) bytes += file.size;
+    return { files: this.files.size, bytes };
+  }
+
+  /** The current routing (resolved). */
+  get config(): ResolvedRouting {
+    return this.routing;
+  }
+
+  /** The destinations' last known health, by name. */
+  healthOf(name: string): ReturnType<HealthMonitor["peek"]> {
+    return this.health.peek(name);
+  }
+
+  /** Checks every destination whose last check is older than the health interval. */
+  async refreshHealth(): Promise<void> {
+    await Promise.all([...this.routing.destinations.values()].map((d) => this.health.get(d)));
+  }
+
+  /** Resolves when nothing is pending (every submitted file dispatched or dropped). */
+  idle(): Promise<void> {
+    if (this.files.size === 0) return Promise.resolve();
+    return new Promise((done) => this.idleWaiters.push(done));
+  }
+
+  /**
+   * Stops starting deliveries, waits up to `timeoutMs` for those in flight, and closes the journal. What
+   * is left pending is resumed by the next start.
+   */
+  async stop(timeoutMs = 30_000): Promise<{ pending: number }> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.submitting;
+    const deadline = Date.now() + timeoutMs;
+    while (this.active > 0 && Date.now() < deadline) await sleep(20);
+    if (this.active === 0) await this.journal?.close();
+    return { pending: this.files.size };
+  }
+
+  private restore(record: JournalFile): void {
+    const file: SpoolFile = {
+      name: record.name,
+      path: record.path,
+      size: record.size,
+      at: record.at,
+      finishing: false,
+      deliveries: record.deliveries.map((d) => {
+        const [kind, group] = splitKey(d.key);
+        if (kind === "pool" && d.dest !== null) {
+          const pool = this.routing.pools.find((p) => p.name === group);
+          const index = pool?.nodes.findIndex((n) => n.name === d.dest) ?? -1;
+          if (pool && index >= 0) this.cursors.set(pool.name, (index + 1) % pool.nodes.length);
+        }
+        return {
+          ...d,
+          kind,
+          group,
+          running: false,
+          attempts: 0,
+          notBefore: 0,
+          recovered: true,
+          excluded: new Set(),
+          method: null,
+        };
+      }),
+    };
+    this.files.set(file.name, file);
+    for (const d of file.deliveries) {
+      if (d.state !== "done" && d.state !== "cancelled" && !this.groupExists(d)) void this.cancel(file, d);
+    }
+  }
+
+  private async plan(path: string): Promise<void> {
+    if (this.stopping) throw new RouterError("bad-option", "the router is stopping");
+    const name = basename(path);
+    if (this.files.has(name)) return;
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (error) {
+      throw RouterError.from(error, "spool", `submitting ${path}`, path);
+    }
+    const deliveries: Delivery[] = [];
+    for (const pool of this.routing.pools) {
+      const dest = await this.pick(pool, new Set());
+      deliveries.push(this.delivery(`pool:${pool.name}`, dest));
+    }
+    for (const consumer of this.routing.alone)
+      deliveries.push(this.delivery(`alone:${consumer.name}`, consumer));
+    const file: SpoolFile = { name, path, size, at: Date.now(), deliveries, finishing: false };
+    const record: JournalRecord = {
+      op: "file",
+      name,
+      path,
+      size,
+      at: file.at,
+      deliveries: deliveries.map(({ key, dest, path, state }) => ({ key, dest, path, state })),
+    };
+    this.files.set(name, file);
+    try {
+      await this.requireJournal().append(record);
+    } catch (error) {
+      this.files.delete(name);
+      throw error;
+    }
+    this.log.debug("planned", { file: name, deliveries: record.deliveries });
+    this.enforceQuota();
+    this.pump();
+  }
+
+  private delivery(key: string, dest: Destination | null): Delivery {
+    const [kind, group] = splitKey(key);
+    return {
+      key,
+      dest: dest?.name ?? null,
+      path: dest?.path ?? null,
+      state: "pending",
+      kind,
+      group,
+      running: false,
+      attempts: 0,
+      notBefore: 0,
+      recovered: false,
+      excluded: new Set(),
+      method: null,
+    };
+  }
+
+  // The next healthy node of a pool by its strategy, or null when none is healthy.
+  private async pick(pool: Pool, excluded: ReadonlySet<string>): Promise<Destination | null> {
+    const candidates = [];
+    for (const node of pool.nodes) {
+      if (excluded.has(node.name)) continue;
+      const health = await this.health.get(node);
+      if (!health.healthy) continue;
+      candidates.push({ name: node.name, backlog: (health.backlog ?? 0) + this.inFlight(node.name) });
+    }
+    const order = pool.nodes.map((n) => n.name);
+    const choice = pickNode(pool.strategy, order, this.cursors.get(pool.name) ?? 0, candidates);
+    if (choice === null) {
+      if (!this.unavailable.has(pool.name)) {
+        this.unavailable.add(pool.name);
+        this.log.warn("pool-unavailable", { pool: pool.name, nodes: this.healthSummary(pool.nodes) });
+        this.emit("pool-unavailable", { pool: pool.name });
+      }
+      return null;
+    }
+    if (this.unavailable.delete(pool.name)) this.log.info("pool-available", { pool: pool.name });
+    this.cursors.set(pool.name, choice.cursor);
+    return pool.nodes.find((n) => n.name === choice.node)!;
+  }
+
+  private inFlight(dest: string): number {
+    let n = 0;
+    for (const file of this.files.values()) {
+      for (const d of file.deliveries)
+        if (d.dest === dest && d.state !== "done" && d.state !== "cancelled") n++;
+    }
+    return n;
+  }
+
+  private healthSummary(nodes: Destination[]): Record<string, string> {
+    return Object.fromEntries(nodes.map((n) => [n.name, this.health.peek(n.name)?.message ?? "unknown"]));
+  }
+
+  private pump(): void {
+    if (this.stopping || this.journal === null) return;
+    const now = Date.now();
+    let wake = Number.POSITIVE_INFINITY;
+    outer: for (const file of this.files.values()) {
+      if (file.finishing) continue;
+      let open = 0;
+      for (const d of file.deliveries) {
+        if (d.state === "done" || d.state === "cancelled") continue;
+        open++;
+        if (d.running) continue;
+        if (d.notBefore > now) {
+          wake = Math.min(wake, d.notBefore);
+          continue;
+        }
+        if (this.active >= this.concurrency) break outer;
+        void this.run(file, d);
+      }
+      if (open === 0) void this.finish(file);
+    }
+    this.schedule(wake);
+  }
+
+  private schedule(at: number): void {
+    if (at === Number.POSITIVE_INFINITY || at >= this.wakeAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.wakeAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.timer.unref?.();
+  }
+
+  private async run(file: SpoolFile, d: Delivery): Promise<void> {
+    d.running = true;
+    this.active++;
+    try {
+      if (d.kind === "pool" && (await this.leaveRemovedNode(file, d))) return;
+      if (d.state === "pending") await this.stageOne(file, d);
+      if (d.state === "staged") await this.publishOne(file, d);
+    } catch (error) {
+      await this.failed(file, d, RouterError.from(error, "destination", `delivering ${file.name}`));
+    } finally {
+      d.running = false;
+      this.active--;
+      this.pump();
+    }
+  }
+
+  // A pool delivery whose node left the pool goes to another node, unless the file already reached it.
+  private async leaveRemovedNode(file: SpoolFile, d: Delivery): Promise<boolean> {
+    const pool = this.routing.pools.find((p) => p.name === d.group)!;
+    if (d.dest === null || pool.nodes.some((n) => n.name === d.dest)) return false;
+    if (d.state === "staged" && d.path !== null) {
+      const reached = await progress(d.path, file.name).catch(() => "unknown" as const);
+      if (reached === "published" || (reached === "absent" && d.recovered)) {
+        await this.markDone(file, d, "recovered");
+        return true;
+      }
+      await discardStaged(d.path, file.name);
+    }
+    await this.assign(file, d, null);
+    return false;
+  }
+
+  private async stageOne(file: SpoolFile, d: Delivery): Promise<void> {
+    let dest = d.dest === null ? undefined : this.routing.destinations.get(d.dest);
+    if (d.kind === "pool") {
+      if (dest === undefined || !(await this.health.get(dest)).healthy || d.excluded.has(dest.name)) {
+        const pool = this.routing.pools.find((p) => p.name === d.group)!;
+        const picked = await this.pick(pool, d.excluded);
+        if (picked === null) {
+          if (d.dest !== null) await this.assign(file, d, null);
+          this.later(d);
+          return;
+        }
+        if (picked.name !== d.dest) await this.assign(file, d, picked);
+        dest = picked;
+      }
+    } else if (dest === undefined || !(await this.health.get(dest)).healthy) {
+      this.later(d);
+      return;
+    }
+    if (!(await exists(file.path))) {
+      await this.lostSource(file, d);
+      return;
+    }
+    d.method = await stage(file.path, dest.path, file.name, dest.link);
+    d.state = "staged";
+    d.recovered = false;
+    await this.requireJournal().append({
+      op: "staged",
+      name: file.name,
+      key: d.key,
+      dest: dest.name,
+      path: dest.path,
+    });
+  }
+
+  private async publishOne(file: SpoolFile, d: Delivery): Promise<void> {
+    const dir = d.path!;
+    const dest = this.routing.destinations.get(d.dest!);
+    if (d.recovered) {
+      await stat(dir); // an unreachable folder says nothing: wait for it
+      const reached = await progress(dir, file.name);
+      if (reached !== "staged") {
+        // Published before the crash; if it is gone, its consumer has already taken it.
+        await this.markDone(file, d, "recovered");
+        return;
+      }
+    }
+    await publish(dir, file.name, dest?.ready ?? "rename");
+    await this.markDone(file, d, d.method ?? "recovered");
+  }
+
+  private async markDone(file: SpoolFile, d: Delivery, method: DeliveredEvent["method"]): Promise<void> {
+    await this.requireJournal().append({
+      op: "done",
+      name: file.name,
+      key: d.key,
+      dest: d.dest!,
+      path: d.path!,
+    });
+    d.state = "done";
+    d.attempts = 0;
+    this.health.noteDelivered(d.dest!);
+    const event: DeliveredEvent = {
+      file: file.name,
+      key: d.key,
+      destination: d.dest!,
+      path: join(d.path!, file.name),
+      method,
+      bytes: file.size,
+      latencyMs: Date.now() - file.at,
+    };
+    this.log.info("delivered", { ...event });
+    this.emit("delivered", event);
+  }
+
+  private async assign(file: SpoolFile, d: Delivery, dest: Destination | null): Promise<void> {
+    d.dest = dest?.name ?? null;
+    d.path = dest?.path ?? null;
+    d.state = "pending";
+    d.recovered = false;
+    await this.requireJournal().append({
+      op: "assign",
+      name: file.name,
+      key: d.key,
+      dest: d.dest,
+      path: d.path,
+    });
+  }
+
+  private async failed(file: SpoolFile, d: Delivery, error: RouterError): Promise<void> {
+    this.log.warn("delivery-failed", { file: file.name, key: d.key, destination: d.dest, error });
+    this.emit("delivery-failed", { file: file.name, key: d.key, destination: d.dest, error });
+    if (error.reason === "journal") {
+      // Without a journal nothing can be made durable: stop trying until it works again.
+      this.later(d);
+      return;
+    }
+    if (d.dest !== null && error.reason !== "conflict") this.health.markFailing(d.dest, error.message);
+    if (d.kind === "pool" && d.dest !== null && !(d.state === "staged" && d.recovered)) {
+      // Not published (publish is the last step and it failed): another node may take the file.
+      if (error.reason === "conflict") d.excluded.add(d.dest);
+      if (d.path !== null) await discardStaged(d.path, file.name);
+      try {
+        await this.assign(file, d, null);
+      } catch {
+        // The journal will say so on the next append.
+      }
+      return;
+    }
+    this.later(d);
+  }
+
+  // The spool file vanished before this delivery staged it (removed by hand): nothing left to send.
+  private async lostSource(file: SpoolFile, d: Delivery): Promise<void> {
+    this.log.error("spool-file-missing", { file: file.name, path: file.path, key: d.key });
+    this.emit("dropped", { file: file.name, reason: "missing", missed: [d.key] });
+    await this.cancel(file, d);
+  }
+
+  private later(d: Delivery): void {
+    d.attempts++;
+    d.notBefore = Date.now() + Math.min(this.retryMax, this.retryInitial * 2 ** Math.min(d.attempts - 1, 20));
+  }
+
+  private async cancel(file: SpoolFile, d: Delivery): Promise<void> {
+    d.state = "cancelled";
+    await this.requireJournal()
+      .append({ op: "cancel", name: file.name, key: d.key })
+      .catch(() => {});
+    this.log.info("delivery-cancelled", { file: file.name, key: d.key });
+    this.pump();
+  }
+
+  private groupExists(d: Delivery): boolean {
+    return d.kind === "pool"
+      ? this.routing.pools.some((p) => p.name === d.group)
+      : this.routing.alone.some((a) => a.name === d.group);
+  }
+
+  // Every delivery is done: delete or move the spool file, then record the file as complete.
+  private async finish(file: SpoolFile): Promise<void> {
+    if (file.finishing) return;
+    file.finishing = true;
+    try {
+      await this.afterDispatch(file);
+      await this.requireJournal().append({ op: "complete", name: file.name });
+    } catch (error) {
+      file.finishing = false;
+      this.log.error("after-dispatch-failed", { file: file.name, error });
+      this.schedule(Date.now() + this.retryInitial);
+      return;
+    }
+    this.files.delete(file.name);
+    this.log.info("dispatched", { file: file.name, path: file.path });
+    this.emit("dispatched", { file: file.name, path: file.path });
+    await this.maybeCompact();
+    this.notifyIdle();
+  }
+
+  private async afterDispatch(file: SpoolFile): Promise<void> {
+    const action = this.routing.afterDispatch;
+    const sidecar = `${file.path}.json`;
+    if (action.action === "delete") {
+      await unlinkIfThere(file.path);
+      await unlinkIfThere(sidecar);
+      return;
+    }
+    await moveInto(file.path, action.path, file.name);
+    await moveInto(sidecar, action.path, `${file.name}.json`).catch(() => {});
+  }
+
+  private enforceQuota(): void {
+    const { bytes: maxBytes, files: maxFiles } = this.routing.quota;
+    let files = 0;
+    let bytes = 0;
+    for (const file of this.files.values()) {
+      if (file.finishing) continue; // being dispatched or dropped already
+      files++;
+      bytes += file.size;
+    }
+    for (const file of this.files.values()) {
+      if (files <= maxFiles && bytes <= maxBytes) return;
+      if (file.finishing || file.deliveries.some((d) => d.running)) continue;
+      files--;
+      bytes -= file.size;
+      void this.drop(file, "quota");
+    }
+  }
+
+  private async drop(file: SpoolFile, reason: "quota" | "missing"): Promise<void> {
+    file.finishing = true;
+    const missed = file.deliveries
+      .filter((d) => d.state !== "done" && d.state !== "cancelled")
+      .map((d) => d.key);
+    try {
+      await unlinkIfThere(file.path);
+      await unlinkIfThere(`${file.path}.json`);
+      await this.requireJournal().append({ op: "dropped", name: file.name, reason });
+    } catch (error) {
+      file.finishing = false;
+      this.log.error("drop-failed", { file: file.name, error });
+      return;
+    }
+    this.files.delete(file.name);
+    this.log.warn("spool-dropped", { file: file.name, reason, size: file.size, missed });
+    this.emit("dropped", { file: file.name, reason, missed });
+    this.notifyIdle();
+  }
+
+  private async maybeCompact(): Promise<void> {
+    const journal = this.journal;
+    if (journal === null || journal.backlog < COMPACT_AFTER) return;
+    const open = [...this.files.values()].map(
+      (f): JournalFile => ({
+        name: f.name,
+        path: f.path,
+        size: f.size,
+        at: f.at,
+        deliveries: f.deliveries.map(({ key, dest, path, state }) => ({ key, dest, path, state })),
+      }),
+    );
+    await journal.compact(open).catch((error) => this.log.error("journal-compaction-failed", { error }));
+  }
+
+  private notifyIdle(): void {
+    if (this.files.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const done of waiters) done();
+  }
+
+  private requireJournal(): Journal {
+    if (this.journal === null) throw new RouterError("journal", "the router has not been started");
+    return this.journal;
+  }
+}
+
+function splitKey(key: string): ["pool" | "alone", string] {
+  const colon = key.indexOf(":");
+  const kind = key.slice(0, colon);
+  return [kind === "pool" ? "pool" : "alone", key.slice(colon + 1)];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return false;
+      throw error;
+    },
+  );
+}
+
+async function unlinkIfThere(path: string): Promise<void> {
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+  });
+}
+
+// Moves a file into a folder without ever replacing a file there: a link on one filesystem, otherwise a
+// staged copy. Gone already (a restart after the move) is fine.
+async function moveInto(path: string, dir: string, name: string): Promise<void> {
+  const target = join(dir, name);
+  try {
+    await link(path, target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && !(await exists(path))) return;
+    if (code === "EEXIST") {
+      const [a, b] = await Promise.all([stat(path), stat(target)]);
+      if (a.ino !== b.ino || a.dev !== b.dev) {
+        throw new RouterError("conflict", `${dir} already has a different ${name}; not replacing it`, {
+          path: target,
+        });
+      }
+    } else if (code === "EXDEV" || code === "EPERM") {
+      // A copy published before a crash cut the move short has the same size: only the unlink is left.
+      const [there, source] = await Promise.all([stat(target).catch(() => null), stat(path)]);
+      if (there === null || there.size !== source.size) {
+        await stage(path, dir, name, false);
+        await publish(dir, name, "rename");
+      }
+    } else throw error;
+  }
+  await unlinkIfThere(path);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
