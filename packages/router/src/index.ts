@@ -2,6 +2,8 @@ export type { DeliveryProgress, Destination, DestinationOptions, ReadyMode } fro
 export { progress, publish, STAGING_DIR, stage, stagingPath } from "./destination.js";
 export type { RouterErrorReason } from "./errors.js";
 export { RouterError } from "./errors.js";
+export type { FolderSourceEvents, FolderSourceOptions, IngestedFile, RejectedFile } from "./folder-source.js";
+export { FolderSource } from "./folder-source.js";
 export type { DestinationHealth, HealthReason } from "./health.js";
 export { checkDestination, countBacklog, isMountPoint } from "./health.js";
 export type { DeliveryRecord, DeliveryState, JournalFile, JournalRecord, JournalReplay } from "./journal.js";
