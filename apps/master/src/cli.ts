@@ -1,4 +1,9 @@
 import { runCapture } from "./commands/capture.js";
+import { runCheckConfig } from "./commands/check-config.js";
+import { runImportOwlh } from "./commands/import-owlh.js";
+import { runRun } from "./commands/run.js";
+import { runSchema } from "./commands/schema.js";
+import { runStatus } from "./commands/status.js";
 import { USAGE, UsageError } from "./usage.js";
 
 async function main(argv: string[]): Promise<number> {
@@ -16,6 +21,16 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "capture":
       return runCapture(rest);
+    case "run":
+      return runRun(rest);
+    case "check-config":
+      return runCheckConfig(rest);
+    case "import-owlh":
+      return runImportOwlh(rest);
+    case "status":
+      return runStatus(rest);
+    case "schema":
+      return runSchema();
     case undefined:
       throw new UsageError("no command given");
     default:

@@ -6,6 +6,26 @@ export class UsageError extends Error {
 export const USAGE = `Usage: sluice-master <command> [options]
 
 Commands:
+  run --config FILE
+      the dispatcher: captures the config's sources into rotated files in the spool and hands each
+      finished file to one node of every pool and to every alone consumer, exactly once per pool,
+      surviving kill -9 (a journal in <spool>/journal). Logs one JSON object per line on stdout;
+      Prometheus metrics at metrics.listen. SIGTERM/SIGINT: finish open files and in-flight
+      deliveries, exit 0. SIGHUP: reload the config (an invalid one is refused, the old one kept).
+
+  check-config FILE...
+      every problem of a master config with its JSON path ($.pools[0].nodes[1].path); exit 1 if any.
+
+  import-owlh dispatcher-nodes.json
+      prints the Sluice config equivalent to an OwlH Dispatcher's node list (notes on stderr).
+
+  status [--config FILE | --metrics HOST:PORT] [--json]
+      asks a running master's metrics endpoint (the config's metrics.listen; default config
+      /etc/sluice/master.json) and prints sources, spool and destinations with their health.
+
+  schema
+      prints the config's JSON Schema (point an editor at it with "$schema").
+
   capture --interface IF --out DIR [options]
       capture an interface into rotated PCAP files (tcpdump -G / dumpcap -b, done right): a file is
       written under a hidden name, fsynced and renamed when complete; rotation happens on time also
@@ -28,6 +48,6 @@ Commands:
       --buffer-mib N         kernel capture buffer (default 64)
       --netns NAME           capture inside this network namespace
 
-Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM); 1 on a capture error;
-2 on a usage error.
+Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
+1 on a capture error, an invalid config or an unreachable master; 2 on a usage error.
 `;

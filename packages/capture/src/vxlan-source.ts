@@ -82,6 +82,12 @@ export class VxlanSource extends EventEmitter<InterfaceSourceEvents> {
     this.capture.on("packet", (p) => this.emit("packet", p));
     this.capture.on("warning", (w) => this.emit("warning", w));
     this.capture.on("error", (e) => this.emit("error", e));
+    this.capture.on("output", (m) => this.emit("output", m));
+  }
+
+  /** Process id of the capture child, once started. */
+  get pid(): number | null {
+    return this.capture.pid;
   }
 
   /** LINKTYPE_ of the inner frames (Ethernet), once started. */

@@ -7,6 +7,8 @@ import {
   type CaptureStats,
   InterfaceSource,
   type InterfaceSourceOptions,
+  VxlanSource,
+  type VxlanSourceOptions,
 } from "@sluice/capture";
 import { SpoolError } from "./errors.js";
 import type { FileManifest } from "./manifest.js";
@@ -22,6 +24,11 @@ export interface RotatingCaptureOptions extends Omit<InterfaceSourceOptions, "ch
   fsync?: boolean;
   /** Take at most this many packets, then emit "count-reached". */
   maxPackets?: number;
+  /**
+   * Capture AWS VPC Traffic Mirroring instead: a kernel VXLAN interface for this VNI is created (or
+   * reused) and captured, and removed on stop if it was created; `interface` is then its name.
+   */
+  vxlan?: Pick<VxlanSourceOptions, "vni" | "device" | "local" | "port" | "mtu">;
 }
 
 export interface RotatingCaptureEvents {
@@ -43,7 +50,7 @@ const dist = basename(here) === "dist" ? here : join(here, "..", "dist");
  * file, and only "this file is ready" crosses to this process. The hot path never leaves the child.
  */
 export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
-  private readonly capture: InterfaceSource;
+  private readonly capture: InterfaceSource | VxlanSource;
 
   constructor(options: RotatingCaptureOptions) {
     super();
@@ -57,10 +64,11 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
       ...(options.fsync !== undefined && { fsync: options.fsync }),
       ...(options.maxPackets !== undefined && { maxPackets: options.maxPackets }),
     };
-    this.capture = new InterfaceSource({
-      ...options,
-      child: { script, output: output as unknown as RotatingOutputConfig & Record<string, unknown> },
-    });
+    const child = { script, output: output as unknown as RotatingOutputConfig & Record<string, unknown> };
+    const { vxlan, ...rest } = options;
+    this.capture = vxlan
+      ? new VxlanSource({ ...rest, ...vxlan, interfaceName: options.interface, child })
+      : new InterfaceSource({ ...rest, child });
     this.capture.on("output", (payload) => this.onOutput(payload as RotatingMessage));
     this.capture.on("error", (error) => this.emit("error", error));
     this.capture.on("warning", (warning) => this.emit("warning", warning));

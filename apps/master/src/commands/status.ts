@@ -1,0 +1,118 @@
+import { parseArgs } from "node:util";
+import { ConfigError, fetchMetricsText, loadConfigFile, parseMetrics, type Sample } from "@sluice/daemon";
+import { MasterConfig } from "../config.js";
+import { UsageError } from "../usage.js";
+
+const DEFAULT_CONFIG = "/etc/sluice/master.json";
+
+/** `sluice-master status`: a running master's metrics as a human summary. */
+export async function runStatus(args: string[]): Promise<number> {
+  let values: { config?: string | undefined; metrics?: string | undefined; json?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: "string", short: "c" },
+        metrics: { type: "string" },
+        json: { type: "boolean" },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  let listen = values.metrics;
+  if (listen === undefined) {
+    const file = values.config ?? DEFAULT_CONFIG;
+    try {
+      listen = loadConfigFile(MasterConfig, file).metrics?.listen;
+    } catch (error) {
+      if (!ConfigError.isInstance(error)) throw error;
+      process.stderr.write(`sluice-master: ${error.message}\n`);
+      return 1;
+    }
+    if (listen === undefined) {
+      process.stderr.write(
+        `sluice-master: ${file} has no metrics.listen: nothing to ask (add one, or pass --metrics)\n`,
+      );
+      return 1;
+    }
+  }
+  let samples: Sample[];
+  try {
+    samples = parseMetrics(await fetchMetricsText(listen));
+  } catch (error) {
+    process.stderr.write(`sluice-master: no master answers at ${listen}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(samples)}\n`);
+    return 0;
+  }
+  process.stdout.write(formatStatus(samples));
+  return 0;
+}
+
+/** The summary `status` prints: sources, spool, destinations. */
+export function formatStatus(samples: Sample[]): string {
+  const value = (name: string, labels: Record<string, string> = {}): number =>
+    samples
+      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((sum, s) => sum + s.value, 0);
+  const labelValues = (name: string, label: string): string[] => [
+    ...new Set(samples.filter((s) => s.name === name).map((s) => s.labels[label]!)),
+  ];
+  const lines: string[] = [];
+  const table = (header: string[], rows: (string | number)[][]): void => {
+    const all = [header, ...rows.map((r) => r.map(String))];
+    const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+    for (const row of all)
+      lines.push(
+        row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd(),
+      );
+    lines.push("");
+  };
+  const sources = labelValues("sluice_packets_captured_total", "source");
+  table(
+    ["SOURCE", "CAPTURED", "DROP KERNEL", "DROP IFACE", "DROP SPOOL", "FILES"],
+    sources.map((source) => [
+      source,
+      value("sluice_packets_captured_total", { source }),
+      value("sluice_packets_dropped_total", { source, reason: "kernel" }),
+      value("sluice_packets_dropped_total", { source, reason: "interface" }),
+      value("sluice_packets_dropped_total", { source, reason: "spool" }),
+      value("sluice_files_rotated_total", { source }),
+    ]),
+  );
+  lines.push(
+    `spool: ${value("sluice_spool_pending_files")} files (${mib(value("sluice_spool_pending_bytes"))}) waiting, ` +
+      `${value("sluice_files_dispatched_total")} dispatched, ${value("sluice_spool_dropped_files_total")} dropped`,
+    "",
+  );
+  const destinations = samples.filter((s) => s.name === "sluice_destination_healthy");
+  table(
+    ["DESTINATION", "KIND", "HEALTHY", "BACKLOG", "FREE", "DELIVERED", "FAILED"],
+    destinations.map(({ labels }) => {
+      const destination = labels["destination"]!;
+      return [
+        destination,
+        labels["kind"]!,
+        value("sluice_destination_healthy", { destination }) ? "yes" : "NO",
+        value("sluice_destination_backlog_files", { destination }),
+        mib(value("sluice_destination_free_bytes", { destination })),
+        value("sluice_deliveries_total", { destination, result: "ok" }),
+        value("sluice_deliveries_total", { destination, result: "failed" }),
+      ];
+    }),
+  );
+  return `${lines.join("\n").trimEnd()}\n`;
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 ** 3
+    ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
+    : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
