@@ -115,6 +115,15 @@ export class Journal {
   }
 
   /**
+   * Appends records without waiting for them to reach the disk: for decisions a restart can work out
+   * again from the destinations (a delivery done, a file complete). They go out, in order, with the next
+   * write; a failure surfaces on the next `append`.
+   */
+  appendLater(...records: JournalRecord[]): void {
+    this.append(...records).catch(() => {});
+  }
+
+  /**
    * Rewrites the journal with one snapshot line per open file (hidden name, fsync, rename), so it stays
    * as small as the work in progress.
    */

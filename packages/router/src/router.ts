@@ -70,6 +70,8 @@ interface SpoolFile {
   at: number;
   deliveries: Delivery[];
   finishing: boolean;
+  /** Its plan is on disk: nothing is delivered before. */
+  durable: boolean;
 }
 
 const COMPACT_AFTER = 10_000;
@@ -140,9 +142,10 @@ export class Router extends EventEmitter<RouterEvents> {
    * Resolves once the plan is in the journal. A file already pending is ignored.
    */
   submit(path: string): Promise<void> {
-    const next = this.submitting.then(() => this.plan(resolve(path)));
-    this.submitting = next.catch(() => {});
-    return next;
+    // Plans are made one at a time (round robin follows submission order); their fsyncs overlap.
+    const planned = this.submitting.then(() => this.plan(resolve(path)));
+    this.submitting = planned.catch(() => {});
+    return planned.then((plan) => plan.durable);
   }
 
   /** Applies new pools, alone consumers, afterDispatch and quota; deliveries in flight finish as they were. */
@@ -221,6 +224,7 @@ export class Router extends EventEmitter<RouterEvents> {
       size: record.size,
       at: record.at,
       finishing: false,
+      durable: true,
       deliveries: record.deliveries.map((d) => {
         const [kind, group] = splitKey(d.key);
         if (kind === "pool" && d.dest !== null) {
@@ -247,10 +251,12 @@ export class Router extends EventEmitter<RouterEvents> {
     }
   }
 
-  private async plan(path: string): Promise<void> {
+  // Chooses the nodes and records the plan; resolves (to a promise of its durability) once the file is
+  // registered, so the next plan can start while this one's journal write is in flight.
+  private async plan(path: string): Promise<{ durable: Promise<void> }> {
     if (this.stopping) throw new RouterError("bad-option", "the router is stopping");
     const name = basename(path);
-    if (this.files.has(name)) return;
+    if (this.files.has(name)) return { durable: Promise.resolve() };
     let size: number;
     try {
       size = (await stat(path)).size;
@@ -264,7 +270,15 @@ export class Router extends EventEmitter<RouterEvents> {
     }
     for (const consumer of this.routing.alone)
       deliveries.push(this.delivery(`alone:${consumer.name}`, consumer));
-    const file: SpoolFile = { name, path, size, at: Date.now(), deliveries, finishing: false };
+    const file: SpoolFile = {
+      name,
+      path,
+      size,
+      at: Date.now(),
+      deliveries,
+      finishing: false,
+      durable: false,
+    };
     const record: JournalRecord = {
       op: "file",
       name,
@@ -274,15 +288,21 @@ export class Router extends EventEmitter<RouterEvents> {
       deliveries: deliveries.map(({ key, dest, path, state }) => ({ key, dest, path, state })),
     };
     this.files.set(name, file);
-    try {
-      await this.requireJournal().append(record);
-    } catch (error) {
-      this.files.delete(name);
-      throw error;
-    }
-    this.log.debug("planned", { file: name, deliveries: record.deliveries });
-    this.enforceQuota();
-    this.pump();
+    const durable = this.requireJournal()
+      .append(record)
+      .then(
+        () => {
+          file.durable = true;
+          this.log.debug("planned", { file: name, deliveries: record.deliveries });
+          this.enforceQuota();
+          this.pump();
+        },
+        (error: unknown) => {
+          this.files.delete(name);
+          throw error;
+        },
+      );
+    return { durable };
   }
 
   private delivery(key: string, dest: Destination | null): Delivery {
@@ -345,7 +365,7 @@ export class Router extends EventEmitter<RouterEvents> {
     const now = Date.now();
     let wake = Number.POSITIVE_INFINITY;
     outer: for (const file of this.files.values()) {
-      if (file.finishing) continue;
+      if (file.finishing || !file.durable) continue;
       let open = 0;
       for (const d of file.deliveries) {
         if (d.state === "done" || d.state === "cancelled") continue;
@@ -554,7 +574,8 @@ export class Router extends EventEmitter<RouterEvents> {
     file.finishing = true;
     try {
       await this.afterDispatch(file);
-      await this.requireJournal().append({ op: "complete", name: file.name });
+      // A restart that does not see this finds every delivery done and the spool file gone: complete again.
+      this.requireJournal().appendLater({ op: "complete", name: file.name });
     } catch (error) {
       file.finishing = false;
       this.log.error("after-dispatch-failed", { file: file.name, error });
