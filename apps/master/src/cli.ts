@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     case "status":
       return runStatus(rest);
     case "schema":
-      return runSchema();
+      return runSchema(rest);
     case undefined:
       throw new UsageError("no command given");
     default:

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { configReference } from "@sluice/daemon";
 import { afterAll, describe, expect, it } from "vitest";
 import { masterJsonSchema } from "./commands/schema.js";
 import { MasterConfig } from "./config.js";
@@ -137,6 +138,14 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     expect(code).toBe(1);
     expect(err).toContain("$.nodes[0].ntype");
     expect(err).toContain("$.nodes[0].pcappath: missing (expected string)");
+  });
+
+  it("keeps the README's config reference generated from the schema", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const block = /<!-- config-reference:start -->\n([\s\S]*?)<!-- config-reference:end -->/.exec(
+      readme,
+    )?.[1];
+    expect(block).toBe(configReference(masterJsonSchema()));
   });
 
   it("ships a JSON Schema generated from the config schema", () => {

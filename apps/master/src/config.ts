@@ -27,7 +27,10 @@ const InterfaceSource = z
     type: z.literal("interface"),
     name: name.describe("Source label: the first part of its files' names."),
     interface: z.string().min(1).describe('Interface to capture (a SPAN/mirror port, or "any").'),
-    direction: z.enum(["in", "out", "inout"]).optional(),
+    direction: z
+      .enum(["in", "out", "inout"])
+      .optional()
+      .describe("Capture only frames received (in) or sent (out)."),
     ...captureOptions,
   })
   .describe("A SPAN or mirror port captured with libpcap.");
@@ -35,7 +38,7 @@ const InterfaceSource = z
 const VxlanSource = z
   .strictObject({
     type: z.literal("vxlan"),
-    name,
+    name: name.describe("Source label: the first part of its files' names."),
     vni: z.number().int().min(0).max(16_777_215).describe("The mirror session's VXLAN Network Identifier."),
     device: z.string().optional().describe("Device the VXLAN packets arrive on (e.g. eth0)."),
     local: z.string().optional().describe("Local address the VXLAN packets are sent to."),
@@ -45,7 +48,9 @@ const VxlanSource = z
       .max(15)
       .optional()
       .describe("Name of the VXLAN interface (default sluice<vni>)."),
-    mtu: count.optional(),
+    mtu: count
+      .optional()
+      .describe("MTU of a VXLAN interface Sluice creates (default: the device's minus 50)."),
     ...captureOptions,
   })
   .describe("AWS VPC Traffic Mirroring (VXLAN over UDP 4789), decapsulated by a kernel VXLAN interface.");
@@ -53,7 +58,7 @@ const VxlanSource = z
 const SocketSource = z
   .strictObject({
     type: z.literal("socket"),
-    name,
+    name: name.describe("Source label; each connection's files are named <name>-<peer>-<n>-…"),
     listen: z.string().describe('"host:port", "[v6]:port" or ":port".'),
     tls: z
       .strictObject({
@@ -61,17 +66,20 @@ const SocketSource = z
         key: z.string().describe("PEM private key (a path)."),
         ca: z.string().optional().describe("CA bundle: clients must present a certificate it signed."),
       })
-      .optional(),
+      .optional()
+      .describe("TLS for the listener (what socat OPENSSL senders need)."),
     allow: z.array(z.string()).optional().describe("Client addresses or CIDRs allowed to connect."),
-    maxConnections: count.optional(),
-    idleTimeoutSeconds: positive.optional(),
+    maxConnections: count.optional().describe("Connections beyond this are refused (default 64)."),
+    idleTimeoutSeconds: positive
+      .optional()
+      .describe("A sender silent this long is disconnected (default 300)."),
   })
   .describe("pcap or pcapng streamed over TCP or TLS (tcpdump -w - | nc, socat OPENSSL, dumpcap -w -).");
 
 const FolderSource = z
   .strictObject({
     type: z.literal("folder"),
-    name,
+    name: name.describe("Source label: the first part of its files' names."),
     path: z.string().describe("Inbox folder of finished pcap/pcapng files."),
     stableSeconds: positive.optional().describe("A file is taken once unchanged this long (default 2)."),
   })
@@ -80,7 +88,7 @@ const FolderSource = z
 const Source = z.discriminatedUnion("type", [InterfaceSource, VxlanSource, SocketSource, FolderSource]);
 
 const destinationFields = {
-  name,
+  name: name.describe("Destination name, unique across pools and alone consumers."),
   path: z.string().describe("The folder (usually an NFS mount of the node's incoming folder)."),
   ready: z
     .enum(["rename", "close-write"])
@@ -100,52 +108,79 @@ const destinationFields = {
 const Node = z.strictObject(destinationFields);
 
 const Pool = z.strictObject({
-  name,
-  strategy: z.enum(["round-robin", "least-backlog"]).default("round-robin"),
-  nodes: z.array(Node).min(1),
+  name: name.describe("Pool name (e.g. suricata, zeek)."),
+  strategy: z
+    .enum(["round-robin", "least-backlog"])
+    .default("round-robin")
+    .describe(
+      "round-robin: the next healthy node in turn. least-backlog: the healthy node with the fewest files waiting.",
+    ),
+  nodes: z.array(Node).min(1).describe("Each file goes to exactly one of them."),
 });
 
 const Alone = z.strictObject(destinationFields).describe("A consumer that gets every file: Arkime, storage.");
 
 export const MasterConfig = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: z.string().optional().describe("The JSON Schema this file follows, for editors."),
     spool: z.string().default("/tmp/dispatcher").describe("Spool root: ready/, journal/, failed/."),
-    sources: z.array(Source).default([]),
+    sources: z
+      .array(Source)
+      .default([])
+      .describe("Where traffic comes from; the type field says which kind."),
     rotation: z
       .strictObject({
-        seconds: positive.default(60),
-        align: z.boolean().default(false).describe("Start files on multiples of the interval."),
-        mib: positive.optional(),
-        packets: count.optional(),
+        seconds: positive
+          .default(60)
+          .describe("Start a new file every this many seconds, also on an idle link."),
+        align: z.boolean().default(false).describe("Start files on multiples of the interval (:00, :01, …)."),
+        mib: positive.optional().describe("Also start a new file once the current one holds this many MiB."),
+        packets: count.optional().describe("Also start a new file after this many packets."),
         keepEmpty: z.boolean().default(false).describe("Also write files for intervals without packets."),
       })
       .prefault({}),
-    pools: z.array(Pool).default([]),
-    alone: z.array(Alone).default([]),
+    pools: z.array(Pool).default([]).describe("Sensor pools: every file goes to one node of each."),
+    alone: z.array(Alone).default([]).describe("Consumers that get every file (Arkime, forensic storage)."),
     afterDispatch: z
       .discriminatedUnion("action", [
         z.strictObject({ action: z.literal("delete") }),
         z.strictObject({ action: z.literal("move"), path: z.string() }),
       ])
-      .default({ action: "delete" }),
+      .default({ action: "delete" })
+      .describe(
+        'What to do with a spool file once every delivery succeeded: delete it, or move it to "path".',
+      ),
     quota: z
-      .strictObject({ mib: positive.optional(), files: count.optional() })
+      .strictObject({
+        mib: positive.optional().describe("Spool size limit in MiB."),
+        files: count.optional().describe("Spool file count limit."),
+      })
       .optional()
       .describe("Spool limits: beyond them the oldest undelivered files are dropped and counted."),
     delivery: z
       .strictObject({
-        concurrency: count.default(4),
-        retryMaxSeconds: positive.default(60),
-        healthIntervalSeconds: positive.default(5),
+        concurrency: count.default(4).describe("Deliveries in flight at once."),
+        retryMaxSeconds: positive.default(60).describe("Longest wait between retries of a failing delivery."),
+        healthIntervalSeconds: positive
+          .default(5)
+          .describe("How often each destination's health is checked."),
         stopTimeoutSeconds: positive
           .default(30)
           .describe("On SIGTERM, how long in-flight deliveries may take."),
       })
       .prefault({}),
-    metrics: z.strictObject({ listen: z.string() }).optional(),
+    metrics: z
+      .strictObject({ listen: z.string().describe('"host:port" of the Prometheus endpoint (GET /metrics).') })
+      .optional(),
     user: z.string().optional().describe("Switch capture children to this user once interfaces are open."),
-    log: z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).prefault({}),
+    log: z
+      .strictObject({
+        level: z
+          .enum(["debug", "info", "warn", "error"])
+          .default("info")
+          .describe("Lowest level logged (JSON lines on stdout)."),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     unique(ctx, config.sources, "sources", (s) => s.name);

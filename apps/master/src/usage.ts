@@ -23,8 +23,9 @@ Commands:
       asks a running master's metrics endpoint (the config's metrics.listen; default config
       /etc/sluice/master.json) and prints sources, spool and destinations with their health.
 
-  schema
-      prints the config's JSON Schema (point an editor at it with "$schema").
+  schema [--markdown]
+      prints the config's JSON Schema (point an editor at it with "$schema"), or with --markdown
+      the config reference table.
 
   capture --interface IF --out DIR [options]
       capture an interface into rotated PCAP files (tcpdump -G / dumpcap -b, done right): a file is

@@ -8,6 +8,8 @@ export {
   parseJsonText,
   problemsOf,
 } from "./config-file.js";
+export type { ReferenceRow } from "./config-reference.js";
+export { configReference, referenceRows } from "./config-reference.js";
 export type { LogFields, LoggerOptions, LogLevel } from "./logger.js";
 export { Logger, silentLogger } from "./logger.js";
 export type { Labels, MetricType, Sample } from "./metrics.js";

@@ -1,5 +1,7 @@
+import { configReference } from "@sluice/daemon";
 import { z } from "zod";
 import { MasterConfig } from "../config.js";
+import { UsageError } from "../usage.js";
 
 /** The master config's JSON Schema, generated from the zod schema (what editors validate against). */
 export function masterJsonSchema(): Record<string, unknown> {
@@ -10,8 +12,13 @@ export function masterJsonSchema(): Record<string, unknown> {
   };
 }
 
-/** `sluice-master schema`: prints the config's JSON Schema. */
-export function runSchema(): number {
-  process.stdout.write(`${JSON.stringify(masterJsonSchema(), null, 2)}\n`);
+/** `sluice-master schema [--markdown]`: the config's JSON Schema, or its reference table. */
+export function runSchema(args: string[]): number {
+  const unknown = args.find((a) => a !== "--markdown");
+  if (unknown !== undefined) throw new UsageError(`schema takes only --markdown, not ${unknown}`);
+  const schema = masterJsonSchema();
+  process.stdout.write(
+    args.includes("--markdown") ? configReference(schema) : `${JSON.stringify(schema, null, 2)}\n`,
+  );
   return 0;
 }
