@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { configReference } from "@sluice/daemon";
 import { afterAll, describe, expect, it } from "vitest";
 import { masterJsonSchema } from "./commands/schema.js";
@@ -138,6 +139,17 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     expect(code).toBe(1);
     expect(err).toContain("$.nodes[0].ntype");
     expect(err).toContain("$.nodes[0].pcappath: missing (expected string)");
+  });
+
+  it("accepts every shipped example master config", () => {
+    const examples = fileURLToPath(new URL("../../../examples/", import.meta.url));
+    const configs = readdirSync(examples, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith("master.json"))
+      .map((f) => join(examples, f));
+    expect(configs.length).toBeGreaterThanOrEqual(4);
+    const { code, out } = cli("check-config", ...configs);
+    expect(out.trim().split("\n")).toHaveLength(configs.length);
+    expect(code, out).toBe(0);
   });
 
   it("keeps the README's config reference generated from the schema", () => {
