@@ -1,1 +1,7 @@
-export {};
+export type { ReplayErrorReason } from "./errors.js";
+export { ReplayError } from "./errors.js";
+export type { ReplayerOptions, ReplayFileOptions, ReplayOutput } from "./replayer.js";
+export { Replayer } from "./replayer.js";
+export type { Speed } from "./speed.js";
+export { formatSpeed, parseSpeed } from "./speed.js";
+export type { FileReplayStats, ReplayerStats, ReplayProgress } from "./stats.js";

@@ -1,0 +1,72 @@
+import type { FileReplayStats } from "./stats.js";
+
+/** Why a replay could not start or a file could not be replayed: a small closed set to branch on. */
+export type ReplayErrorReason =
+  /** An option out of range or of the wrong kind; `detail.option` names it. */
+  | "bad-option"
+  /** The output interface does not exist (in the given namespace). */
+  | "no-such-interface"
+  /** The interface is down and stayed down through the retries. */
+  | "interface-down"
+  /** Injecting needs CAP_NET_RAW; creating the FIFO needs write access to its folder. */
+  | "permission-denied"
+  /** libpcap's inject kept failing through the retries. */
+  | "inject-failed"
+  /** The file's link type cannot be sent on the output's link type. */
+  | "unsupported-linktype"
+  /** The file is not a readable pcap/pcapng capture; `detail.offset` says where it broke. */
+  | "bad-file"
+  /** The FIFO could not be created or written. */
+  | "fifo-failed"
+  /** stop() or the caller's AbortSignal interrupted the replay at a record boundary. */
+  | "stopped";
+
+const marker = Symbol.for("@sluice/replayer/ReplayError");
+
+/** The error this package throws: literal `code`, a `reason` to branch on, what was sent so far. */
+export class ReplayError extends Error {
+  readonly code = "ERR_SLUICE_REPLAY" as const;
+  readonly reason: ReplayErrorReason;
+  /** What was replayed of the file before the error, when a file was being replayed. */
+  readonly stats?: FileReplayStats;
+  /** What the error is about: the option, interface, path, byte offset, link type. */
+  readonly detail: Readonly<Record<string, unknown>>;
+  readonly [marker] = true;
+
+  constructor(
+    reason: ReplayErrorReason,
+    message: string,
+    detail: Record<string, unknown> = {},
+    options?: { cause?: unknown; stats?: FileReplayStats },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ReplayError";
+    this.reason = reason;
+    this.detail = detail;
+    if (options?.stats !== undefined) this.stats = options.stats;
+  }
+
+  /** True for a ReplayError from any copy of this package. */
+  static isInstance(error: unknown): error is ReplayError {
+    return typeof error === "object" && error !== null && marker in error;
+  }
+
+  /** The same error carrying the stats of the file it interrupted. */
+  withStats(stats: FileReplayStats): ReplayError {
+    return new ReplayError(this.reason, this.message, { ...this.detail }, { cause: this.cause, stats });
+  }
+
+  /** A plain object that survives IPC and JSON logs. */
+  toJSON(): { code: string; reason: ReplayErrorReason; message: string; detail: Record<string, unknown> } {
+    return { code: this.code, reason: this.reason, message: this.message, detail: { ...this.detail } };
+  }
+
+  /** Rebuilds an error sent as JSON by a child process. */
+  static fromJSON(value: {
+    reason: ReplayErrorReason;
+    message: string;
+    detail?: Record<string, unknown>;
+  }): ReplayError {
+    return new ReplayError(value.reason, value.message, value.detail ?? {});
+  }
+}
