@@ -38,6 +38,7 @@ function timed(netns, command, args) {
   // /usr/bin/time reports the CPU of the command and of the children it waited for (the capture child).
   const child = spawn("ip", ["netns", "exec", netns, "/usr/bin/time", "-f", "TIME %U %S", command, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let err = "";
   let out = "";
@@ -53,6 +54,9 @@ function timed(netns, command, args) {
       for (let i = 0; i < 1000 && !err.includes(text); i++) await sleep(10);
       if (!err.includes(text)) throw new Error(`${command} did not print "${text}": ${err}`);
     },
+    // GNU time dies of SIGTERM (orphaning the command) but ignores SIGINT while it waits: SIGINT the whole
+    // process group, so the command stops gracefully and time still reports its CPU.
+    interrupt: () => process.kill(-child.pid, "SIGINT"),
     cpu: () => {
       const m = /TIME ([\d.]+) ([\d.]+)/.exec(err);
       return m ? Number(m[1]) + Number(m[2]) : NaN;
@@ -90,7 +94,7 @@ async function sluiceStep(lab, rate, out) {
   await run.waitFor("capturing on");
   const sent = replay(lab, rate);
   await sleep(300);
-  run.child.kill("SIGTERM");
+  run.interrupt();
   await run.exited;
   const m =
     /(\d+) packets captured, (\d+) dropped by kernel, (\d+) dropped by interface, (\d+) dropped by spool/.exec(
@@ -123,7 +127,7 @@ async function tcpdumpStep(lab, rate, out) {
   const sent = replay(lab, rate);
   // tcpdump drops the ring block it has not been handed at SIGINT: wait past its 1 s buffer timeout.
   await sleep(1300);
-  run.child.kill("SIGINT");
+  run.interrupt();
   await run.exited;
   const count = (label) => Number(new RegExp(`(\\d+) packets? ${label}`).exec(run.stderr())?.[1]);
   return { ...sent, captured: count("captured"), dropped: count("dropped by kernel"), cpu: run.cpu() };
