@@ -1,0 +1,96 @@
+import { parseArgs } from "node:util";
+import { ConfigError, fetchMetricsText, loadConfigFile, parseMetrics, type Sample } from "@sluice/daemon";
+import { NodeConfig } from "../config.js";
+import { UsageError } from "../usage.js";
+
+const DEFAULT_CONFIG = "/etc/sluice/node.json";
+
+/** `sluice-node status`: a running node's metrics as a human summary. */
+export async function runStatus(args: string[]): Promise<number> {
+  let values: { config?: string | undefined; metrics?: string | undefined; json?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: "string", short: "c" },
+        metrics: { type: "string" },
+        json: { type: "boolean" },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  let listen = values.metrics;
+  if (listen === undefined) {
+    const file = values.config ?? DEFAULT_CONFIG;
+    try {
+      listen = loadConfigFile(NodeConfig, file).metrics?.listen;
+    } catch (error) {
+      if (!ConfigError.isInstance(error)) throw error;
+      process.stderr.write(`sluice-node: ${error.message}\n`);
+      return 1;
+    }
+    if (listen === undefined) {
+      process.stderr.write(
+        `sluice-node: ${file} has no metrics.listen: nothing to ask (add one, or pass --metrics)\n`,
+      );
+      return 1;
+    }
+  }
+  let samples: Sample[];
+  try {
+    samples = parseMetrics(await fetchMetricsText(listen));
+  } catch (error) {
+    process.stderr.write(`sluice-node: no node answers at ${listen}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(samples)}\n`);
+    return 0;
+  }
+  process.stdout.write(formatStatus(samples));
+  return 0;
+}
+
+/** The summary `status` prints: output, current file, backlog, totals. */
+export function formatStatus(samples: Sample[]): string {
+  const value = (name: string, labels: Record<string, string> = {}): number =>
+    samples
+      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((sum, s) => sum + s.value, 0);
+  const current = samples.find((s) => s.name === "sluice_node_current_file" && s.value > 0)?.labels["file"];
+  const failedBy = samples
+    .filter((s) => s.name === "sluice_node_files_failed_total" && s.value > 0)
+    .map((s) => `${s.labels["reason"]} ${s.value}`);
+  const skippedBy = samples
+    .filter((s) => s.name === "sluice_node_packets_skipped_total" && s.value > 0)
+    .map((s) => `${s.labels["reason"]} ${s.value}`);
+  const lines = [
+    `output:    ${value("sluice_node_output_up") ? "up" : "DOWN (retrying)"}` +
+      (value("sluice_node_output_retries_total")
+        ? `, ${value("sluice_node_output_retries_total")} retries`
+        : ""),
+    `current:   ${current === undefined ? "idle" : `${current} (${value("sluice_node_current_file_packets_sent")} packets sent)`}`,
+    `backlog:   ${value("sluice_node_backlog_files")} files (${mib(value("sluice_node_backlog_bytes"))}) waiting, ` +
+      `lag ${duration(value("sluice_node_replay_lag_seconds"))}`,
+    `replayed:  ${value("sluice_node_files_replayed_total")} files, ${value("sluice_node_packets_sent_total")} packets, ` +
+      `${mib(value("sluice_node_bytes_sent_total"))}`,
+    `failed:    ${value("sluice_node_files_failed_total")} files${failedBy.length ? ` (${failedBy.join(", ")})` : ""}`,
+    `skipped:   ${value("sluice_node_packets_skipped_total")} packets${skippedBy.length ? ` (${skippedBy.join(", ")})` : ""}, ` +
+      `${value("sluice_node_packets_truncated_total")} truncated, ${value("sluice_node_inject_failed_total")} inject failures`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 ** 3
+    ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
+    : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
