@@ -7,9 +7,10 @@ export DEBIAN_FRONTEND := noninteractive
 export TURBO_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup deps build test bench lint typecheck clean
+.PHONY: help setup deps build demo test bench lint typecheck clean
 
 help:
+	@echo "make demo       setup, build, run the whole dispatcher in network namespaces for about a minute"
 	@echo "make setup      install Debian packages (libpcap-dev tcpdump tshark tcpreplay ...) and npm ci"
 	@echo "make test       setup, build, run every test; ends with 'N passed, N failed'"
 	@echo "make bench      setup, build, run the benchmarks against their peers (tcpdump, ...)"
@@ -37,6 +38,10 @@ node_modules/.sluice-installed: package-lock.json package.json
 
 build: setup
 	npx turbo run build --output-logs=errors-only
+
+# DEMO_ARGS passes flags on, e.g. make demo DEMO_ARGS="--seconds 300 --strategy flow".
+demo: build
+	node apps/demo/dist/cli.js $(DEMO_ARGS)
 
 test: build
 	@mkdir -p .ci/out

@@ -1,0 +1,59 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { labUnavailableReason } from "@sluice/testlab";
+import { describe, expect, it } from "vitest";
+import { runDemo } from "./demo.js";
+
+const nodeCli = fileURLToPath(new URL("../../node/dist/cli.js", import.meta.url));
+const reason =
+  labUnavailableReason() ??
+  (existsSync(nodeCli) ? null : "sluice-node built (apps/node/dist/cli.js; run make build)");
+if (reason) console.warn(`skipping the end-to-end tests: they need ${reason}`);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(reason !== null)("the whole dispatcher, end to end", () => {
+  it("gives every captured frame to exactly one sensor of the pool and to the alone folder, byte-identical", async () => {
+    const summary = await runDemo({ dir: "/tmp/sluice-e2e-plain", seconds: 10, rotateSeconds: 2 });
+    const alone = summary.alone["arkime"]!;
+    expect(summary.master.filesRotated).toBeGreaterThanOrEqual(4);
+    expect(alone.files).toBe(summary.master.filesRotated);
+    expect(alone.packets).toBe(summary.master.packetsCaptured);
+    expect(summary.master.packetsCaptured).toBeGreaterThanOrEqual(summary.packetsSent);
+    expect(summary.packetsSent).toBeGreaterThan(5000);
+    // Round robin: both nodes got files, together all of them.
+    const nodes = Object.values(summary.pool);
+    for (const node of nodes) expect(node.filesReplayed).toBeGreaterThanOrEqual(2);
+    expect(nodes.reduce((sum, n) => sum + n.filesReplayed, 0)).toBe(summary.master.filesRotated);
+    expect(summary.missingFromPool).toBe(0);
+    expect(summary.extraInPool).toBe(0);
+  });
+
+  it("loses and duplicates nothing when a node's folder turns read-only for a while and the master is SIGKILLed", async () => {
+    const summary = await runDemo({
+      dir: "/tmp/sluice-e2e-faults",
+      seconds: 14,
+      rotateSeconds: 2,
+      during: async (parts) => {
+        await sleep(3000);
+        const folder = parts.incoming("node01");
+        execFileSync("mount", ["--bind", folder, folder]);
+        execFileSync("mount", ["-o", "remount,ro,bind", folder]);
+        try {
+          await sleep(4000);
+        } finally {
+          execFileSync("umount", ["-l", folder]);
+        }
+        await sleep(1500);
+        await parts.restartMaster("SIGKILL");
+      },
+    });
+    expect(summary.master.restarts).toBe(1);
+    expect(summary.alone["arkime"]!.packets).toBeGreaterThan(5000);
+    expect(summary.missingFromPool).toBe(0);
+    expect(summary.extraInPool).toBe(0);
+    // While node01 could not take files, node02 did: both still took part.
+    for (const node of Object.values(summary.pool)) expect(node.filesReplayed).toBeGreaterThanOrEqual(1);
+  });
+});
