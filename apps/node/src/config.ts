@@ -9,11 +9,12 @@ const positive = z.number().positive();
 /** "original", "topspeed", "<n>x", { pps } or { mbps }: the shapes @sluice/replayer's parseSpeed accepts. */
 export const SpeedSetting = z
   .union([
-    z.enum(["original", "topspeed"]),
     z
       .string()
-      .regex(/^(?:\d+(?:\.\d+)?|\.\d+)x$/, 'a multiplier such as "2x" or "0.5x"')
-      .refine((s) => Number.parseFloat(s) > 0, "the multiplier must be above 0"),
+      .regex(
+        /^(?:original|topspeed|(?!0*\.?0*x$)(?:\d+(?:\.\d+)?|\.\d+)x)$/,
+        'expected "original", "topspeed" or a multiplier above 0 such as "2x" or "0.5x"',
+      ),
     z.strictObject({ pps: positive.describe("Packets per second.") }),
     z.strictObject({ mbps: positive.describe("Megabits per second.") }),
   ])
