@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: ["src/index.ts", "src/inject-child.ts"],
   format: ["esm", "cjs"],
   dts: { entry: "src/index.ts" },
   sourcemap: true,

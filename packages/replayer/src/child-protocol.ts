@@ -1,0 +1,63 @@
+// How the parent talks to its inject child. Records go over a pipe (fd 3) as length-prefixed frames;
+// control and acknowledgements go over Node's IPC channel.
+import type { ReplayErrorReason } from "./errors.js";
+
+/** Frame kinds on the record pipe: `[u32 bodyLength][u8 kind][body]`. */
+export const FRAME_BATCH = 1;
+export const FRAME_END = 2;
+/** Bytes before a frame's body: its length and kind. */
+export const FRAME_PREFIX = 5;
+/** A batch body starts with `[u32 seq][u32 count]`; each record is `[f64 sendAtNs][u32 length][u32 flags][bytes]`. */
+export const BATCH_HEADER = 8;
+export const RECORD_HEADER = 16;
+/** The record starts a file: the child may re-anchor the clock when the record is already late. */
+export const FLAG_FIRST_OF_FILE = 1;
+/** Start a new timeline at this record whatever the clock says (after a stopped or failed file). */
+export const FLAG_RESET = 2;
+
+/** What the child is started with (argv[2], JSON). */
+export interface InjectChildConfig {
+  interface: string;
+  bufferTimeoutMs: number;
+  retry: RetryPolicy;
+  /** Percentile samples kept per file (a reservoir beyond that). */
+  timingSamples: number;
+}
+
+/** Bounded retries of a failing inject, with exponential backoff. */
+export interface RetryPolicy {
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface TimingSummary {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface ErrorJson {
+  reason: ReplayErrorReason;
+  message: string;
+  detail: Record<string, unknown>;
+}
+
+export type ChildMessage =
+  | { type: "ready"; linkType: number; mtu: number; ethernet: boolean; pid: number }
+  | { type: "error"; error: ErrorJson }
+  | { type: "progress"; seq: number; packets: number; bytes: number; frameBytes: number }
+  | {
+      type: "done";
+      seq: number;
+      packets: number;
+      bytes: number;
+      failed: number;
+      cancelled: boolean;
+      error: ErrorJson | null;
+      timing: TimingSummary | null;
+      firstSendMs: number | null;
+      lastSendMs: number | null;
+    };
+
+export type ParentMessage = { type: "cancel"; seq: number } | { type: "stop" };

@@ -1,0 +1,448 @@
+// One continuous classic pcap stream into a named pipe, for `zeek -r FIFO`, `suricata -r FIFO`,
+// `tcpdump -r FIFO`: one global header per reader, records of every file after it.
+//
+// The pipe is opened O_NONBLOCK so no call ever blocks the process: ENXIO (no reader yet) is retried
+// on a timer, EAGAIN (pipe full) waits a millisecond, and EPIPE (the reader went away) closes the pipe
+// and waits for the next reader, who gets a fresh global header and then the stream from the first
+// record the old reader's pipe did not take whole. Bytes the old reader left unread in the kernel's
+// pipe buffer (at most its size, 64 KiB by default) go away with that reader: the kernel drops them.
+import { execFile } from "node:child_process";
+import { closeSync, constants, openSync, statSync, writeSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
+import { FLAG_FIRST_OF_FILE, FLAG_RESET, type TimingSummary } from "./child-protocol.js";
+import { ReplayError } from "./errors.js";
+import type { Sink, SinkFileResult } from "./sink.js";
+import { TimingRecorder } from "./timing.js";
+
+const CHUNK_BYTES = 256 * 1024;
+const MAX_QUEUED = 4 * 1024 * 1024;
+const READER_POLL_MS = 50;
+const SNAPLEN = 262_144;
+
+interface Chunk {
+  seq: number;
+  bytes: Buffer;
+  /** Record start offsets in `bytes`, plus its end. */
+  starts: number[];
+  sendAt: number[];
+  flags: number[];
+  /** Next record to write and how much of it is written. */
+  index: number;
+  partial: number;
+  /** Records whose timing error was taken. */
+  timed: number;
+}
+
+interface EndMarker {
+  seq: number;
+  end: true;
+}
+
+interface FileState {
+  packets: number;
+  bytes: number;
+  cancelled: boolean;
+  onProgress: (packets: number, bytes: number) => void;
+  timing: TimingRecorder;
+  done?: (result: SinkFileResult) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Creates the FIFO when missing; a path that exists but is no FIFO is a "fifo-failed" error. */
+export async function ensureFifo(path: string): Promise<void> {
+  try {
+    if (statSync(path).isFIFO()) return;
+    throw new ReplayError("fifo-failed", `${path} exists and is not a FIFO`, { path });
+  } catch (error) {
+    if (ReplayError.isInstance(error)) throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new ReplayError("fifo-failed", `cannot check ${path}: ${(error as Error).message}`, { path });
+    }
+  }
+  try {
+    await promisify(execFile)("mkfifo", ["-m", "0600", path]);
+  } catch (error) {
+    const text = `${(error as { stderr?: string }).stderr ?? (error as Error).message}`.trim();
+    const reason = /permission denied/i.test(text) ? "permission-denied" : "fifo-failed";
+    throw new ReplayError(reason, `mkfifo ${path} failed: ${text}`, { path });
+  }
+}
+
+export class FifoSink implements Sink {
+  /** Link type of the stream: the first file's, set by the replayer. */
+  linkType: number | null = null;
+  private readonly files = new Map<number, FileState>();
+  private readonly queue: (Chunk | EndMarker)[] = [];
+  private current: Chunk | null = null;
+  private queued = 0;
+  private fd: number | null = null;
+  private headerDue = true;
+  private anchor: number | null = null;
+  private closed = false;
+  /** Set by close(): the writer loop lets go of the pipe at the next chance. */
+  private closing = false;
+  private running = false;
+  private spaceWaiter: (() => void) | null = null;
+  private wake: (() => void) | null = null;
+  /** Readers that took the stream so far (each got a global header). */
+  readers = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly precision: "micro" | "nano",
+  ) {}
+
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  frameLimit(): number {
+    return SNAPLEN;
+  }
+
+  beginFile(seq: number, onProgress: (packets: number, bytes: number) => void): void {
+    this.files.set(seq, { packets: 0, bytes: 0, cancelled: false, onProgress, timing: new TimingRecorder() });
+  }
+
+  add(
+    seq: number,
+    frame: Uint8Array,
+    sendAtNs: number,
+    flags: number,
+    seconds: number,
+    nanoseconds: number,
+    originalLength: number,
+  ): boolean {
+    const needed = 16 + frame.length;
+    let chunk = this.current;
+    if (chunk && (chunk.seq !== seq || chunk.starts.at(-1)! + needed > chunk.bytes.length)) {
+      this.seal();
+      chunk = null;
+    }
+    if (!chunk) {
+      chunk = {
+        seq,
+        bytes: Buffer.allocUnsafe(Math.max(CHUNK_BYTES, needed)),
+        starts: [0],
+        sendAt: [],
+        flags: [],
+        index: 0,
+        partial: 0,
+        timed: 0,
+      };
+      this.current = chunk;
+    }
+    const at = chunk.starts.at(-1)!;
+    const b = chunk.bytes;
+    b.writeUInt32LE(seconds >>> 0, at);
+    b.writeUInt32LE(this.precision === "nano" ? nanoseconds : Math.floor(nanoseconds / 1000), at + 4);
+    b.writeUInt32LE(frame.length, at + 8);
+    b.writeUInt32LE(Math.max(originalLength, frame.length), at + 12);
+    b.set(frame, at + 16);
+    chunk.starts.push(at + needed);
+    chunk.sendAt.push(sendAtNs);
+    chunk.flags.push(flags);
+    return this.queue.length > 0 && this.queued > MAX_QUEUED;
+  }
+
+  private seal(): void {
+    const chunk = this.current;
+    if (!chunk || chunk.sendAt.length === 0) return;
+    this.current = null;
+    this.queued += chunk.starts.at(-1)!;
+    this.queue.push(chunk);
+    this.run();
+  }
+
+  async flush(): Promise<void> {
+    while (this.queued > MAX_QUEUED && !this.closed) {
+      await new Promise<void>((resolve) => {
+        this.spaceWaiter = resolve;
+      });
+    }
+  }
+
+  endFile(seq: number): Promise<SinkFileResult> {
+    this.seal();
+    const file = this.files.get(seq);
+    if (!file) throw new Error(`file ${seq} was never begun`);
+    const result = new Promise<SinkFileResult>((resolve) => {
+      file.done = resolve;
+    });
+    this.queue.push({ seq, end: true });
+    this.run();
+    return result;
+  }
+
+  cancel(seq: number): void {
+    const file = this.files.get(seq);
+    if (file) file.cancelled = true;
+    if (this.current?.seq === seq) this.current = null;
+    this.poke();
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  // Sleeps until `ms` passed or poke() (cancel, close).
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private run(): void {
+    if (this.running) return;
+    this.running = true;
+    this.drain()
+      .catch((error: unknown) => this.failAll(error))
+      .finally(() => {
+        this.running = false;
+        if (this.queue.length > 0 && !this.closed) this.run();
+      });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) {
+      const item = this.queue[0]!;
+      const file = this.files.get(item.seq);
+      if ("end" in item) {
+        this.queue.shift();
+        this.finish(item.seq, null);
+        continue;
+      }
+      if (!file || file.cancelled) {
+        this.dequeue();
+        continue;
+      }
+      if (!(await this.writeChunk(item, file))) continue;
+      this.dequeue();
+    }
+  }
+
+  private dequeue(): void {
+    const chunk = this.queue.shift() as Chunk;
+    this.queued -= chunk.starts.at(-1)!;
+    if (this.queued <= MAX_QUEUED && this.spaceWaiter) {
+      const wake = this.spaceWaiter;
+      this.spaceWaiter = null;
+      wake();
+    }
+  }
+
+  /** Writes the chunk from its cursor; false when it must be tried again (reader changed). */
+  private async writeChunk(chunk: Chunk, file: FileState): Promise<boolean> {
+    const count = chunk.sendAt.length;
+    while (chunk.index < count) {
+      // A record half in the pipe is finished first: the stream stays whole at record boundaries.
+      if ((file.cancelled && chunk.partial === 0) || this.closing) return true;
+      const fd = await this.open();
+      if (fd === null) return true;
+      if (this.headerDue) {
+        if (!(await this.writeAll(fd, this.globalHeader()))) continue;
+        this.headerDue = false;
+        this.readers++;
+      }
+      // Records due now go out in one write; a later one is waited for.
+      let end = chunk.index;
+      const now = performance.now() * 1e6;
+      while (end < count) {
+        const sendAt = chunk.sendAt[end]!;
+        if (!Number.isNaN(sendAt) && chunk.partial === 0) {
+          const flags = chunk.flags[end]!;
+          if (
+            this.anchor === null ||
+            (flags & FLAG_RESET) !== 0 ||
+            ((flags & FLAG_FIRST_OF_FILE) !== 0 && end === chunk.index && this.anchor + sendAt < now)
+          ) {
+            this.anchor = now - sendAt;
+          }
+          const target = this.anchor + sendAt;
+          if (target > now + 1e6) break;
+          if (end >= chunk.timed) {
+            file.timing.add(Math.max(0, now - target) / 1000);
+            chunk.timed = end + 1;
+          }
+        }
+        end++;
+      }
+      if (end === chunk.index) {
+        const wait = this.anchor! + chunk.sendAt[end]! - now;
+        await this.pause(Math.max(1, Math.floor(wait / 1e6)));
+        continue;
+      }
+      const from = chunk.starts[chunk.index]! + chunk.partial;
+      const to = chunk.starts[end]!;
+      const written = await this.writeSome(fd, chunk.bytes, from, to);
+      if (written < 0) {
+        // The reader went away: resume at the start of the record it did not take whole.
+        chunk.partial = 0;
+        continue;
+      }
+      const position = from + written;
+      let sent = 0;
+      let sentBytes = 0;
+      while (chunk.index < count && chunk.starts[chunk.index + 1]! <= position) {
+        sentBytes += chunk.starts[chunk.index + 1]! - chunk.starts[chunk.index]! - 16;
+        chunk.index++;
+        sent++;
+      }
+      chunk.partial = position - chunk.starts[chunk.index]!;
+      if (chunk.index >= count) chunk.partial = 0;
+      if (sent > 0) {
+        file.packets += sent;
+        file.bytes += sentBytes;
+        file.onProgress(file.packets, file.bytes);
+      }
+    }
+    return true;
+  }
+
+  private globalHeader(): Buffer {
+    const header = Buffer.alloc(24);
+    header.writeUInt32LE(this.precision === "nano" ? 0xa1b23c4d : 0xa1b2c3d4, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(SNAPLEN, 16);
+    header.writeUInt32LE(this.linkType ?? 1, 20);
+    return header;
+  }
+
+  /** Opens the FIFO for writing once a reader has it open; null when closed or cancelled meanwhile. */
+  private async open(): Promise<number | null> {
+    while (this.fd === null) {
+      if (this.closing) return null;
+      try {
+        this.fd = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK);
+        this.headerDue = true;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== "ENXIO") {
+          throw new ReplayError("fifo-failed", `cannot open FIFO ${this.path}: ${(error as Error).message}`, {
+            path: this.path,
+            code,
+          });
+        }
+        await this.pause(READER_POLL_MS);
+        const head = this.queue[0];
+        if (head && this.files.get(head.seq)?.cancelled) return null;
+      }
+    }
+    return this.fd;
+  }
+
+  private async writeAll(fd: number, bytes: Buffer): Promise<boolean> {
+    let done = 0;
+    while (done < bytes.length) {
+      const n = await this.writeSome(fd, bytes, done, bytes.length);
+      if (n < 0) return false;
+      done += n;
+    }
+    return true;
+  }
+
+  /** Writes what the pipe takes now (waiting while it is full); -1 when the reader went away. */
+  private async writeSome(fd: number, bytes: Buffer, from: number, to: number): Promise<number> {
+    for (;;) {
+      if (this.closing) return 0;
+      try {
+        return writeSync(fd, bytes, from, to - from);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EAGAIN") {
+          await sleep(1);
+          continue;
+        }
+        this.closeFd();
+        if (code === "EPIPE") return -1;
+        throw new ReplayError(
+          "fifo-failed",
+          `writing FIFO ${this.path} failed: ${(error as Error).message}`,
+          {
+            path: this.path,
+            code,
+          },
+        );
+      }
+    }
+  }
+
+  // On stop, the record half written goes out whole if the reader takes it within a second.
+  private async finishPartialRecord(): Promise<void> {
+    const chunk = this.queue[0];
+    if (!chunk || "end" in chunk || chunk.partial === 0 || this.fd === null) return;
+    const deadline = performance.now() + 1000;
+    let from = chunk.starts[chunk.index]! + chunk.partial;
+    const to = chunk.starts[chunk.index + 1]!;
+    while (from < to && this.fd !== null && performance.now() < deadline) {
+      try {
+        from += writeSync(this.fd, chunk.bytes, from, to - from);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
+        await sleep(1);
+      }
+    }
+  }
+
+  private closeFd(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {}
+    this.fd = null;
+    this.headerDue = true;
+  }
+
+  private finish(seq: number, error: ReplayError | null): void {
+    const file = this.files.get(seq);
+    if (!file) return;
+    this.files.delete(seq);
+    const timing: TimingSummary | null = file.timing.summary();
+    file.done?.({
+      packets: file.packets,
+      bytes: file.bytes,
+      failed: error ? 1 : 0,
+      cancelled: file.cancelled,
+      error,
+      timing,
+    });
+  }
+
+  private failAll(error: unknown): void {
+    const failure = ReplayError.isInstance(error)
+      ? error
+      : new ReplayError("fifo-failed", `FIFO ${this.path}: ${String(error)}`, { path: this.path });
+    for (const item of this.queue.splice(0)) if ("end" in item) this.finish(item.seq, failure);
+    this.queued = 0;
+    for (const [seq, file] of this.files) if (file.done) this.finish(seq, failure);
+    this.closed = true;
+    this.spaceWaiter?.();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.poke();
+    await this.finishPartialRecord();
+    this.closed = true;
+    this.poke();
+    this.spaceWaiter?.();
+    for (const [seq, file] of this.files) {
+      file.cancelled = true;
+      if (file.done) this.finish(seq, null);
+    }
+    this.queue.length = 0;
+    this.closeFd();
+  }
+}

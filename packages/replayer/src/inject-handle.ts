@@ -1,0 +1,143 @@
+// A libpcap handle used only to inject, inside the inject child process. node_pcap's open_live also
+// captures: a filter that matches nothing and never polling keep the capture side silent, so no JS
+// runs per packet; the child exits to close the handle (session.close() only breaks a capture loop).
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { LinkType } from "@sluice/pcap-format";
+import { ReplayError } from "./errors.js";
+
+interface NativeSession {
+  open_live(
+    device: string,
+    filter: string,
+    bufferSize: number,
+    snaplen: number,
+    outfile: string,
+    onPacket: () => void,
+    monitor: boolean,
+    bufferTimeoutMs: number,
+    onWarning: (message: string) => void,
+    promiscuous: boolean,
+  ): string;
+  inject(frame: Uint8Array): void;
+}
+
+interface NativeBinding {
+  PcapSession: new () => NativeSession;
+}
+
+const require = createRequire(import.meta.url);
+
+const LINK_TYPES: Record<string, number> = {
+  LINKTYPE_NULL: LinkType.NULL,
+  LINKTYPE_ETHERNET: LinkType.ETHERNET,
+  LINKTYPE_IEEE802_11_RADIO: LinkType.IEEE802_11_RADIOTAP,
+  LINKTYPE_RAW: LinkType.RAW,
+  LINKTYPE_LINUX_SLL: LinkType.LINUX_SLL,
+};
+
+// node_pcap names five link types and reports the DLT number of the others ("Unknown linktype 276").
+function linkTypeOf(name: string): number {
+  const known = LINK_TYPES[name];
+  if (known !== undefined) return known;
+  const match = /linktype (\d+)/i.exec(name);
+  return match ? Number(match[1]) : -1;
+}
+
+/** BPF that no frame passes: the handle captures nothing, so the ring stays empty. */
+export const MATCH_NOTHING = "less 1";
+
+/** What sysfs says about an interface (inside the child's namespace). */
+export interface InterfaceState {
+  exists: boolean;
+  up: boolean;
+  operstate: string;
+  mtu: number;
+  /** ARPHRD_ETHER: frames carry a 14-byte Ethernet header. */
+  ethernet: boolean;
+}
+
+/** Reads /sys/class/net/IF: whether it exists, is administratively up, its MTU and type. */
+export function interfaceState(name: string): InterfaceState {
+  const sys = `/sys/class/net/${name}`;
+  try {
+    const flags = Number.parseInt(readFileSync(`${sys}/flags`, "utf8").trim(), 16);
+    return {
+      exists: true,
+      up: (flags & 1) === 1,
+      operstate: readFileSync(`${sys}/operstate`, "utf8").trim(),
+      mtu: Number(readFileSync(`${sys}/mtu`, "utf8").trim()),
+      ethernet: readFileSync(`${sys}/type`, "utf8").trim() === "1",
+    };
+  } catch {
+    return { exists: false, up: false, operstate: "missing", mtu: 0, ethernet: false };
+  }
+}
+
+/** An open inject handle on one interface. */
+export class InjectHandle {
+  private constructor(
+    private readonly session: NativeSession,
+    readonly linkType: number,
+  ) {}
+
+  /** Opens `name` for injecting; throws ReplayError with the reason libpcap's words point to. */
+  static open(name: string, bufferTimeoutMs: number): InjectHandle {
+    const state = interfaceState(name);
+    if (!state.exists) {
+      throw new ReplayError("no-such-interface", `interface "${name}" does not exist`, { interface: name });
+    }
+    const binding = require("pcap/build/Release/pcap_binding.node") as NativeBinding;
+    const session = new binding.PcapSession();
+    let linkTypeName: string;
+    try {
+      linkTypeName = session.open_live(
+        name,
+        MATCH_NOTHING,
+        1024 * 1024,
+        128,
+        "",
+        () => {},
+        false,
+        Math.max(1, bufferTimeoutMs),
+        () => {},
+        false,
+      );
+    } catch (error) {
+      throw openError(name, error);
+    }
+    return new InjectHandle(session, linkTypeOf(linkTypeName));
+  }
+
+  /** Sends one frame; throws when libpcap's inject fails (node_pcap gives no errno). */
+  inject(frame: Uint8Array): void {
+    this.session.inject(frame);
+  }
+}
+
+function openError(name: string, error: unknown): ReplayError {
+  const libpcap = error instanceof Error ? error.message : String(error);
+  if (/not permitted|permission/i.test(libpcap)) {
+    return new ReplayError(
+      "permission-denied",
+      `injecting on "${name}" needs CAP_NET_RAW: run as root or grant it (setcap cap_net_raw+eip $(command -v node)); libpcap said: ${libpcap}`,
+      { interface: name, libpcap },
+    );
+  }
+  if (/no such device|doesn't exist|does not exist/i.test(libpcap)) {
+    return new ReplayError("no-such-interface", `interface "${name}" does not exist: ${libpcap}`, {
+      interface: name,
+      libpcap,
+    });
+  }
+  if (/not up|network is down/i.test(libpcap)) {
+    return new ReplayError("interface-down", `interface "${name}" is down: ${libpcap}`, {
+      interface: name,
+      libpcap,
+    });
+  }
+  return new ReplayError("inject-failed", `libpcap could not open "${name}" for injecting: ${libpcap}`, {
+    interface: name,
+    libpcap,
+  });
+}
