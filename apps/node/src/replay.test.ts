@@ -1,0 +1,94 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLab, type Lab, labUnavailableReason } from "@sluice/testlab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { framesOf, labPieces, macOf } from "./testing/lab-fixture.js";
+import { CLI } from "./testing/node-process.js";
+
+const reason = labUnavailableReason() ?? (existsSync(CLI) ? null : `${CLI} built (npx tsup)`);
+if (reason) console.warn(`skipping sluice-node replay tests: they need ${reason}`);
+
+let root = "";
+let lab: Lab;
+let pieces: string[] = [];
+let bMac = "";
+
+beforeAll(async () => {
+  if (reason) return;
+  root = mkdtempSync(join(tmpdir(), "node-replay-"));
+  mkdirSync(join(root, "fixture"));
+  pieces = await labPieces(join(root, "fixture"), 2, 200);
+  lab = await createLab();
+  bMac = await macOf(lab, "b");
+});
+afterAll(async () => {
+  await lab?.destroy();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+function replay(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [CLI, "replay", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
+}
+
+describe.skipIf(reason !== null)("sluice-node replay", () => {
+  it("sends exactly the files' frames, in order, and prints the totals", async () => {
+    const capture = await lab.capture(join(root, "b1.pcap"), { filter: `not ether src ${bMac}` });
+    const result = await replay(
+      "--interface",
+      lab.a.iface,
+      "--netns",
+      lab.a.netns,
+      "--speed",
+      "topspeed",
+      pieces[0]!,
+      pieces[1]!,
+    );
+    await capture.stop();
+    expect(result.code, result.err).toBe(0);
+    const expected = [...framesOf(pieces[0]!), ...framesOf(pieces[1]!)];
+    expect(framesOf(capture.path)).toEqual(expected);
+    expect(result.out).toMatch(
+      new RegExp(
+        `^sent ${expected.length} packets .* from 2 files in .*; skipped 0, truncated 0, failed 0\\n$`,
+      ),
+    );
+  });
+
+  it("reports a malformed file, still replays the others, and exits 1", async () => {
+    const bad = join(root, "bad.pcap");
+    writeFileSync(bad, "this is not a capture");
+    const capture = await lab.capture(join(root, "b2.pcap"), { filter: `not ether src ${bMac}` });
+    const result = await replay(
+      "--interface",
+      lab.a.iface,
+      "--netns",
+      lab.a.netns,
+      "--speed",
+      "50x",
+      bad,
+      pieces[0]!,
+    );
+    await capture.stop();
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`${bad}: bad-file`);
+    expect(framesOf(capture.path)).toEqual(framesOf(pieces[0]!));
+    expect(result.out).toContain("(1 failed)");
+  });
+
+  it("exits 1 naming the interface when it does not exist", async () => {
+    const result = await replay("--interface", "nosuch0", "--netns", lab.a.netns, pieces[0]!);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain("nosuch0");
+  });
+});

@@ -1,0 +1,312 @@
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { verifyCapture } from "@sluice/pcap-format";
+import { type CaptureHandle, createLab, type Lab, labUnavailableReason } from "@sluice/testlab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { framesOf, labPieces, macOf, writePrefix } from "./testing/lab-fixture.js";
+import { CLI, type NodeProcess, runNode } from "./testing/node-process.js";
+
+const reason = labUnavailableReason() ?? (existsSync(CLI) ? null : `${CLI} built (npx tsup)`);
+if (reason) console.warn(`skipping sluice-node run tests: they need ${reason}`);
+
+let root = "";
+let lab: Lab;
+let pieces: string[] = [];
+let bMac = "";
+let test = 0;
+
+beforeAll(async () => {
+  if (reason) return;
+  root = mkdtempSync(join(tmpdir(), "node-run-"));
+  mkdirSync(join(root, "fixture"));
+  pieces = await labPieces(join(root, "fixture"), 4, 150);
+  lab = await createLab();
+  bMac = await macOf(lab, "b");
+});
+afterAll(async () => {
+  await lab?.destroy();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+interface Setup {
+  dir: string;
+  incoming: string;
+  failed: string;
+  config: string;
+  write(overrides?: Record<string, unknown>): void;
+  start(): NodeProcess;
+  /** tcpdump on b, counting only frames that came from a (not b's own). */
+  listen(): Promise<CaptureHandle>;
+}
+
+function setup(overrides: Record<string, unknown> = {}): Setup {
+  const dir = join(root, `t${++test}`);
+  const incoming = join(dir, "in");
+  const failed = join(dir, "failed");
+  mkdirSync(incoming, { recursive: true });
+  const config = join(dir, "node.json");
+  const s: Setup = {
+    dir,
+    incoming,
+    failed,
+    config,
+    write(more = {}) {
+      writeFileSync(
+        config,
+        JSON.stringify({
+          incoming,
+          output: { type: "interface", interface: lab.a.iface, netns: lab.a.netns },
+          speed: "topspeed",
+          after: { action: "delete" },
+          failed,
+          stateDir: join(dir, "state"),
+          stableSeconds: 30,
+          rescanSeconds: 1,
+          retry: { initialSeconds: 0.2, maxSeconds: 0.5 },
+          log: { level: "debug" },
+          ...overrides,
+          ...more,
+        }),
+      );
+    },
+    start: () => runNode(config),
+    listen: () => lab.capture(join(dir, `b-${Date.now()}.pcap`), { filter: `not ether src ${bMac}` }),
+  };
+  s.write();
+  return s;
+}
+
+async function stop(node: NodeProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+  node.child.kill(signal);
+  return node.exited;
+}
+
+describe.skipIf(reason !== null)("sluice-node run", () => {
+  it("replays files in capture order, not in the order they arrived, and deletes each after", async () => {
+    const s = setup();
+    // Lexical order of the names (and the order they are written) is the reverse of capture order.
+    const names = [
+      "zz-20261122T100000Z-000003.pcap",
+      "mm-20261122T100100Z-000002.pcap",
+      "aa-20261122T100200Z-000001.pcap",
+    ];
+    for (let i = names.length - 1; i >= 0; i--) copyFileSync(pieces[i]!, join(s.incoming, names[i]!));
+    const capture = await s.listen();
+    const node = s.start();
+    for (const name of names) await node.event("file-deleted", (e) => e["file"] === name);
+    await capture.stop();
+    expect(node.events.filter((e) => e["event"] === "replayed").map((e) => e["file"])).toEqual(names);
+    expect(framesOf(capture.path)).toEqual([
+      ...framesOf(pieces[0]!),
+      ...framesOf(pieces[1]!),
+      ...framesOf(pieces[2]!),
+    ]);
+    expect(readdirSync(s.incoming)).toEqual([]);
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("moves a replayed file and its sidecar manifest, and never replays the manifest", async () => {
+    const s = setup({ after: { action: "move", path: "" } });
+    const done = join(s.dir, "done");
+    s.write({ after: { action: "move", path: done } });
+    const name = "span0-20261122T100000Z-000001.pcap";
+    writeFileSync(join(s.incoming, `${name}.json`), JSON.stringify({ source: "span0" }));
+    copyFileSync(pieces[0]!, join(s.incoming, name));
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("file-moved", (e) => e["file"] === name);
+    await capture.stop();
+    expect(readdirSync(done).sort()).toEqual([name, `${name}.json`]);
+    expect(readFileSync(join(done, name))).toEqual(readFileSync(pieces[0]!));
+    expect(readdirSync(s.incoming)).toEqual([]);
+    expect(framesOf(capture.path)).toEqual(framesOf(pieces[0]!));
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("sets an incomplete file aside once stable, with the verifier's offset, and goes on with the next", async () => {
+    const s = setup({ stableSeconds: 1 });
+    const cutName = "span0-20261122T100000Z-000001.pcap";
+    const whole = readFileSync(pieces[0]!);
+    writePrefix(pieces[0]!, join(s.incoming, cutName), whole.length - 7);
+    const expected = await verifyCapture(join(s.incoming, cutName));
+    copyFileSync(pieces[1]!, join(s.incoming, "span0-20261122T100100Z-000002.pcap"));
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("file-failed", (e) => e["file"] === cutName);
+    await node.event("file-deleted", (e) => e["file"] === "span0-20261122T100100Z-000002.pcap");
+    await capture.stop();
+    const why = JSON.parse(readFileSync(join(s.failed, `${cutName}.reason.json`), "utf8"));
+    expect(why).toMatchObject({
+      file: cutName,
+      reason: "incomplete",
+      formatReason: "truncated-record",
+      offset: expected.error!.offset,
+      packets: expected.packets,
+    });
+    expect(readFileSync(join(s.failed, cutName))).toEqual(whole.subarray(0, whole.length - 7));
+    expect(framesOf(capture.path)).toEqual(framesOf(pieces[1]!));
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("waits for a file still being written and replays it whole once complete", async () => {
+    const s = setup({ stableSeconds: 60 });
+    const name = "span0-20261122T100000Z-000001.pcap";
+    const whole = readFileSync(pieces[2]!);
+    const half = Math.floor(whole.length / 2);
+    writeFileSync(join(s.incoming, name), whole.subarray(0, half));
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("file-incomplete-waiting", (e) => e["file"] === name);
+    writeFileSync(join(s.incoming, name), whole.subarray(half), { flag: "a" });
+    await node.event("file-deleted", (e) => e["file"] === name);
+    await capture.stop();
+    expect(framesOf(capture.path)).toEqual(framesOf(pieces[2]!));
+    expect(node.count("file-failed")).toBe(0);
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("refuses a symlink: the link goes to failed with its target named, the target is untouched", async () => {
+    const s = setup();
+    const target = join(s.dir, "elsewhere.pcap");
+    copyFileSync(pieces[0]!, target);
+    const name = "span0-20261122T100000Z-000001.pcap";
+    symlinkSync(target, join(s.incoming, name));
+    const node = s.start();
+    await node.event("file-failed", (e) => e["file"] === name);
+    expect(lstatSync(join(s.failed, name)).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(join(s.failed, `${name}.reason.json`), "utf8"))).toMatchObject({
+      reason: "symlink",
+      target,
+    });
+    expect(readFileSync(target)).toEqual(readFileSync(pieces[0]!));
+    expect(node.count("replay-started")).toBe(0);
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("stops mid-file on SIGTERM at a record boundary, keeps the file and exits 0", async () => {
+    const s = setup({ speed: { pps: 200 } });
+    const name = "span0-20261122T100000Z-000001.pcap";
+    copyFileSync(pieces[0]!, join(s.incoming, name));
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("replay-started", (e) => e["file"] === name);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await stop(node, "SIGTERM")).toBe(0);
+    await capture.stop();
+    const sent = framesOf(capture.path);
+    expect(sent.length).toBeLessThan(framesOf(pieces[0]!).length);
+    expect(sent).toEqual(framesOf(pieces[0]!).slice(0, sent.length));
+    expect(readFileSync(join(s.incoming, name))).toEqual(readFileSync(pieces[0]!));
+    expect(node.events.map((e) => e["event"])).toContain("replay-interrupted");
+    expect(node.events.at(-1)).toMatchObject({ event: "stopped", pending: 1 });
+  });
+
+  it("replays a file again after SIGKILL mid-file, then deletes it", async () => {
+    const s = setup({ speed: { pps: 200 } });
+    const name = "span0-20261122T100000Z-000001.pcap";
+    copyFileSync(pieces[1]!, join(s.incoming, name));
+    const capture = await s.listen();
+    const first = s.start();
+    await first.event("replay-started", (e) => e["file"] === name);
+    await new Promise((r) => setTimeout(r, 300));
+    await stop(first, "SIGKILL");
+    expect(existsSync(join(s.incoming, name))).toBe(true);
+    s.write({ speed: "topspeed" });
+    const second = s.start();
+    await second.event("file-deleted", (e) => e["file"] === name);
+    await capture.stop();
+    const frames = framesOf(pieces[1]!);
+    const seen = framesOf(capture.path);
+    // At least once: what the first run sent, then the whole file.
+    expect(seen.length).toBeGreaterThan(frames.length);
+    expect(seen.slice(-frames.length)).toEqual(frames);
+    expect(readdirSync(s.incoming)).toEqual([]);
+    expect(await stop(second)).toBe(0);
+  });
+
+  it("does not replay again a file whose replay the journal shows finished before a crash", async () => {
+    const s = setup();
+    const name = "span0-20261122T100000Z-000001.pcap";
+    const path = join(s.incoming, name);
+    copyFileSync(pieces[3]!, path);
+    // What kill -9 between the journal write and the delete leaves: the file and its journal line.
+    const { size, mtimeMs } = lstatSync(path);
+    mkdirSync(join(s.dir, "state"));
+    writeFileSync(
+      join(s.dir, "state", "replayed.jsonl"),
+      `${JSON.stringify({ name, size, mtimeMs, at: new Date().toISOString() })}\n`,
+    );
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("file-deleted", (e) => e["file"] === name);
+    await capture.stop();
+    expect(node.count("replay-already-finished")).toBe(1);
+    expect(framesOf(capture.path)).toEqual([]);
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("keeps the file while the interface is down, retries, and replays it whole once it is up", async () => {
+    const s = setup({ speed: { pps: 300 } });
+    const name = "span0-20261122T100000Z-000001.pcap";
+    copyFileSync(pieces[2]!, join(s.incoming, name));
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("replay-started", (e) => e["file"] === name);
+    await new Promise((r) => setTimeout(r, 200));
+    await lab.run("a", "ip", ["link", "set", "dev", lab.a.iface, "down"]);
+    try {
+      await node.event("output-failed", (e) => e["file"] === name);
+      await node.event("output-unavailable");
+      expect(existsSync(join(s.incoming, name))).toBe(true);
+    } finally {
+      await lab.run("a", "ip", ["link", "set", "dev", lab.a.iface, "up"]);
+    }
+    await node.event("file-deleted", (e) => e["file"] === name);
+    await capture.stop();
+    const frames = framesOf(pieces[2]!);
+    expect(framesOf(capture.path).slice(-frames.length)).toEqual(frames);
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("reports files, packets and backlog on its metrics endpoint, which status summarises", async () => {
+    const s = setup({ metrics: { listen: "127.0.0.1:0" } });
+    copyFileSync(pieces[0]!, join(s.incoming, "span0-20261122T100000Z-000001.pcap"));
+    const node = s.start();
+    const started = await node.event("started");
+    await node.event("file-deleted");
+    const listen = String(started["metrics"]);
+    const status = spawnSync(process.execPath, [CLI, "status", "--metrics", listen], { encoding: "utf8" });
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toContain("output:    up");
+    expect(status.stdout).toContain(`replayed:  1 files, ${framesOf(pieces[0]!).length} packets`);
+    expect(status.stdout).toContain("backlog:   0 files");
+    expect(await stop(node)).toBe(0);
+  });
+
+  it("refuses an invalid config on SIGHUP and keeps running; takes a valid one", async () => {
+    const s = setup();
+    const node = s.start();
+    await node.event("watching");
+    writeFileSync(s.config, '{ "incoming": 3 }');
+    node.child.kill("SIGHUP");
+    const refused = await node.event("config-reload-refused");
+    expect(JSON.stringify(refused["problems"])).toContain("$.incoming");
+    s.write({ speed: "2x" });
+    node.child.kill("SIGHUP");
+    expect(await node.event("config-reloaded")).toMatchObject({ speed: "2x" });
+    expect(await stop(node)).toBe(0);
+  });
+});
