@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -280,6 +280,24 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
     const frames = framesOf(pieces[2]!);
     expect(framesOf(capture.path).slice(-frames.length)).toEqual(frames);
     expect(await stop(node)).toBe(0);
+  });
+
+  it("streams the files as one continuous pcap into a FIFO, in capture order", async () => {
+    const s = setup();
+    const fifo = join(s.dir, "zeek.pcap");
+    const out = join(s.dir, "read.pcap");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    s.write({ output: { type: "fifo", path: fifo } });
+    copyFileSync(pieces[1]!, join(s.incoming, "span0-20261122T100100Z-000002.pcap"));
+    copyFileSync(pieces[0]!, join(s.incoming, "span0-20261122T100000Z-000001.pcap"));
+    // The reader zeek -r would be: it sees one pcap header, then every file's records.
+    const reader = spawn("sh", ["-c", `exec cat "${fifo}" > "${out}"`], { stdio: "ignore" });
+    const readerDone = new Promise((resolve) => reader.on("exit", resolve));
+    const node = s.start();
+    await node.event("file-deleted", (e) => e["file"] === "span0-20261122T100100Z-000002.pcap");
+    expect(await stop(node)).toBe(0);
+    await readerDone;
+    expect(framesOf(out)).toEqual([...framesOf(pieces[0]!), ...framesOf(pieces[1]!)]);
   });
 
   it("reports files, packets and backlog on its metrics endpoint, which status summarises", async () => {
