@@ -105,7 +105,7 @@ async function sluiceRun(lab, round) {
   rmSync(base, { recursive: true, force: true });
   const incoming = join(base, "in");
   mkdirSync(incoming, { recursive: true });
-  pieces.forEach((p, i) => copyFileSync(p, join(incoming, named[i])));
+  for (const [i, p] of pieces.entries()) copyFileSync(p, join(incoming, named[i]));
   const config = join(base, "node.json");
   writeFileSync(
     config,
