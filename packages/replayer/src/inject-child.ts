@@ -24,6 +24,8 @@ import { TimingRecorder } from "./timing.js";
 const TIMER_SLEEP_NS = 2_000_000;
 /** The last stretch before a send time is busy-waited; before it the thread sleeps in Atomics.wait. */
 const SPIN_NS = 300_000;
+/** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop at least this often. */
+const YIELD_EVERY_NS = 10_000_000;
 
 const config = JSON.parse(process.argv[2] ?? "{}") as InjectChildConfig;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -67,6 +69,9 @@ class InjectLoop {
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
   private attempt = 0;
+  private lastYield = 0;
+  /** The record at the cursor was already scheduled once (the loop waited for it). */
+  private waited = false;
 
   constructor(private readonly handle: InjectHandle) {}
 
@@ -113,6 +118,7 @@ class InjectLoop {
 
   pump(): void {
     if (this.timer || this.scheduled) return;
+    this.lastYield = nowNs();
     const frame = this.queue[0];
     if (!frame) return;
     const kind = frame[4];
@@ -129,6 +135,7 @@ class InjectLoop {
       this.offset = FRAME_PREFIX + BATCH_HEADER;
       this.batchPackets = 0;
       this.batchBytes = 0;
+      this.waited = false;
     }
     if (!this.sendBatch(frame, seq)) return;
     this.queue.shift();
@@ -170,7 +177,13 @@ class InjectLoop {
           this.later(Math.floor((wait - SPIN_NS) / 1e6));
           return false;
         }
-        if (wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
+        if (wait > SPIN_NS) {
+          if (now - this.lastYield > YIELD_EVERY_NS) {
+            this.yieldThenPump();
+            return false;
+          }
+          Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
+        }
         while (now < target) now = nowNs();
       }
       const sentAt = nowNs();
@@ -196,6 +209,7 @@ class InjectLoop {
   }
 
   private advance(next: number): void {
+    this.waited = false;
     this.offset = next;
     this.index++;
   }

@@ -3,7 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LinkType, type PacketRecord, PcapWriter, readCaptureSync } from "@sluice/pcap-format";
-import { type CaptureHandle, createLab, type Lab, labUnavailableReason, makeLabCapture, missingTools, randpkt } from "@sluice/testlab";
+import {
+  type CaptureHandle,
+  createLab,
+  type Lab,
+  labUnavailableReason,
+  makeLabCapture,
+  missingTools,
+  randpkt,
+} from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileReplayStats, ReplayError, Replayer, type ReplayerOptions } from "./index.js";
 
@@ -16,8 +24,10 @@ let fixture = "";
 let fixtureRecords: PacketRecord[] = [];
 let strayFilter = "";
 
-const hex = (packets: { data: Uint8Array }[]): string[] => packets.map((p) => Buffer.from(p.data).toString("hex"));
-const readFile = (path: string): PacketRecord[] => readCaptureSync(new Uint8Array(readFileSync(path))).packets;
+const hex = (packets: { data: Uint8Array }[]): string[] =>
+  packets.map((p) => Buffer.from(p.data).toString("hex"));
+const readFile = (path: string): PacketRecord[] =>
+  readCaptureSync(new Uint8Array(readFileSync(path))).packets;
 
 /** A frame to nobody: locally administered MACs, an experimental ethertype, the index in the payload. */
 function frame(index: number, size = 100, ethertype = 0x88b5): Buffer {
@@ -29,7 +39,11 @@ function frame(index: number, size = 100, ethertype = 0x88b5): Buffer {
 }
 
 /** Writes a classic pcap of `frames` at the given times (seconds, as floats from a base). */
-function writeCapture(path: string, frames: { data: Uint8Array; at: number }[], linkType: number = LinkType.ETHERNET): string {
+function writeCapture(
+  path: string,
+  frames: { data: Uint8Array; at: number }[],
+  linkType: number = LinkType.ETHERNET,
+): string {
   const writer = PcapWriter.create(path, { linkType, precision: "nano" });
   const base = 1_700_000_000;
   for (const { data, at } of frames) {
@@ -46,7 +60,10 @@ async function peerCapture(name: string): Promise<CaptureHandle> {
 }
 
 function replayer(options: Partial<ReplayerOptions> = {}): Replayer {
-  return new Replayer({ output: { type: "interface", interface: lab.a.iface, netns: lab.a.netns }, ...options });
+  return new Replayer({
+    output: { type: "interface", interface: lab.a.iface, netns: lab.a.netns },
+    ...options,
+  });
 }
 
 async function replayAndCapture(name: string, files: string[], options: Partial<ReplayerOptions> = {}) {
@@ -84,7 +101,9 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
   });
 
   it("delivers exactly the file's frames, byte-identical and in order, at topspeed", async () => {
-    const { stats, received } = await replayAndCapture("exact.pcap", [fixture], { speed: { kind: "topspeed" } });
+    const { stats, received } = await replayAndCapture("exact.pcap", [fixture], {
+      speed: { kind: "topspeed" },
+    });
     expect(fixtureRecords.length).toBeGreaterThan(1000);
     expect(stats[0]!.packetsSent).toBe(fixtureRecords.length);
     expect(stats[0]!.skipped).toEqual({ oversize: 0, unsupported: 0 });
@@ -92,4 +111,231 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(hex(received)).toEqual(hex(fixtureRecords));
     expect(stats[0]!.timingErrorUs).toBeNull();
   });
+
+  it("keeps the captured gaps in original mode, to within a fraction of a millisecond", async () => {
+    // Gaps of 2-12 ms from a fixed pseudo-random sequence: about 1 s of traffic.
+    let seed = 7;
+    let at = 0;
+    const frames = Array.from({ length: 150 }, (_, i) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      at += 0.002 + (seed / 2 ** 31) * 0.01;
+      return { data: frame(i), at };
+    });
+    const file = writeCapture(join(dir, "gaps.pcap"), frames);
+    const { stats, received } = await replayAndCapture("gaps-peer.pcap", [file]);
+    expect(received.length).toBe(frames.length);
+    const errors = gapErrorsUs(readFile(file), received);
+    console.log(`original 1x gap error at the peer: p50 ${pct(errors, 0.5)} µs, p99 ${pct(errors, 0.99)} µs`);
+    expect(pct(errors, 0.5)).toBeLessThan(500);
+    expect(pct(errors, 0.99)).toBeLessThan(3000);
+    const timing = stats[0]!.timingErrorUs!;
+    expect(timing.p50).toBeGreaterThanOrEqual(0);
+    expect(timing.p99).toBeLessThan(2000);
+  });
+
+  it("replays consecutive files as one timeline, keeping the gap between them up to maxGapMs", async () => {
+    const ten = (first: number, start: number) =>
+      Array.from({ length: 10 }, (_, i) => ({ data: frame(first + i), at: start + i * 0.01 }));
+    const one = writeCapture(join(dir, "one.pcap"), ten(0, 0));
+    const two = writeCapture(join(dir, "two.pcap"), ten(10, 0.09 + 0.3)); // 300 ms after one's last
+    const three = writeCapture(join(dir, "three.pcap"), ten(20, 0.48 + 2)); // 2 s after two's last
+    const { received } = await replayAndCapture("timeline-peer.pcap", [one, two, three], { maxGapMs: 500 });
+    expect(hex(received)).toEqual(hex([...readFile(one), ...readFile(two), ...readFile(three)]));
+    const gapsMs = received.slice(1).map((r, i) => seconds(r) * 1000 - seconds(received[i]!) * 1000);
+    expect(gapsMs[9]).toBeGreaterThan(290);
+    expect(gapsMs[9]).toBeLessThan(330);
+    expect(gapsMs[19]).toBeGreaterThan(490);
+    expect(gapsMs[19]).toBeLessThan(530);
+    for (const i of [0, 5, 12, 25]) expect(Math.abs(gapsMs[i]! - 10)).toBeLessThan(3);
+  });
+
+  const oversizeFrames = () => {
+    const tagged = frame(2, 1518, 0x8100);
+    return [frame(0, 1514), frame(1, 1515), tagged, frame(3, 1600), frame(4, 9000)].map((data, i) => ({
+      data,
+      at: i * 0.001,
+    }));
+  };
+
+  it("counts and skips frames over MTU plus link header", async () => {
+    const file = writeCapture(join(dir, "oversize.pcap"), oversizeFrames());
+    const { stats, received } = await replayAndCapture("oversize-skip.pcap", [file], {
+      speed: { kind: "topspeed" },
+    });
+    expect(stats[0]!.skipped.oversize).toBe(3);
+    expect(stats[0]!.packetsSent).toBe(2);
+    expect(received.map((r) => r.data.length)).toEqual([1514, 1518]);
+  });
+
+  it("truncates oversize frames to MTU plus link header when asked", async () => {
+    const file = writeCapture(join(dir, "oversize.pcap"), oversizeFrames());
+    const { stats, received } = await replayAndCapture("oversize-cut.pcap", [file], {
+      speed: { kind: "topspeed" },
+      oversize: "truncate",
+    });
+    expect(stats[0]!.truncated).toBe(3);
+    expect(received.map((r) => r.data.length)).toEqual([1514, 1514, 1518, 1514, 1514]);
+    const sent = readFile(file);
+    received.forEach((r, i) => {
+      expect(Buffer.from(r.data).equals(Buffer.from(sent[i]!.data.subarray(0, r.data.length)))).toBe(true);
+    });
+  });
+
+  it("turns Linux cooked (SLL, SLL2) and raw-IP records into Ethernet frames with the configured MACs", async () => {
+    const ip = fixtureRecords
+      .filter((r) => [0x0800, 0x86dd].includes((r.data[12]! << 8) | r.data[13]!))
+      .slice(0, 40);
+    const payload = (r: PacketRecord) => r.data.subarray(14);
+    const ethertype = (r: PacketRecord) => r.data.subarray(12, 14);
+    const sll = ip.map((r, i) => ({
+      data: Buffer.concat([
+        Buffer.from([0, 0, 0, 1, 0, 6, 2, 0xaa, 0, 0, 0, 1, 0, 0]),
+        ethertype(r),
+        payload(r),
+      ]),
+      at: i * 0.001,
+    }));
+    // One cooked record of a non-Ethernet protocol (802.2 LLC) cannot become an Ethernet frame.
+    sll.push({
+      data: Buffer.from([0, 0, 0, 1, 0, 6, 2, 0xaa, 0, 0, 0, 1, 0, 0, 0, 4, 0x42, 0x42, 3]),
+      at: 1,
+    });
+    const sll2 = ip.map((r, i) => ({
+      data: Buffer.concat([
+        ethertype(r),
+        Buffer.from([0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0xaa, 0, 0, 0, 1, 0, 0]),
+        payload(r),
+      ]),
+      at: i * 0.001,
+    }));
+    const raw = ip.map((r, i) => ({ data: Buffer.from(payload(r)), at: i * 0.001 }));
+    const files = [
+      writeCapture(join(dir, "sll.pcap"), sll, LinkType.LINUX_SLL),
+      writeCapture(join(dir, "sll2.pcap"), sll2, LinkType.LINUX_SLL2),
+      writeCapture(join(dir, "raw.pcap"), raw, LinkType.RAW),
+    ];
+    const macs = { src: "02:11:11:11:11:11", dst: "02:22:22:22:22:22" };
+    const { stats, received } = await replayAndCapture("cooked-peer.pcap", files, {
+      speed: { kind: "topspeed" },
+      macs,
+    });
+    expect(stats.map((s) => s.skipped.unsupported)).toEqual([1, 0, 0]);
+    const header = Buffer.from("022222222222021111111111", "hex");
+    const expected = ip.map((r) => Buffer.concat([header, ethertype(r), payload(r)]).toString("hex"));
+    expect(hex(received)).toEqual([...expected, ...expected, ...expected]);
+  });
+
+  it("rejects a file of a link type it cannot convert, and goes on with the next", async () => {
+    const fddi = join(dir, "fddi.pcap");
+    randpkt(fddi, "fddi", 5, 200);
+    const good = writeCapture(
+      join(dir, "after-fddi.pcap"),
+      [0, 1, 2].map((i) => ({ data: frame(i), at: i * 0.001 })),
+    );
+    const capture = await peerCapture("fddi-peer.pcap");
+    const r = replayer({ speed: { kind: "topspeed" } });
+    await r.start();
+    const error = await r.replayFile(fddi).catch((e: unknown) => e);
+    expect(ReplayError.isInstance(error)).toBe(true);
+    expect((error as ReplayError).reason).toBe("unsupported-linktype");
+    expect((error as ReplayError).detail).toMatchObject({ path: fddi, linkType: 10, outputLinkType: 1 });
+    expect((error as ReplayError).stats?.packetsSent).toBe(0);
+    expect((await r.replayFile(good)).packetsSent).toBe(3);
+    await r.stop();
+    await capture.stop();
+    expect(hex(readFile(join(dir, "fddi-peer.pcap")))).toEqual(hex(readFile(good)));
+  });
+
+  it("rejects a malformed file with bad-file and the byte offset, after sending the records before it", async () => {
+    const whole = writeCapture(
+      join(dir, "whole.pcap"),
+      Array.from({ length: 20 }, (_, i) => ({ data: frame(i), at: i * 0.001 })),
+    );
+    const bytes = readFileSync(whole);
+    const cut = join(dir, "cut.pcap");
+    // 24-byte header, then 116-byte records: cut record 10 in the middle of its data.
+    writeFileSync(cut, bytes.subarray(0, 24 + 10 * 116 + 60));
+    const capture = await peerCapture("cut-peer.pcap");
+    const r = replayer({ speed: { kind: "topspeed" } });
+    const error = (await r.replayFile(cut).catch((e: unknown) => e)) as ReplayError;
+    await r.stop();
+    await capture.stop();
+    expect(error.reason).toBe("bad-file");
+    expect(error.detail["offset"]).toBe(24 + 10 * 116);
+    expect(error.stats?.packetsSent).toBe(10);
+    expect(readFile(join(dir, "cut-peer.pcap")).length).toBe(10);
+  });
+
+  it("stop() interrupts a file at a record boundary and rejects it with stopped", async () => {
+    const file = writeCapture(
+      join(dir, "long.pcap"),
+      Array.from({ length: 1000 }, (_, i) => ({ data: frame(i, 200), at: i * 0.001 })),
+    );
+    const capture = await peerCapture("stop-peer.pcap");
+    const r = replayer({ speed: { kind: "pps", pps: 500 } });
+    await r.start();
+    const replay = r.replayFile(file).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await r.stop();
+    const error = (await replay) as ReplayError;
+    await capture.stop();
+    expect(error.reason).toBe("stopped");
+    const sent = error.stats!.packetsSent;
+    expect(sent).toBeGreaterThan(50);
+    expect(sent).toBeLessThan(900);
+    const received = readFile(join(dir, "stop-peer.pcap"));
+    expect(hex(received)).toEqual(hex(readFile(file).slice(0, sent)));
+  });
+
+  it("retries while the interface is down, then fails the file with interface-down; the next file goes out", async () => {
+    const file = writeCapture(
+      join(dir, "down.pcap"),
+      [0, 1, 2].map((i) => ({ data: frame(i), at: i * 0.001 })),
+    );
+    const r = replayer({ speed: { kind: "topspeed" }, retry: { attempts: 3, initialDelayMs: 10 } });
+    await r.start();
+    const link = (state: string) => spawnSync("ip", ["-n", lab.a.netns, "link", "set", lab.a.iface, state]);
+    link("down");
+    let error: ReplayError;
+    try {
+      error = (await r.replayFile(file).catch((e: unknown) => e)) as ReplayError;
+    } finally {
+      link("up");
+    }
+    expect(error.reason).toBe("interface-down");
+    expect(error.stats).toMatchObject({ packetsSent: 0, failed: 1 });
+    expect(error.detail).toMatchObject({ interface: lab.a.iface, attempts: 4 });
+    const capture = await peerCapture("down-peer.pcap");
+    expect((await r.replayFile(file)).packetsSent).toBe(3);
+    await r.stop();
+    await capture.stop();
+    expect(readFile(join(dir, "down-peer.pcap")).length).toBe(3);
+    expect(r.stats()).toMatchObject({ files: 1, packetsSent: 3, failed: 1 });
+  });
+
+  it("start() rejects a missing interface with no-such-interface", async () => {
+    const r = new Replayer({ output: { type: "interface", interface: "nope0", netns: lab.a.netns } });
+    const error = (await r.start().catch((e: unknown) => e)) as ReplayError;
+    expect(error.reason).toBe("no-such-interface");
+    expect(error.message).toContain("nope0");
+  });
 });
+
+function seconds(r: PacketRecord): number {
+  return r.seconds + r.nanoseconds / 1e9;
+}
+
+// |gap at the peer - gap in the file| for each consecutive pair, in µs.
+function gapErrorsUs(sent: PacketRecord[], received: PacketRecord[]): number[] {
+  return received.slice(1).map((r, i) => {
+    const peerGap = (r.seconds - received[i]!.seconds) * 1e9 + (r.nanoseconds - received[i]!.nanoseconds);
+    const fileGap =
+      (sent[i + 1]!.seconds - sent[i]!.seconds) * 1e9 + (sent[i + 1]!.nanoseconds - sent[i]!.nanoseconds);
+    return Math.abs(peerGap - fileGap) / 1000;
+  });
+}
+
+function pct(values: number[], q: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+}

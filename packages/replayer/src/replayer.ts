@@ -213,7 +213,6 @@ export class Replayer {
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
-    if (failure) sink.cancel(seq);
     const result = await sink.endFile(seq);
     this.active = null;
     finish();
