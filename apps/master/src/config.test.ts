@@ -82,7 +82,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     expect(out.trim().split("\n")).toEqual([
       `${path}: $.sources[1].vni: Too small: expected number to be >=0`,
       `${path}: $.sources[4].type: Invalid discriminator value. Expected 'interface' | 'vxlan' | 'socket' | 'folder'`,
-      `${path}: $.pools[0].strategy: Invalid option: expected one of "round-robin"|"least-backlog"`,
+      `${path}: $.pools[0].strategy: Invalid option: expected one of "round-robin"|"least-backlog"|"flow"`,
       `${path}: $.alone[0].redy: unknown field`,
     ]);
   });
@@ -165,7 +165,11 @@ describe.skipIf(!built)("sluice-master config commands", () => {
       readFileSync(new URL("../schema/sluice-master.schema.json", import.meta.url), "utf8"),
     );
     expect(shipped).toEqual(masterJsonSchema());
-    expect(shipped.properties.pools.items.properties.strategy.enum).toEqual(["round-robin", "least-backlog"]);
+    expect(shipped.properties.pools.items.properties.strategy.enum).toEqual([
+      "round-robin",
+      "least-backlog",
+      "flow",
+    ]);
     expect(readdirSync(new URL("../schema/", import.meta.url))).toContain("sluice-master.schema.json");
   });
 });

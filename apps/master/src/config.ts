@@ -110,10 +110,16 @@ const Node = z.strictObject(destinationFields);
 const Pool = z.strictObject({
   name: name.describe("Pool name (e.g. suricata, zeek)."),
   strategy: z
-    .enum(["round-robin", "least-backlog"])
+    .enum(["round-robin", "least-backlog", "flow"])
     .default("round-robin")
     .describe(
-      "round-robin: the next healthy node in turn. least-backlog: the healthy node with the fewest files waiting.",
+      "round-robin: the next healthy node in turn. least-backlog: the healthy node with the fewest files waiting. flow: each file split by flow over the healthy nodes (rendezvous hashing), so every session stays on one node.",
+    ),
+  flowKey: z
+    .enum(["5-tuple", "2-tuple"])
+    .default("5-tuple")
+    .describe(
+      "What a flow pool keeps together: 5-tuple (each connection) or 2-tuple (all traffic between two hosts).",
     ),
   nodes: z.array(Node).min(1).describe("Each file goes to exactly one of them."),
 });

@@ -21,7 +21,12 @@ export function routingOf(config: MasterConfig): RoutingOptions {
     ...(d.mount !== undefined && { mount: d.mount }),
   });
   return {
-    pools: config.pools.map((p) => ({ name: p.name, strategy: p.strategy, nodes: p.nodes.map(destination) })),
+    pools: config.pools.map((p) => ({
+      name: p.name,
+      strategy: p.strategy,
+      flowKey: p.flowKey,
+      nodes: p.nodes.map(destination),
+    })),
     alone: config.alone.map(destination),
     afterDispatch: config.afterDispatch,
     ...(config.quota && {

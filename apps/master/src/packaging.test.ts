@@ -17,7 +17,9 @@ describe.skipIf(!analyze)("packaging/systemd", () => {
     });
     const problems = `${result.stdout}${result.stderr}`
       .split("\n")
-      .filter((line) => line.trim() !== "" && !/Command \/usr\/local\/bin\/sluice-\w+ is not executable/.test(line));
+      .filter(
+        (line) => line.trim() !== "" && !/Command \/usr\/local\/bin\/sluice-\w+ is not executable/.test(line),
+      );
     expect(problems).toEqual([]);
   });
 });

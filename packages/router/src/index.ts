@@ -2,11 +2,20 @@ export type { DeliveryProgress, Destination, DestinationOptions, ReadyMode } fro
 export { progress, publish, STAGING_DIR, stage, stagingPath } from "./destination.js";
 export type { RouterErrorReason } from "./errors.js";
 export { RouterError } from "./errors.js";
+export type { FlowPart } from "./flow-split.js";
+export { partName, splitByFlow } from "./flow-split.js";
 export type { FolderSourceEvents, FolderSourceOptions, IngestedFile, RejectedFile } from "./folder-source.js";
 export { FolderSource } from "./folder-source.js";
 export type { DestinationHealth, HealthReason } from "./health.js";
 export { checkDestination, countBacklog, isMountPoint } from "./health.js";
-export type { DeliveryRecord, DeliveryState, JournalFile, JournalRecord, JournalReplay } from "./journal.js";
+export type {
+  DeliveryRecord,
+  DeliveryState,
+  FlowPartRecord,
+  JournalFile,
+  JournalRecord,
+  JournalReplay,
+} from "./journal.js";
 export { Journal, replayJournal } from "./journal.js";
 export type { DeliveredEvent, RouterEvents, RouterOptions } from "./router.js";
 export { Router } from "./router.js";

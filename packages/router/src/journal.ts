@@ -22,6 +22,20 @@ export interface DeliveryRecord {
   /** The destination folder when it was chosen: recovery looks there even if the config changed. */
   path: string | null;
   state: DeliveryState;
+  /**
+   * A `flow` pool's share of the file: its own part file and name, kept with its node while the node is in
+   * the pool. Absent for whole-file deliveries.
+   */
+  part?: FlowPartRecord;
+}
+
+/** A part of a spool file made for one node of a `flow` pool. */
+export interface FlowPartRecord {
+  /** Its name in the destination. */
+  name: string;
+  /** The part file in the spool. */
+  source: string;
+  size: number;
 }
 
 /** Journal lines. A `file` line is a snapshot that replaces everything known about the file. */

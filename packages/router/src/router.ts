@@ -1,9 +1,10 @@
 import { EventEmitter } from "node:events";
 import { link, stat, unlink } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
 import { type Destination, discardStaged, progress, publish, stage } from "./destination.js";
 import { RouterError } from "./errors.js";
+import { splitByFlow } from "./flow-split.js";
 import { HealthMonitor } from "./health.js";
 import { type DeliveryRecord, Journal, type JournalFile, type JournalRecord } from "./journal.js";
 import { RouterMetrics } from "./router-metrics.js";
@@ -265,6 +266,13 @@ export class Router extends EventEmitter<RouterEvents> {
     }
     const deliveries: Delivery[] = [];
     for (const pool of this.routing.pools) {
+      if (pool.strategy === "flow") {
+        const parts = await this.splitForPool(pool, path, name);
+        if (parts !== null) {
+          deliveries.push(...parts);
+          continue;
+        }
+      }
       const dest = await this.pick(pool, new Set());
       deliveries.push(this.delivery(`pool:${pool.name}`, dest));
     }
@@ -285,7 +293,7 @@ export class Router extends EventEmitter<RouterEvents> {
       path,
       size,
       at: file.at,
-      deliveries: deliveries.map(({ key, dest, path, state }) => ({ key, dest, path, state })),
+      deliveries: deliveries.map(journalDelivery),
     };
     this.files.set(name, file);
     const durable = this.requireJournal()
@@ -321,6 +329,32 @@ export class Router extends EventEmitter<RouterEvents> {
       excluded: new Set(),
       method: null,
     };
+  }
+
+  // A flow pool's deliveries: one part per healthy node (every node when none is healthy: the parts wait for
+  // their nodes), or null when the file cannot be split (then it goes whole to one node).
+  private async splitForPool(pool: Pool, path: string, name: string): Promise<Delivery[] | null> {
+    const healthy: Destination[] = [];
+    for (const node of pool.nodes) if ((await this.health.get(node)).healthy) healthy.push(node);
+    const over = healthy.length > 0 ? healthy : pool.nodes;
+    try {
+      const parts = await splitByFlow(
+        path,
+        name,
+        over.map((n) => n.name),
+        join(dirname(path), ".parts"),
+        pool.flowKey,
+      );
+      return await Promise.all(
+        parts.map(async (part) => ({
+          ...this.delivery(`pool:${pool.name}#${part.node}`, over.find((n) => n.name === part.node)!),
+          part: { name: part.name, source: part.path, size: (await stat(part.path)).size },
+        })),
+      );
+    } catch (error) {
+      this.log.warn("flow-split-failed", { file: name, pool: pool.name, error });
+      return null;
+    }
   }
 
   // The next healthy node of a pool by its strategy, or null when none is healthy.
@@ -419,12 +453,12 @@ export class Router extends EventEmitter<RouterEvents> {
     const pool = this.routing.pools.find((p) => p.name === d.group)!;
     if (d.dest === null || pool.nodes.some((n) => n.name === d.dest)) return false;
     if (d.state === "staged" && d.path !== null) {
-      const reached = await progress(d.path, file.name).catch(() => "unknown" as const);
+      const reached = await progress(d.path, itemName(file, d)).catch(() => "unknown" as const);
       if (reached === "published" || (reached === "absent" && d.recovered)) {
         await this.markDone(file, d, "recovered");
         return true;
       }
-      await discardStaged(d.path, file.name);
+      await discardStaged(d.path, itemName(file, d));
     }
     await this.assign(file, d, null);
     return false;
@@ -432,7 +466,13 @@ export class Router extends EventEmitter<RouterEvents> {
 
   private async stageOne(file: SpoolFile, d: Delivery): Promise<void> {
     let dest = d.dest === null ? undefined : this.routing.destinations.get(d.dest);
-    if (d.kind === "pool") {
+    if (d.kind === "pool" && d.part !== undefined && dest !== undefined && !d.excluded.has(dest.name)) {
+      // A flow part keeps to its node (its sessions are there) for as long as the node is in the pool.
+      if (!(await this.health.get(dest)).healthy) {
+        this.later(d);
+        return;
+      }
+    } else if (d.kind === "pool") {
       if (dest === undefined || !(await this.health.get(dest)).healthy || d.excluded.has(dest.name)) {
         const pool = this.routing.pools.find((p) => p.name === d.group)!;
         const picked = await this.pick(pool, d.excluded);
@@ -448,11 +488,11 @@ export class Router extends EventEmitter<RouterEvents> {
       this.later(d);
       return;
     }
-    if (!(await exists(file.path))) {
+    if (!(await exists(itemSource(file, d)))) {
       await this.lostSource(file, d);
       return;
     }
-    d.method = await stage(file.path, dest.path, file.name, dest.link);
+    d.method = await stage(itemSource(file, d), dest.path, itemName(file, d), dest.link);
     d.state = "staged";
     d.recovered = false;
     await this.requireJournal().append({
@@ -469,14 +509,14 @@ export class Router extends EventEmitter<RouterEvents> {
     const dest = this.routing.destinations.get(d.dest!);
     if (d.recovered) {
       await stat(dir); // an unreachable folder says nothing: wait for it
-      const reached = await progress(dir, file.name);
+      const reached = await progress(dir, itemName(file, d));
       if (reached !== "staged") {
         // Published before the crash; if it is gone, its consumer has already taken it.
         await this.markDone(file, d, "recovered");
         return;
       }
     }
-    await publish(dir, file.name, dest?.ready ?? "rename");
+    await publish(dir, itemName(file, d), dest?.ready ?? "rename");
     await this.markDone(file, d, d.method ?? "recovered");
   }
 
@@ -492,12 +532,12 @@ export class Router extends EventEmitter<RouterEvents> {
     d.attempts = 0;
     this.health.noteDelivered(d.dest!);
     const event: DeliveredEvent = {
-      file: file.name,
+      file: itemName(file, d),
       key: d.key,
       destination: d.dest!,
-      path: join(d.path!, file.name),
+      path: join(d.path!, itemName(file, d)),
       method,
-      bytes: file.size,
+      bytes: d.part?.size ?? file.size,
       latencyMs: Date.now() - file.at,
     };
     this.log.info("delivered", { ...event });
@@ -527,10 +567,11 @@ export class Router extends EventEmitter<RouterEvents> {
       return;
     }
     if (d.dest !== null && error.reason !== "conflict") this.health.markFailing(d.dest, error.message);
-    if (d.kind === "pool" && d.dest !== null && !(d.state === "staged" && d.recovered)) {
+    const keepsNode = d.part !== undefined && error.reason !== "conflict";
+    if (d.kind === "pool" && d.dest !== null && !keepsNode && !(d.state === "staged" && d.recovered)) {
       // Not published (publish is the last step and it failed): another node may take the file.
       if (error.reason === "conflict") d.excluded.add(d.dest);
-      if (d.path !== null) await discardStaged(d.path, file.name);
+      if (d.path !== null) await discardStaged(d.path, itemName(file, d));
       try {
         await this.assign(file, d, null);
       } catch {
@@ -590,6 +631,7 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 
   private async afterDispatch(file: SpoolFile): Promise<void> {
+    await removeParts(file);
     const action = this.routing.afterDispatch;
     const sidecar = `${file.path}.json`;
     if (action.action === "delete") {
@@ -625,6 +667,7 @@ export class Router extends EventEmitter<RouterEvents> {
       .filter((d) => d.state !== "done" && d.state !== "cancelled")
       .map((d) => d.key);
     try {
+      await removeParts(file);
       await unlinkIfThere(file.path);
       await unlinkIfThere(`${file.path}.json`);
       await this.requireJournal().append({ op: "dropped", name: file.name, reason });
@@ -648,7 +691,7 @@ export class Router extends EventEmitter<RouterEvents> {
         path: f.path,
         size: f.size,
         at: f.at,
-        deliveries: f.deliveries.map(({ key, dest, path, state }) => ({ key, dest, path, state })),
+        deliveries: f.deliveries.map(journalDelivery),
       }),
     );
     await journal.compact(open).catch((error) => this.log.error("journal-compaction-failed", { error }));
@@ -667,10 +710,30 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 }
 
+// `pool:<name>`, `pool:<name>#<node>` (a flow part) or `alone:<name>`.
 function splitKey(key: string): ["pool" | "alone", string] {
   const colon = key.indexOf(":");
   const kind = key.slice(0, colon);
-  return [kind === "pool" ? "pool" : "alone", key.slice(colon + 1)];
+  const hash = key.indexOf("#", colon);
+  return [kind === "pool" ? "pool" : "alone", key.slice(colon + 1, hash === -1 ? undefined : hash)];
+}
+
+/** What a delivery hands over: its flow part's name, or the spool file's. */
+function itemName(file: SpoolFile, d: Delivery): string {
+  return d.part?.name ?? file.name;
+}
+
+function itemSource(file: SpoolFile, d: Delivery): string {
+  return d.part?.source ?? file.path;
+}
+
+function journalDelivery(d: Delivery): DeliveryRecord {
+  const { key, dest, path, state, part } = d;
+  return part === undefined ? { key, dest, path, state } : { key, dest, path, state, part };
+}
+
+async function removeParts(file: SpoolFile): Promise<void> {
+  for (const d of file.deliveries) if (d.part !== undefined) await unlinkIfThere(d.part.source);
 }
 
 async function exists(path: string): Promise<boolean> {

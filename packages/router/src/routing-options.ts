@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { FlowKeyKind } from "@sluice/decode";
 import type { Destination, DestinationOptions } from "./destination.js";
 import { RouterError } from "./errors.js";
 import type { PoolStrategy } from "./strategy.js";
@@ -8,6 +9,8 @@ export interface PoolOptions {
   name: string;
   /** Default "round-robin". */
   strategy?: PoolStrategy;
+  /** What a `flow` pool keeps together: "5-tuple" (default) or "2-tuple" (every flow between two hosts). */
+  flowKey?: FlowKeyKind;
   nodes: DestinationOptions[];
 }
 
@@ -33,6 +36,7 @@ export interface RoutingOptions {
 export interface Pool {
   name: string;
   strategy: PoolStrategy;
+  flowKey: FlowKeyKind;
   nodes: Destination[];
 }
 
@@ -100,6 +104,7 @@ export function resolveRouting(options: RoutingOptions): ResolvedRouting {
     return {
       name: pool.name,
       strategy: pool.strategy ?? "round-robin",
+      flowKey: pool.flowKey ?? "5-tuple",
       nodes: pool.nodes.map((node, j) => add(node, true, `pools[${i}].nodes[${j}]`)),
     };
   });

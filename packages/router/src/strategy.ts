@@ -2,8 +2,10 @@
  * How a pool chooses the node for a file.
  * - `round-robin`: the next healthy node in order; over a run every node gets the same number of files ±1.
  * - `least-backlog`: the healthy node with the fewest files waiting in its folder (ties in round-robin order).
+ * - `flow`: each file is split by flow over the healthy nodes (rendezvous hashing), so a session stays on one
+ *   node; the router does the split, and picks a node here (round robin) only for a part whose node left.
  */
-export type PoolStrategy = "round-robin" | "least-backlog";
+export type PoolStrategy = "round-robin" | "least-backlog" | "flow";
 
 /** A node that could take the file, with the files waiting in its folder. */
 export interface Candidate {
@@ -29,7 +31,7 @@ export function pickNode(
     const index = (cursor + step) % order.length;
     const candidate = byName.get(order[index]!);
     if (candidate === undefined) continue;
-    if (strategy === "round-robin") return { node: candidate.name, cursor: (index + 1) % order.length };
+    if (strategy !== "least-backlog") return { node: candidate.name, cursor: (index + 1) % order.length };
     if (best === null || candidate.backlog < best.candidate.backlog) best = { index, candidate };
   }
   if (best === null) return null;
