@@ -117,7 +117,10 @@ export const NodeConfig = z
   })
   .superRefine((config, ctx) => {
     const incoming = resolve(config.incoming);
-    const folders: [string, (string | number)[]][] = [[config.failed, ["failed"]]];
+    const folders: [string, (string | number)[]][] = [
+      [config.failed, ["failed"]],
+      [config.stateDir, ["stateDir"]],
+    ];
     if (config.after.action === "move") folders.push([config.after.path, ["after", "path"]]);
     if (config.output.type === "fifo") folders.push([config.output.path, ["output", "path"]]);
     for (const [folder, path] of folders) {

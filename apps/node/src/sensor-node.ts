@@ -1,7 +1,7 @@
 import { lstat, mkdir, readdir, readlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
-import { verifyCapture } from "@sluice/pcap-format";
+import { type VerifyResult, verifyCapture } from "@sluice/pcap-format";
 import {
   type FileReplayStats,
   formatSpeed,
@@ -71,6 +71,7 @@ export class SensorNode {
   private wake: (() => void) | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private backoffMs = 0;
+  private verified: (FileIdentity & { result: VerifyResult }) | null = null;
 
   constructor(options: SensorNodeOptions) {
     this.config = options.config;
@@ -125,10 +126,10 @@ export class SensorNode {
    * retry. `incoming`, `stateDir` and `metrics` need a restart: a config changing them is refused.
    */
   reload(next: NodeConfig): void {
-    const fixed = (["incoming", "stateDir"] as const).filter(
-      (k) => resolve(next[k]) !== resolve(this.config[k]),
-    );
-    if (next.metrics?.listen !== this.config.metrics?.listen) fixed.push("metrics" as "incoming");
+    const fixed: string[] = [];
+    if (resolve(next.incoming) !== resolve(this.config.incoming)) fixed.push("incoming");
+    if (resolve(next.stateDir) !== resolve(this.config.stateDir)) fixed.push("stateDir");
+    if (next.metrics?.listen !== this.config.metrics?.listen) fixed.push("metrics");
     if (fixed.length > 0) throw new Error(`${fixed.join(", ")} cannot change without a restart`);
     this.config = next;
     this.log.info("config-reloaded", {
@@ -252,7 +253,7 @@ export class SensorNode {
       await this.finish(file, identity);
       return 0;
     }
-    const verdict = await verifyCapture(path);
+    const verdict = await this.verify(path, identity);
     const after = await lstat(path).catch(() => null);
     if (after === null || after.size !== info.size || after.mtimeMs !== info.mtimeMs) return 0;
     if (!verdict.complete) {
@@ -275,6 +276,22 @@ export class SensorNode {
       return 0;
     }
     return this.replay(file, identity, verdict.packets);
+  }
+
+  /** verifyCapture, remembered for the file as it is: retries while the output is down do not read it again. */
+  private async verify(path: string, identity: FileIdentity): Promise<VerifyResult> {
+    const known = this.verified;
+    if (
+      known &&
+      known.name === identity.name &&
+      known.size === identity.size &&
+      known.mtimeMs === identity.mtimeMs
+    ) {
+      return known.result;
+    }
+    const result = await verifyCapture(path);
+    this.verified = result.complete ? { ...identity, result } : null;
+    return result;
   }
 
   private async replay(file: Waiting, identity: FileIdentity, packets: number): Promise<number> {
