@@ -11,6 +11,43 @@ const reason =
   (existsSync(nodeCli) ? null : "sluice-node built (apps/node/dist/cli.js; run make build)");
 if (reason) console.warn(`skipping the end-to-end tests: they need ${reason}`);
 
+/** Direction-free TCP connections in a capture, by tshark. */
+function tcpSessions(file: string): Set<string> {
+  const out = execFileSync(
+    "tshark",
+    [
+      "-r",
+      file,
+      "-Y",
+      "tcp",
+      "-T",
+      "fields",
+      "-E",
+      "separator=,",
+      "-e",
+      "ip.src",
+      "-e",
+      "ipv6.src",
+      "-e",
+      "tcp.srcport",
+      "-e",
+      "ip.dst",
+      "-e",
+      "ipv6.dst",
+      "-e",
+      "tcp.dstport",
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 28 },
+  );
+  const sessions = new Set<string>();
+  for (const line of out.trim().split("\n")) {
+    if (line === "") continue;
+    const [s4, s6, sp, d4, d6, dp] = line.split(",");
+    sessions.add([`${s4 || s6}:${sp}`, `${d4 || d6}:${dp}`].sort().join(" "));
+  }
+  return sessions;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(reason !== null)("the whole dispatcher, end to end", () => {
@@ -28,6 +65,22 @@ describe.skipIf(reason !== null)("the whole dispatcher, end to end", () => {
     expect(nodes.reduce((sum, n) => sum + n.filesReplayed, 0)).toBe(summary.master.filesRotated);
     expect(summary.missingFromPool).toBe(0);
     expect(summary.extraInPool).toBe(0);
+  });
+
+  it("with the flow strategy, shows every TCP session to one sensor only, whole", async () => {
+    const summary = await runDemo({
+      dir: "/tmp/sluice-e2e-flow",
+      seconds: 10,
+      rotateSeconds: 2,
+      strategy: "flow",
+    });
+    expect(summary.missingFromPool).toBe(0);
+    expect(summary.extraInPool).toBe(0);
+    const [one, two] = Object.values(summary.sensors).map((s) => tcpSessions(s.capture));
+    expect(one!.size).toBeGreaterThan(5);
+    expect(two!.size).toBeGreaterThan(5);
+    const shared = [...one!].filter((session) => two!.has(session));
+    expect(shared).toEqual([]);
   });
 
   it("loses and duplicates nothing when a node's folder turns read-only for a while and the master is SIGKILLed", async () => {
