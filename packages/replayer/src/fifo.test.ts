@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type PacketRecord, readCaptureSync } from "@sluice/pcap-format";
+import { mergecap, missingTools, randpkt } from "@sluice/testlab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ReplayError, Replayer } from "./index.js";
+
+const reason = missingTools("tcpdump", "randpkt", "mergecap", "mkfifo");
+if (reason) console.warn(`skipping FIFO tests: they need ${reason}`);
+
+let dir = "";
+const files: string[] = [];
+
+const records = (path: string): PacketRecord[] => readCaptureSync(new Uint8Array(readFileSync(path))).packets;
+const hex = (packets: { data: Uint8Array }[]): string[] =>
+  packets.map((p) => Buffer.from(p.data).toString("hex"));
+
+/** `tcpdump -r FIFO -w out` (with `-c count`), resolving with tcpdump's exit code once it has ended. */
+function reader(
+  fifo: string,
+  out: string,
+  count?: number,
+): { child: ChildProcess; exited: Promise<number | null> } {
+  const args = ["-n", "-r", fifo, "-w", out, ...(count === undefined ? [] : ["-c", String(count)])];
+  const child = spawn("tcpdump", args, { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, exited };
+}
+
+describe.skipIf(reason !== null)("FIFO output", () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "sluice-replayer-fifo-"));
+    for (const [i, count] of [400, 700, 300].entries()) {
+      const path = join(dir, `part${i}.pcap`);
+      randpkt(path, "eth", count, 1500);
+      files.push(path);
+    }
+  });
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("streams three files as one pcap that equals mergecap -a of them, to tcpdump -r FIFO", async () => {
+    const fifo = join(dir, "three.fifo");
+    const r = new Replayer({ output: { type: "fifo", path: fifo }, speed: { kind: "topspeed" } });
+    await r.start();
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    const out = join(dir, "three-out.pcap");
+    const tcpdump = reader(fifo, out);
+    const stats = [];
+    for (const file of files) stats.push(await r.replayFile(file));
+    await r.stop();
+    expect(await tcpdump.exited).toBe(0);
+    const merged = join(dir, "merged.pcap");
+    await mergecap(["-F", "pcap", "-a", "-w", merged, ...files]);
+    const expected = records(merged);
+    const got = records(out);
+    expect(got.length).toBe(expected.length);
+    expect(got.reduce((n, p) => n + p.data.length, 0)).toBe(expected.reduce((n, p) => n + p.data.length, 0));
+    expect(hex(got)).toEqual(hex(expected));
+    expect(got.map((p) => p.seconds)).toEqual(expected.map((p) => p.seconds));
+    expect(stats.map((s) => s.packetsSent)).toEqual([400, 700, 300]);
+  });
+
+  it("waits for a new reader when one leaves, and resumes at a record boundary with a fresh header", async () => {
+    const fifo = join(dir, "reconnect.fifo");
+    const big = join(dir, "big.pcap");
+    randpkt(big, "eth", 3000, 1500);
+    const sent = records(big);
+    const r = new Replayer({ output: { type: "fifo", path: fifo }, speed: { kind: "topspeed" } });
+    await r.start();
+    const first = reader(fifo, join(dir, "first.pcap"), 100);
+    const replay = r.replayFile(big);
+    expect(await first.exited).toBe(0);
+    // The replayer now waits for the next reader: the file cannot be done yet.
+    const early = await Promise.race([
+      replay.then(() => "done"),
+      new Promise((ok) => setTimeout(ok, 300, "waiting")),
+    ]);
+    expect(early).toBe("waiting");
+    const second = reader(fifo, join(dir, "second.pcap"));
+    const stats = await replay;
+    await r.stop();
+    expect(await second.exited).toBe(0);
+    const got1 = records(join(dir, "first.pcap"));
+    const got2 = records(join(dir, "second.pcap"));
+    expect(hex(got1)).toEqual(hex(sent.slice(0, 100)));
+    // The second reader's stream is the file from some record k on, to its end, with nothing cut.
+    const k = sent.length - got2.length;
+    expect(hex(got2)).toEqual(hex(sent.slice(k)));
+    // What lies between is what the first reader's pipe and tcpdump's read buffer held when it left.
+    const lostBytes = sent.slice(100, k).reduce((n, p) => n + 16 + p.data.length, 0);
+    expect(k).toBeGreaterThanOrEqual(100);
+    expect(lostBytes).toBeLessThan(512 * 1024);
+    expect(stats.packetsSent).toBeGreaterThanOrEqual(got1.length + got2.length);
+  });
+
+  it("stop() while no reader comes rejects the file with stopped", async () => {
+    const fifo = join(dir, "lonely.fifo");
+    const r = new Replayer({ output: { type: "fifo", path: fifo }, speed: { kind: "topspeed" } });
+    await r.start();
+    const replay = r.replayFile(files[0]!).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await r.stop();
+    const error = (await replay) as ReplayError;
+    expect(ReplayError.isInstance(error)).toBe(true);
+    expect(error.reason).toBe("stopped");
+    expect(error.stats?.packetsSent).toBe(0);
+  });
+
+  it("start() refuses a path that exists and is not a FIFO", async () => {
+    const path = join(dir, "regular-file");
+    writeFileSync(path, "x");
+    const error = (await new Replayer({ output: { type: "fifo", path } })
+      .start()
+      .catch((e: unknown) => e)) as ReplayError;
+    expect(error.reason).toBe("fifo-failed");
+    expect(error.detail).toMatchObject({ path });
+  });
+});
