@@ -282,6 +282,35 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
     expect(await stop(node)).toBe(0);
   });
 
+  it("waits for an interface deleted mid-file, keeping the file, and replays it whole once it is back", async () => {
+    const s = setup({
+      speed: { pps: 300 },
+      output: { type: "interface", interface: "owlh", netns: lab.a.netns },
+    });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, "setup-interface", "--netns", lab.a.netns, ...args]);
+    expect(cli("--mtu", "1500").status).toBe(0);
+    const name = "span0-20261122T100000Z-000001.pcap";
+    copyFileSync(pieces[3]!, join(s.incoming, name));
+    const node = s.start();
+    try {
+      await node.event("replay-started", (e) => e["file"] === name);
+      expect(cli("--remove").status).toBe(0);
+      await node.event("output-failed", (e) => e["file"] === name);
+      await node.event("output-unavailable", (e) => e["reason"] === "no-such-interface");
+      expect(existsSync(join(s.incoming, name))).toBe(true);
+      s.write({ speed: "topspeed", output: { type: "interface", interface: "owlh", netns: lab.a.netns } });
+      node.child.kill("SIGHUP");
+      expect(cli("--mtu", "1500").status).toBe(0);
+      const replayed = await node.event("replayed", (e) => e["file"] === name);
+      expect(replayed["packetsSent"]).toBe(framesOf(pieces[3]!).length);
+      await node.event("file-deleted", (e) => e["file"] === name);
+      expect(await stop(node)).toBe(0);
+    } finally {
+      cli("--remove");
+    }
+  });
+
   it("streams the files as one continuous pcap into a FIFO, in capture order", async () => {
     const s = setup();
     const fifo = join(s.dir, "zeek.pcap");
