@@ -90,10 +90,11 @@ export function packetFields(
 ): PacketFields {
   const p = decoder.decode(packet.data, packet.linkType);
   const d = p.data;
-  const tcp = p.protocol === IpProtocol.TCP && p.tcpSequence >= 0;
-  const udp = (p.protocol === IpProtocol.UDP || p.protocol === IpProtocol.UDPLITE) && p.udpLength >= 0;
-  const v4 = p.ipVersion === 4 && p.ipSrcOffset >= 0;
-  const hasIp = p.ipSrcOffset >= 0;
+  const tcp = p.protocol === IpProtocol.TCP && p.transportOffset >= 0;
+  const udp = (p.protocol === IpProtocol.UDP || p.protocol === IpProtocol.UDPLITE) && p.transportOffset >= 0;
+  const v4 = p.ipVersion === 4 && p.ipOptionsOffset >= 0;
+  const tcpField = (n: number): number | null => (tcp ? orNull(n) : null);
+  const udpField = (n: number): number | null => (udp ? orNull(n) : null);
   return {
     timestamp: formatTimestamp(packet.seconds, packet.nanoseconds),
     captured_length: packet.data.length,
@@ -105,7 +106,7 @@ export function packetFields(
     vlan_id: orNull(p.outerVlanId),
     inner_vlan_id: orNull(p.innerVlanId),
     mpls_label: orNull(p.mplsTopLabel),
-    ip_version: p.ipVersion === 0 ? null : p.ipVersion,
+    ip_version: orNull(p.ipVersion),
     ip_internet_header_length: orNull(p.ipHeaderLength),
     ip_type_of_service: orNull(p.ipTypeOfService),
     ip_datagram_total_length: orNull(p.ipTotalLength),
@@ -113,23 +114,23 @@ export function packetFields(
     ip_flags: orNull(p.ipFlags),
     ip_fragment_offset: orNull(p.ipFragmentOffset),
     ip_time_to_live: orNull(p.ipTimeToLive),
-    protocol: hasIp ? p.protocol : null,
+    protocol: orNull(p.protocol),
     ip_checksum: orNull(p.ipChecksum),
-    src_ip: hasIp ? formatIp(d, p.ipSrcOffset, p.ipAddressLength) : null,
-    dst_ip: hasIp ? formatIp(d, p.ipDstOffset, p.ipAddressLength) : null,
+    src_ip: p.ipSrcOffset >= 0 ? formatIp(d, p.ipSrcOffset, p.ipAddressLength) : null,
+    dst_ip: p.ipDstOffset >= 0 ? formatIp(d, p.ipDstOffset, p.ipAddressLength) : null,
     ip_options: v4 && p.ipOptionsOffset >= 0 ? hexOf(d, p.ipOptionsOffset, p.ipOptionsLength) : null,
     src_port: orNull(p.srcPort),
     dest_port: orNull(p.dstPort),
-    tcp_sequence_number: tcp ? p.tcpSequence : null,
-    tcp_acknowledgment_number: tcp ? p.tcpAcknowledgment : null,
-    tcp_data_offset: tcp ? p.tcpHeaderLength : null,
-    tcp_flags: tcp ? p.tcpFlags : null,
-    tcp_window_size: tcp ? p.tcpWindow : null,
-    tcp_checksum: tcp ? p.tcpChecksum : null,
-    tcp_urgent_pointer: tcp ? p.tcpUrgentPointer : null,
+    tcp_sequence_number: tcpField(p.tcpSequence),
+    tcp_acknowledgment_number: tcpField(p.tcpAcknowledgment),
+    tcp_data_offset: tcpField(p.tcpHeaderLength),
+    tcp_flags: tcpField(p.tcpFlags),
+    tcp_window_size: tcpField(p.tcpWindow),
+    tcp_checksum: tcpField(p.tcpChecksum),
+    tcp_urgent_pointer: tcpField(p.tcpUrgentPointer),
     tcp_options: tcp && p.tcpOptionsOffset >= 0 ? hexOf(d, p.tcpOptionsOffset, p.tcpOptionsLength) : null,
-    udp_segment_total_length: udp ? p.udpLength : null,
-    udp_checksum: udp ? p.udpChecksum : null,
+    udp_segment_total_length: udpField(p.udpLength),
+    udp_checksum: udpField(p.udpChecksum),
     icmp_type: orNull(p.icmpType),
     icmp_code: orNull(p.icmpCode),
     decode_stop:

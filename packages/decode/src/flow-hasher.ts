@@ -67,7 +67,7 @@ export class FlowHasher {
   /** The unsigned 32-bit flow hash of the frame `data[start, end)` of link type `linkType`. */
   hash(data: Uint8Array, linkType: number, start = 0, end = data.length): number {
     const p = this.decoder.decode(data, linkType, start, end);
-    if (p.ipSrcOffset >= 0) return this.ipHash(p);
+    if (p.ipDstOffset >= 0) return this.ipHash(p);
     if (p.dstMacOffset >= 0) return this.macPairHash(p);
     if (p.etherType >= 0) return this.linkProtocolHash(p);
     return finalizeHash(this.seed, 0);

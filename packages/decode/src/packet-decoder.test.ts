@@ -149,7 +149,7 @@ describe("PacketDecoder", () => {
     const cut = frame.subarray(0, 14 + 20 + 10);
     const d = new PacketDecoder().decode(cut, LinkType.ETHERNET);
     expect([d.stop, d.stopLayer, d.stopOffset]).toEqual(["truncated", "tcp", 34]);
-    expect([d.srcPort, d.dstPort, d.tcpSequence]).toEqual([1234, 80, -1]);
+    expect([d.srcPort, d.dstPort, d.tcpSequence, d.tcpAcknowledgment]).toEqual([1234, 80, 1000, -1]);
     expect(d.ipTotalLength).toBe(50);
   });
 

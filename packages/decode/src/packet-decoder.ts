@@ -43,9 +43,9 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * A reusable L2–L4 header decoder: `decode()` fills its fields in place, so decoding a packet allocates
- * nothing. Fields of a layer that is absent hold -1 (offsets, numbers) or 0 (`ipVersion`, `protocol`).
+ * nothing. Fields of a layer that is absent (or not captured) hold -1.
  * Offsets index `data`. Never throws on packet bytes: a short or invalid header sets `stop`, `stopLayer`
- * and `stopOffset` and leaves every field before it decoded.
+ * and `stopOffset`; every field whose bytes were captured is still decoded, as Wireshark does.
  */
 export class PacketDecoder {
   /** The bytes of the last decode (a view the caller owns; not copied). */
@@ -73,8 +73,8 @@ export class PacketDecoder {
 
   /** Offset of the IP header, or -1. */
   networkOffset = -1;
-  /** 4, 6, or 0 when there is no IP header. */
-  ipVersion = 0;
+  /** The IP header's version nibble (4 or 6 unless malformed), or -1 when there is no IP header. */
+  ipVersion = -1;
   /** IPv4 header length in bytes; for IPv6, 40 plus the extension headers before the transport. */
   ipHeaderLength = -1;
   /** IPv4 type of service byte, or the IPv6 traffic class. */
@@ -95,7 +95,7 @@ export class PacketDecoder {
   ipChecksum = -1;
   /** IPv6 flow label, or -1. */
   ipv6FlowLabel = -1;
-  /** Offset and length (4 or 16) of the source address; the destination follows at `ipSrcOffset + length`. */
+  /** Offsets of the source and destination addresses (-1 when not captured whole) and their length (4 or 16). */
   ipSrcOffset = -1;
   ipDstOffset = -1;
   ipAddressLength = 0;
@@ -105,8 +105,8 @@ export class PacketDecoder {
   /** Index after the IP datagram's last captured byte (excludes Ethernet padding). */
   ipEnd = -1;
 
-  /** Transport protocol: IPv4 protocol or the IPv6 next header after extension headers; 0 without IP. */
-  protocol = 0;
+  /** Transport protocol: IPv4 protocol or the IPv6 next header after extension headers; -1 without IP. */
+  protocol = -1;
   /** Offset of the transport header, or -1 (also for fragments other than the first). */
   transportOffset = -1;
   /** Ports of TCP, UDP, SCTP, DCCP and UDP-Lite, or -1. */
@@ -183,7 +183,7 @@ export class PacketDecoder {
     this.mplsTopLabel = -1;
     this.mplsBottomLabel = -1;
     this.networkOffset = -1;
-    this.ipVersion = 0;
+    this.ipVersion = -1;
     this.ipHeaderLength = -1;
     this.ipTypeOfService = -1;
     this.ipTotalLength = -1;
@@ -200,7 +200,7 @@ export class PacketDecoder {
     this.ipOptionsOffset = -1;
     this.ipOptionsLength = 0;
     this.ipEnd = -1;
-    this.protocol = 0;
+    this.protocol = -1;
     this.transportOffset = -1;
     this.srcPort = -1;
     this.dstPort = -1;
@@ -277,7 +277,9 @@ export class PacketDecoder {
       at += 4;
     }
     this.etherType = type;
-    if (type === ETHERTYPE_IPV4) return this.ipv4(at);
+    // Like Wireshark, believe an IPv6 version nibble over an IPv4 EtherType.
+    if (type === ETHERTYPE_IPV4)
+      return at < this.end && this.data[at]! >> 4 === 6 ? this.ipv6(at) : this.ipv4(at);
     if (type === ETHERTYPE_IPV6) return this.ipv6(at);
     if (type === ETHERTYPE_MPLS || type === ETHERTYPE_MPLS_MULTICAST) return this.mpls(at);
     this.payloadOffset = at;
@@ -311,10 +313,7 @@ export class PacketDecoder {
   private ipv4(at: number): undefined {
     this.networkOffset = at;
     const available = this.end - at;
-    if (available < 20) {
-      if (available > 0) this.ipVersion = this.data[at]! >> 4;
-      return this.halt("truncated", "ipv4", at);
-    }
+    if (available < 20) return this.partialIpv4(at, available);
     const d = this.data;
     const first = d[at]!;
     this.ipVersion = first >> 4;
@@ -346,26 +345,53 @@ export class PacketDecoder {
     this.transport(at + headerLength, this.protocol);
   }
 
+  // The fields of a cut-off IPv4 header that were captured, each only if all its bytes were.
+  private partialIpv4(at: number, available: number): undefined {
+    const d = this.data;
+    if (available >= 1) {
+      this.ipVersion = d[at]! >> 4;
+      this.ipHeaderLength = (d[at]! & 0x0f) * 4;
+    }
+    if (available >= 2) this.ipTypeOfService = d[at + 1]!;
+    if (available >= 4) this.ipTotalLength = this.u16(at + 2);
+    if (available >= 6) this.ipIdentification = this.u16(at + 4);
+    if (available >= 8) {
+      const flagsAndOffset = this.u16(at + 6);
+      this.ipFlags = flagsAndOffset >> 13;
+      this.ipFragmentOffset = flagsAndOffset & 0x1fff;
+      this.moreFragments = (flagsAndOffset & 0x2000) !== 0;
+    }
+    if (available >= 9) this.ipTimeToLive = d[at + 8]!;
+    if (available >= 10) this.protocol = d[at + 9]!;
+    if (available >= 12) this.ipChecksum = this.u16(at + 10);
+    if (available >= 16) {
+      this.ipSrcOffset = at + 12;
+      this.ipAddressLength = 4;
+    }
+    return this.halt("truncated", "ipv4", at);
+  }
+
   private ipv6(at: number): undefined {
     this.networkOffset = at;
     const available = this.end - at;
-    if (available < 40) {
-      if (available > 0) this.ipVersion = this.data[at]! >> 4;
-      return this.halt("truncated", "ipv6", at);
-    }
     const d = this.data;
-    const word = this.u32(at);
-    this.ipVersion = word >>> 28;
-    this.ipTypeOfService = (word >>> 20) & 0xff;
-    this.ipv6FlowLabel = word & 0xfffff;
-    const payloadLength = this.u16(at + 4);
-    this.ipTotalLength = 40 + payloadLength;
-    this.ipTimeToLive = d[at + 7]!;
-    this.ipSrcOffset = at + 8;
+    if (available >= 1) this.ipVersion = d[at]! >> 4;
+    if (available >= 4) {
+      const word = this.u32(at);
+      this.ipTypeOfService = (word >>> 20) & 0xff;
+      this.ipv6FlowLabel = word & 0xfffff;
+    }
+    const payloadLength = available >= 6 ? this.u16(at + 4) : -1;
+    if (payloadLength >= 0) this.ipTotalLength = 40 + payloadLength;
+    if (available >= 7) this.protocol = d[at + 6]!;
+    if (available >= 8) this.ipTimeToLive = d[at + 7]!;
+    if (available >= 24) {
+      this.ipSrcOffset = at + 8;
+      this.ipAddressLength = 16;
+    }
+    if (available < 40) return this.halt("truncated", "ipv6", at);
     this.ipDstOffset = at + 24;
-    this.ipAddressLength = 16;
     this.ipHeaderLength = 40;
-    this.protocol = d[at + 6]!;
     if (this.ipVersion !== 6) return this.halt("malformed", "ipv6", at);
     // A payload length of 0 with a hop-by-hop header is a jumbogram: the datagram runs to the frame's end.
     this.ipEnd = payloadLength === 0 ? this.end : at + Math.min(40 + payloadLength, available);
@@ -379,7 +405,10 @@ export class PacketDecoder {
       this.ipHeaderLength = at - ipAt;
       if (!isExtension(next)) break;
       if (seen === MAX_IPV6_EXTENSIONS) return this.halt("unsupported", "ipv6-extension", at);
-      if (this.ipEnd - at < 8) return this.halt("truncated", "ipv6-extension", at);
+      if (this.ipEnd - at < 8) {
+        if (at < this.ipEnd) this.protocol = this.data[at]!; // the cut-off header still names what follows
+        return this.halt("truncated", "ipv6-extension", at);
+      }
       const d = this.data;
       if (next === 44) {
         const offsetAndFlags = this.u16(at + 2);
@@ -399,7 +428,10 @@ export class PacketDecoder {
       const length = next === 51 ? (d[at + 1]! + 2) * 4 : (d[at + 1]! + 1) * 8;
       next = d[at]!;
       at += length;
-      if (at > this.ipEnd) return this.halt("truncated", "ipv6-extension", at - length);
+      if (at > this.ipEnd) {
+        this.protocol = next;
+        return this.halt("truncated", "ipv6-extension", at - length);
+      }
     }
     this.payloadOffset = at;
     this.transport(at, next);
@@ -428,11 +460,16 @@ export class PacketDecoder {
 
   private tcp(at: number, available: number): undefined {
     this.transportOffset = at;
-    if (available >= 4) {
-      this.srcPort = this.u16(at);
-      this.dstPort = this.u16(at + 2);
+    this.ports(at, available);
+    if (available < 20) {
+      if (available >= 8) this.tcpSequence = this.u32(at + 4);
+      if (available >= 12) this.tcpAcknowledgment = this.u32(at + 8);
+      if (available >= 13) this.tcpHeaderLength = (this.data[at + 12]! >> 4) * 4;
+      if (available >= 14) this.tcpFlags = ((this.data[at + 12]! & 0x0f) << 8) | this.data[at + 13]!;
+      if (available >= 16) this.tcpWindow = this.u16(at + 14);
+      if (available >= 18) this.tcpChecksum = this.u16(at + 16);
+      return this.halt("truncated", "tcp", at);
     }
-    if (available < 20) return this.halt("truncated", "tcp", at);
     const d = this.data;
     this.tcpSequence = this.u32(at + 4);
     this.tcpAcknowledgment = this.u32(at + 8);
@@ -449,14 +486,16 @@ export class PacketDecoder {
     this.payloadOffset = at + headerLength;
   }
 
+  private ports(at: number, available: number): undefined {
+    if (available >= 2) this.srcPort = this.u16(at);
+    if (available >= 4) this.dstPort = this.u16(at + 2);
+  }
+
   private udp(at: number, available: number): undefined {
     this.transportOffset = at;
-    if (available >= 4) {
-      this.srcPort = this.u16(at);
-      this.dstPort = this.u16(at + 2);
-    }
+    this.ports(at, available);
+    if (available >= 6) this.udpLength = this.u16(at + 4);
     if (available < 8) return this.halt("truncated", "udp", at);
-    this.udpLength = this.u16(at + 4);
     this.udpChecksum = this.u16(at + 6);
     this.payloadOffset = at + 8;
   }

@@ -88,3 +88,19 @@ function ipFrames(frames: PacketRecord[]): PacketRecord[] {
     return type === 0x0800 || type === 0x86dd;
   });
 }
+
+/**
+ * randpkt writes some types as Token Ring or FDDI frames with LLC/SNAP; these become Ethernet frames with
+ * the SNAP EtherType so both tshark and the decoder read the same IP bytes. Other records pass unchanged.
+ */
+export function snapToEthernet(records: PacketRecord[]): { record: PacketRecord; data: Uint8Array }[] {
+  return records.map((record) => {
+    const d = record.data;
+    const at = record.linkType === 6 ? 14 : record.linkType === 10 ? 13 : -1;
+    if (at < 0 || d.length < at + 8 || d[at] !== 0xaa || d[at + 1] !== 0xaa || d[at + 2] !== 0x03) {
+      return { record, data: d };
+    }
+    const data = Uint8Array.from([...d.subarray(at - 12, at), ...d.subarray(at + 6)]);
+    return { record, data };
+  });
+}

@@ -73,7 +73,8 @@ export function expectedFrom(row: TsharkRow): Partial<PacketFields> {
   const put = (ours: keyof PacketFields, value: number | string | null): void => {
     if (value !== null) out[ours] = value;
   };
-  if (row["ipv6.src"] !== null) {
+  // ip.version comes from whichever IP header tshark met first; ipv6.* may be a header quoted inside ICMP.
+  if (row["ip.version"] === 6) {
     put("ip_version", 6);
     put("ip_type_of_service", row["ipv6.tclass"]);
     put("ip_datagram_total_length", row["ipv6.plen"] === null ? null : Number(row["ipv6.plen"]) + 40);
@@ -82,7 +83,7 @@ export function expectedFrom(row: TsharkRow): Partial<PacketFields> {
     put("dst_ip", row["ipv6.dst"]);
     put("ip_identification", row["ipv6.fraghdr.ident"]);
     put("ip_fragment_offset", row["ipv6.fraghdr.offset"]);
-    put("protocol", row["ipv6.fraghdr.nxt"] ?? row["ipv6.hopopts.nxt"] ?? row["ipv6.nxt"]);
+    put("protocol", ipv6Transport(row));
   } else {
     put("ip_version", row["ip.version"]);
     put("ip_internet_header_length", row["ip.hdr_len"]);
@@ -98,6 +99,20 @@ export function expectedFrom(row: TsharkRow): Partial<PacketFields> {
     put("dst_ip", row["ip.dst"]);
   }
   return out as Partial<PacketFields>;
+}
+
+const EXTENSIONS = new Set([0, 43, 44, 51, 60, 135, 139, 140]);
+
+// Our protocol is the next header after the extension chain; tshark prints no single field for that, so
+// compare it only for chains of at most one hop-by-hop or fragment header, where it is unambiguous.
+function ipv6Transport(row: TsharkRow): number | null {
+  const first = row["ipv6.nxt"] as number | null;
+  if (first === null) return null;
+  if (!EXTENSIONS.has(first)) return first;
+  const second = (first === 44 ? row["ipv6.fraghdr.nxt"] : first === 0 ? row["ipv6.hopopts.nxt"] : null) as
+    | number
+    | null;
+  return second !== null && !EXTENSIONS.has(second) ? second : null;
 }
 
 /** The transport fields tshark printed, under our names (TCP or UDP, whichever it decoded). */
