@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { labUnavailableReason } from "@sluice/testlab";
+import { labUnavailableReason, tsharkSessions } from "@sluice/testlab";
 import { describe, expect, it } from "vitest";
 import { runDemo } from "./demo.js";
 
@@ -10,43 +10,6 @@ const reason =
   labUnavailableReason() ??
   (existsSync(nodeCli) ? null : "sluice-node built (apps/node/dist/cli.js; run make build)");
 if (reason) console.warn(`skipping the end-to-end tests: they need ${reason}`);
-
-/** Direction-free TCP connections in a capture, by tshark. */
-function tcpSessions(file: string): Set<string> {
-  const out = execFileSync(
-    "tshark",
-    [
-      "-r",
-      file,
-      "-Y",
-      "tcp",
-      "-T",
-      "fields",
-      "-E",
-      "separator=,",
-      "-e",
-      "ip.src",
-      "-e",
-      "ipv6.src",
-      "-e",
-      "tcp.srcport",
-      "-e",
-      "ip.dst",
-      "-e",
-      "ipv6.dst",
-      "-e",
-      "tcp.dstport",
-    ],
-    { encoding: "utf8", maxBuffer: 1 << 28 },
-  );
-  const sessions = new Set<string>();
-  for (const line of out.trim().split("\n")) {
-    if (line === "") continue;
-    const [s4, s6, sp, d4, d6, dp] = line.split(",");
-    sessions.add([`${s4 || s6}:${sp}`, `${d4 || d6}:${dp}`].sort().join(" "));
-  }
-  return sessions;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -76,7 +39,11 @@ describe.skipIf(reason !== null)("the whole dispatcher, end to end", () => {
     });
     expect(summary.missingFromPool).toBe(0);
     expect(summary.extraInPool).toBe(0);
-    const [one, two] = Object.values(summary.sensors).map((s) => tcpSessions(s.capture));
+    const [one, two] = await Promise.all(
+      Object.values(summary.sensors).map(
+        async (s) => new Set((await tsharkSessions(s.capture)).filter((x) => x.startsWith("tcp "))),
+      ),
+    );
     expect(one!.size).toBeGreaterThan(5);
     expect(two!.size).toBeGreaterThan(5);
     const shared = [...one!].filter((session) => two!.has(session));

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { labUnavailableReason, makeLabCapture } from "@sluice/testlab";
+import { labUnavailableReason, tsharkSessions, withLab } from "@sluice/testlab";
 import { afterEach, describe, expect, it } from "vitest";
 import { Router } from "./router.js";
 import { scratch, visible } from "./testing/spool-files.js";
@@ -13,52 +13,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Direction-free TCP/UDP 5-tuples of every packet, read by tshark (the oracle, not our decoder). */
-function sessions(file: string): string[] {
-  const out = execFileSync(
-    "tshark",
-    [
-      "-r",
-      file,
-      "-T",
-      "fields",
-      "-E",
-      "separator=,",
-      "-e",
-      "ip.src",
-      "-e",
-      "ip.dst",
-      "-e",
-      "ipv6.src",
-      "-e",
-      "ipv6.dst",
-      "-e",
-      "ip.proto",
-      "-e",
-      "ipv6.nxt",
-      "-e",
-      "tcp.srcport",
-      "-e",
-      "tcp.dstport",
-      "-e",
-      "udp.srcport",
-      "-e",
-      "udp.dstport",
-    ],
-    { encoding: "utf8", maxBuffer: 1 << 28 },
-  );
-  return out
-    .trim()
-    .split("\n")
-    .filter((line) => line.length > 0 && !line.startsWith(",,,,")) // IP packets only (ARP goes by MAC pair)
-    .map((line) => {
-      const [s4, d4, s6, d6, p4, p6, ts, td, us, ud] = line.split(",");
-      const src = `${s4 || s6}:${ts || us}`;
-      const dst = `${d4 || d6}:${td || ud}`;
-      return `${p4 || p6} ${[src, dst].sort().join(" ")}`;
-    });
-}
 
 function packetCount(file: string): number {
   return Number(
@@ -74,18 +28,46 @@ describe.skipIf(reason !== null)("the flow pool strategy", () => {
     mkdirSync(spool);
     const nodes = ["n1", "n2", "n3"];
     for (const folder of [...nodes, "arkime"]) mkdirSync(join(dir, folder));
-    // Real traffic: keep-alive HTTP sessions that outlive a file, UDP, ICMP; cut into three files.
+    // Real traffic: keep-alive HTTP connections that carry requests from the first file to the last, short
+    // connections, UDP and ICMP in between; then cut into three files.
     const whole = join(dir, "whole.pcap");
-    await makeLabCapture(whole, { bytes: 3e6 });
+    await withLab(async (lab) => {
+      const capture = await lab.capture(whole);
+      await Promise.all([
+        lab.http({ requests: 400, responseBytes: [0, 16_000], concurrency: 4 }),
+        lab.http({ requests: 60, responseBytes: [0, 4_000], concurrency: 2, ipv6: true }),
+        lab.udp({ packets: 600, size: [40, 900], ratePps: 2000, receiver: "echo" }),
+        lab.ping({ count: 10, intervalMs: 50 }),
+        (async () => {
+          for (let i = 0; i < 24; i++)
+            await lab.http({ requests: 3, responseBytes: [0, 2_000], concurrency: 1 });
+        })(),
+      ]);
+      await capture.stop();
+    });
     const total = packetCount(whole);
-    execFileSync("editcap", ["-c", String(Math.ceil(total / 3)), whole, join(dir, "cut.pcap")]);
-    const cuts = readdirSync(dir)
-      .filter((n) => n.startsWith("cut"))
-      .sort();
-    expect(cuts).toHaveLength(3);
-    const files = cuts.map((cut, i) => {
+    // Cut where the longest TCP connection is a third and two thirds through, so it spans all three files.
+    const streams = new Map<string, number[]>();
+    const fields = execFileSync(
+      "tshark",
+      ["-n", "-r", whole, "-Y", "tcp", "-T", "fields", "-e", "frame.number", "-e", "tcp.stream"],
+      {
+        encoding: "utf8",
+        maxBuffer: 1 << 28,
+      },
+    );
+    for (const line of fields.trim().split("\n")) {
+      const [frame, stream] = line.split("\t");
+      if (!streams.has(stream!)) streams.set(stream!, []);
+      streams.get(stream!)!.push(Number(frame));
+    }
+    const longest = [...streams.values()].sort((x, y) => y.length - x.length)[0]!;
+    const first = longest[Math.floor(longest.length / 3)]!;
+    const second = longest[Math.floor((2 * longest.length) / 3)]!;
+    const ranges = [`1-${first}`, `${first + 1}-${second}`, `${second + 1}-${total}`];
+    const files = ranges.map((range, i) => {
       const name = `lab-20261126T10000${i}Z-00000${i + 1}.pcap`;
-      execFileSync("mv", [join(dir, cut), join(spool, name)]);
+      execFileSync("editcap", ["-r", whole, join(spool, name), range]);
       return name;
     });
     const wholeFiles = files.map((f) => readFileSync(join(spool, f)));
@@ -116,7 +98,7 @@ describe.skipIf(reason !== null)("the flow pool strategy", () => {
         expect(files.some((f) => part === f.replace(".pcap", `-${node}.pcap`))).toBe(true);
         parts++;
         packets += packetCount(join(dir, node, part));
-        for (const session of sessions(join(dir, node, part))) {
+        for (const session of await tsharkSessions(join(dir, node, part))) {
           if (!owner.has(session)) owner.set(session, new Set());
           owner.get(session)!.add(node);
         }
@@ -129,9 +111,11 @@ describe.skipIf(reason !== null)("the flow pool strategy", () => {
     const split = [...owner].filter(([, where]) => where.size > 1);
     expect(split).toEqual([]);
     // Several sessions span all three files, and each of those stayed whole on its node.
-    const perFile = files.map((f) => new Set(sessions(join(dir, "arkime", f))));
+    const perFile = await Promise.all(
+      files.map(async (f) => new Set(await tsharkSessions(join(dir, "arkime", f)))),
+    );
     const spanning = [...perFile[0]!].filter((s) => perFile.every((set) => set.has(s)));
-    expect(spanning.length).toBeGreaterThan(0);
+    expect(spanning.length).toBeGreaterThan(0); // at least the longest connection
     // The spool holds neither the files nor their parts any more.
     expect(visible(spool)).toEqual([]);
     expect(existsSync(join(spool, ".parts")) ? readdirSync(join(spool, ".parts")) : []).toEqual([]);

@@ -18,6 +18,7 @@ export {
   tool,
   tsharkCount,
   tsharkFrames,
+  tsharkSessions,
 } from "./oracles.js";
 export type { LabProcess } from "./processes.js";
 export { parseSize } from "./size.js";

@@ -102,3 +102,41 @@ export async function editcap(args: string[]): Promise<void> {
 export async function mergecap(args: string[]): Promise<void> {
   await tool("mergecap", args);
 }
+
+/**
+ * The direction-free sessions of every TCP and UDP packet in a capture, one entry per packet, as tshark
+ * decodes them: `"<proto> <a>:<port> <b>:<port>"` with the two ends sorted. The oracle for "each session on
+ * one sensor": our own decoder must not judge itself.
+ */
+export async function tsharkSessions(path: string): Promise<string[]> {
+  const out = await tool("tshark", [
+    "-n",
+    "-r",
+    path,
+    "-Y",
+    "tcp or udp",
+    "-T",
+    "fields",
+    "-E",
+    "separator=,",
+    ...[
+      "ip.src",
+      "ipv6.src",
+      "ip.dst",
+      "ipv6.dst",
+      "tcp.srcport",
+      "tcp.dstport",
+      "udp.srcport",
+      "udp.dstport",
+    ].flatMap((field) => ["-e", field]),
+  ]);
+  const sessions: string[] = [];
+  for (const line of out.split("\n")) {
+    if (line === "") continue;
+    const [s4, s6, d4, d6, ts, td, us, ud] = line.split(",");
+    const proto = ts ? "tcp" : "udp";
+    const ends = [`${s4 || s6}:${ts || us}`, `${d4 || d6}:${td || ud}`].sort();
+    sessions.push(`${proto} ${ends.join(" ")}`);
+  }
+  return sessions;
+}
