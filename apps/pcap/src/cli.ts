@@ -1,13 +1,15 @@
 import { parseArgs } from "node:util";
 import packageJson from "../package.json" with { type: "json" };
 import { runConvert } from "./commands/convert.js";
+import { runFields } from "./commands/fields.js";
 import { runInfo } from "./commands/info.js";
+import { runSplit } from "./commands/split.js";
 import { runVerify } from "./commands/verify.js";
 import { type ExitCode, UsageError } from "./exit.js";
 
 const USAGE = `Usage: sluice-pcap <command> [options]
 
-Inspect, verify and convert pcap and pcapng captures.
+Inspect, verify, convert, split and decode pcap and pcapng captures.
 
 Commands:
   info FILE... [--json]     format, byte order, precision, link types, snaplen, packets, bytes,
@@ -16,6 +18,12 @@ Commands:
   convert IN -o OUT [--precision micro|nano]
                             pcap or pcapng in, classic pcap out (host byte order, like tcpdump -w);
                             OUT appears only when complete; refuses inputs with several link types
+  split IN (--parts N | --nodes a,b,c) [--key 5-tuple|2-tuple] -o DIR
+                            by flow into DIR/<name>-<i>.pcap (i from 0) or DIR/<name>-<node>.pcap
+                            (rendezvous hash, as the router's flow pool); both directions of a flow in
+                            one part; records copied unchanged; parts without packets not written
+  fields FILE               one JSON object per packet (NDJSON): L2-L4 header fields, null where the
+                            packet has no such layer
 
 FILE, IN and OUT may be "-" for standard input or output.
 
@@ -37,6 +45,17 @@ async function main(argv: string[]): Promise<ExitCode> {
       return runConvert(
         parseCommand(rest, { output: { type: "string", short: "o" }, precision: { type: "string" } }),
       );
+    case "split":
+      return runSplit(
+        parseCommand(rest, {
+          output: { type: "string", short: "o" },
+          parts: { type: "string" },
+          nodes: { type: "string" },
+          key: { type: "string" },
+        }),
+      );
+    case "fields":
+      return runFields(parseCommand(rest, {}));
     case "-h":
     case "--help":
     case "help":
