@@ -233,7 +233,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     };
     for (const n of nodes) {
       const proc = nodeProcs.get(n.name)!;
-      const replayed = events(proc, "file-replayed");
+      const replayed = events(proc, "replayed");
       summary.pool[n.name] = {
         filesDelivered: delivered.filter((e) => e["destination"] === n.name).length,
         filesReplayed: replayed.length,
