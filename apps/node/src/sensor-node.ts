@@ -71,6 +71,8 @@ export class SensorNode {
   private wake: (() => void) | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private backoffMs = 0;
+  private scanning: Promise<void> | null = null;
+  private scanAgain = false;
   private verified: (FileIdentity & { result: VerifyResult }) | null = null;
 
   constructor(options: SensorNodeOptions) {
@@ -175,7 +177,26 @@ export class SensorNode {
     });
   }
 
-  private async scan(): Promise<void> {
+  /** Lists incoming; calls while a listing runs are folded into one more listing after it. */
+  private scan(): Promise<void> {
+    if (this.scanning) {
+      this.scanAgain = true;
+      return this.scanning;
+    }
+    this.scanning = (async () => {
+      try {
+        do {
+          this.scanAgain = false;
+          await this.list();
+        } while (this.scanAgain);
+      } finally {
+        this.scanning = null;
+      }
+    })();
+    return this.scanning;
+  }
+
+  private async list(): Promise<void> {
     const entries = await readdir(this.incoming);
     const present = new Set<string>();
     const now = Date.now();
@@ -195,8 +216,10 @@ export class SensorNode {
         continue;
       }
       const known = this.waiting.get(name);
-      if (known === undefined || known.size !== info.size || known.mtimeMs !== info.mtimeMs) {
+      if (known === undefined) {
         this.waiting.set(name, { name, size: info.size, mtimeMs: info.mtimeMs, changedAt: now });
+      } else if (known.size !== info.size || known.mtimeMs !== info.mtimeMs) {
+        Object.assign(known, { size: info.size, mtimeMs: info.mtimeMs, changedAt: now });
       }
     }
     for (const name of this.waiting.keys()) if (!present.has(name)) this.waiting.delete(name);
