@@ -14,7 +14,7 @@ sensor), and an alone folder (as for Arkime). Prints a summary table. Needs root
   --rotate-seconds N   master rotation interval (default 5, from examples/demo/master.json)
   --strategy S         pool strategy (default round-robin)
   --speed S            node replay speed (default original, from examples/demo/node.json)
-  --load N             traffic scale: 1 is a few thousand packets/s (default 1)
+  --load N             traffic scale: 1 is about 750 packets/s (default 1)
   --dir DIR            working folder (default /tmp/sluice-demo; emptied first, kept after for a look)
   --json               print the summary as JSON instead of a table`;
 

@@ -17,7 +17,7 @@ export interface DemoOptions {
   strategy?: string;
   /** Node replay speed (default the example config's). */
   speed?: string;
-  /** Traffic generator rounds per second scale: 1 is a few thousand packets/s (default 1). */
+  /** Traffic scale: 1 is about 750 packets/s of HTTP, UDP and ICMP (default 1). */
   load?: number;
   /** Called between phases with a line of progress for the terminal. */
   progress?: (line: string) => void;
@@ -270,7 +270,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   }
 }
 
-/** Moderate, varied traffic: a few thousand packets per second, so 1x replay keeps up on 2 cores. */
+/** Moderate, varied traffic (about 750 packets/s at load 1), so 1x replay keeps up on 2 cores. */
 async function generateTraffic(lab: Lab, durationMs: number, load: number): Promise<void> {
   const until = Date.now() + durationMs;
   while (Date.now() < until) {
