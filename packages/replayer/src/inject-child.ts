@@ -163,11 +163,15 @@ class InjectLoop {
       let target = Number.NaN;
       if (!Number.isNaN(sendAt) && this.attempt === 0) {
         let now = nowNs();
+        // A file's first record may start the clock anew when it is already late (the file came after
+        // its gap had passed); decided once per record, not again after waiting for it.
         const late = this.anchor !== null && this.anchor + sendAt < now;
+        const fresh = !this.waited;
+        this.waited = true;
         if (
           this.anchor === null ||
-          (flags & FLAG_RESET) !== 0 ||
-          ((flags & FLAG_FIRST_OF_FILE) !== 0 && late)
+          (fresh && (flags & FLAG_RESET) !== 0) ||
+          (fresh && (flags & FLAG_FIRST_OF_FILE) !== 0 && late)
         ) {
           this.anchor = now - sendAt;
         }

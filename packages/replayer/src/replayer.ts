@@ -1,10 +1,16 @@
 import { performance } from "node:perf_hooks";
-import { PcapFormatError, readPackets } from "@sluice/pcap-format";
+import {
+  CaptureDecoder,
+  type DecoderSink,
+  type InterfaceInfo,
+  PcapFormatError,
+  readChunks,
+} from "@sluice/pcap-format";
 import { FLAG_FIRST_OF_FILE, FLAG_RESET, type RetryPolicy } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { ensureFifo, FifoSink } from "./fifo-sink.js";
 import { InjectSink } from "./inject-sink.js";
-import { DEFAULT_MACS, LinkConverter, parseMac } from "./link-convert.js";
+import { DEFAULT_MACS, type FrameConverter, LinkConverter, parseMac } from "./link-convert.js";
 import type { Sink } from "./sink.js";
 import { formatSpeed, parseSpeed, type Speed } from "./speed.js";
 import type { FileReplayStats, ReplayerStats, ReplayProgress } from "./stats.js";
@@ -246,51 +252,46 @@ export class Replayer {
     stats: FileReplayStats,
     cancelled: () => boolean,
   ): Promise<ReplayError | null> {
-    const truncate = this.oversize === "truncate";
-    let first = true;
-    let lastLinkType = -1;
-    let convert = (data: Uint8Array): Uint8Array | null => data;
-    const stream = readPackets(path);
+    // The decoder calls back once per record without allocating; records go straight into the sink's
+    // batch, and the loop awaits only once per chunk read.
+    const records = new RecordFeed(this, path, seq, sink, stats);
+    const decoder = new CaptureDecoder(records);
     try {
-      for await (const record of stream) {
-        if (cancelled()) break;
-        if (record.linkType !== lastLinkType) {
-          const where = { path, interfaceId: record.interfaceId };
-          if (sink.linkType === null) (sink as FifoSink).linkType = record.linkType;
-          this.converter ??= new LinkConverter(sink.linkType!, this.macs);
-          convert = this.converter.for(record.linkType, where);
-          lastLinkType = record.linkType;
-        }
-        let frame = convert(record.data);
-        if (frame === null) {
-          stats.skipped.unsupported++;
-          continue;
-        }
-        const limit = sink.frameLimit(frame);
-        if (frame.length > limit) {
-          if (!truncate) {
-            stats.skipped.oversize++;
-            continue;
-          }
-          frame = frame.subarray(0, limit);
-          stats.truncated++;
-        }
-        const sendAt = this.timeline.next(record.seconds, record.nanoseconds, frame.length);
-        let flags = first ? FLAG_FIRST_OF_FILE : 0;
-        if (this.resetPending) {
-          flags |= FLAG_RESET;
-          this.resetPending = false;
-        }
-        first = false;
-        const originalLength = record.originalLength - record.data.length + frame.length;
-        if (sink.add(seq, frame, sendAt, flags, record.seconds, record.nanoseconds, originalLength)) {
+      for await (const chunk of readChunks(path)) {
+        if (cancelled()) return null;
+        decoder.push(chunk);
+        if (records.wantsFlush) {
+          records.wantsFlush = false;
           await sink.flush();
         }
       }
+      if (!cancelled()) decoder.end();
     } catch (error) {
       return this.fileError(path, error);
     }
     return null;
+  }
+
+  /** Send time and flags of the next record (the timeline is shared by every file). */
+  schedule(seconds: number, nanoseconds: number, frameBytes: number, first: boolean): [number, number] {
+    const sendAt = this.timeline.next(seconds, nanoseconds, frameBytes);
+    let flags = first ? FLAG_FIRST_OF_FILE : 0;
+    if (this.resetPending) {
+      flags |= FLAG_RESET;
+      this.resetPending = false;
+    }
+    return [sendAt, flags];
+  }
+
+  /** The converter for a link type, made for the sink's link type (a FIFO takes the first file's). */
+  converterFor(sink: Sink, linkType: number, where: Record<string, unknown>): FrameConverter {
+    if (sink.linkType === null) (sink as FifoSink).linkType = linkType;
+    this.converter ??= new LinkConverter(sink.linkType!, this.macs);
+    return this.converter.for(linkType, where);
+  }
+
+  get truncateOversize(): boolean {
+    return this.oversize === "truncate";
   }
 
   private fileError(path: string, error: unknown): ReplayError {
@@ -326,5 +327,61 @@ export class Replayer {
     t.skipped.unsupported += stats.skipped.unsupported;
     t.truncated += stats.truncated;
     t.failed += stats.failed;
+  }
+}
+
+/** Decoder callbacks of one file: convert, check size, schedule, add to the sink's batch. */
+class RecordFeed implements DecoderSink {
+  wantsFlush = false;
+  private first = true;
+  private readonly converters: (FrameConverter | undefined)[] = [];
+  private readonly linkTypes: number[] = [];
+
+  constructor(
+    private readonly replayer: Replayer,
+    private readonly path: string,
+    private readonly seq: number,
+    private readonly sink: Sink,
+    private readonly stats: FileReplayStats,
+  ) {}
+
+  interface(info: InterfaceInfo): void {
+    this.linkTypes[info.id] = info.linkType;
+  }
+
+  packet(
+    buf: Uint8Array,
+    dataOffset: number,
+    capturedLength: number,
+    originalLength: number,
+    seconds: number,
+    nanoseconds: number,
+    interfaceId: number,
+  ): void {
+    let convert = this.converters[interfaceId];
+    if (!convert) {
+      const where = { path: this.path, interfaceId };
+      convert = this.replayer.converterFor(this.sink, this.linkTypes[interfaceId]!, where);
+      this.converters[interfaceId] = convert;
+    }
+    let frame = convert(buf.subarray(dataOffset, dataOffset + capturedLength));
+    if (frame === null) {
+      this.stats.skipped.unsupported++;
+      return;
+    }
+    const limit = this.sink.frameLimit(frame);
+    if (frame.length > limit) {
+      if (!this.replayer.truncateOversize) {
+        this.stats.skipped.oversize++;
+        return;
+      }
+      frame = frame.subarray(0, limit);
+      this.stats.truncated++;
+    }
+    const [sendAt, flags] = this.replayer.schedule(seconds, nanoseconds, frame.length, this.first);
+    this.first = false;
+    const wireLength = originalLength - capturedLength + frame.length;
+    if (this.sink.add(this.seq, frame, sendAt, flags, seconds, nanoseconds, wireLength))
+      this.wantsFlush = true;
   }
 }

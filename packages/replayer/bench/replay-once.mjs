@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// One replay with @sluice/replayer, as its own process (as sluice-node would run it): replays the files
+// into the interface and prints the stats of each file as one JSON line.
+// usage: replay-once.mjs IFACE NETNS SPEED FILE...
+import { parseSpeed, Replayer } from "../dist/index.js";
+
+const [iface, netns, speed, ...files] = process.argv.slice(2);
+const replayer = new Replayer({
+  output: { type: "interface", interface: iface, ...(netns && netns !== "-" ? { netns } : {}) },
+  speed: parseSpeed(speed),
+});
+await replayer.start();
+const stats = [];
+for (const file of files) stats.push(await replayer.replayFile(file));
+await replayer.stop();
+console.log(JSON.stringify(stats));

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// @sluice/replayer vs tcpreplay on a veth lab, back to back on the same input with the same consumer
+// (tcpdump on the peer end, 64 MiB kernel buffer):
+//   1. topspeed on a lab capture of BENCH_CAPTURE_MB (default 150) MB: packets/s of each, packets the
+//      peer's tcpdump received, and the ratio ours / tcpreplay's.
+//   2. original speed (1x) on a short capture (~3 s of UDP echo, HTTP and ping): the error of every
+//      inter-packet gap, as the peer's kernel timestamps saw it, against the file's gap (p50/p99).
+// Every figure is the median of BENCH_RUNS (default 3) runs. Our replayer runs as its own process
+// (bench/replay-once.mjs), like tcpreplay.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const dir = process.env.SLUICE_BENCH_DIR ?? "/tmp/sluice-bench";
+const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 150);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const big = join(dir, `lab-${sizeMB}M.pcap`);
+const short = join(dir, "replayer-1x-short.pcap");
+const once = fileURLToPath(new URL("./replay-once.mjs", import.meta.url));
+
+const { labUnavailableReason, makeLabCapture, createLab, missingTools, withLab } = await import(
+  "@sluice/testlab"
+);
+const { readCaptureSync } = await import("@sluice/pcap-format");
+const reason = labUnavailableReason() ?? missingTools("tcpreplay", "tcpdump");
+if (reason) {
+  console.log(`replayer bench skipped: it needs ${reason}`);
+  process.exit(0);
+}
+if (!existsSync(fileURLToPath(new URL("../dist/inject-child.js", import.meta.url)))) {
+  console.log("replayer bench: build first (npx turbo run build --filter=@sluice/replayer...)");
+  process.exit(1);
+}
+mkdirSync(dir, { recursive: true });
+if (!existsSync(big)) {
+  console.log(`making a ${sizeMB} MB lab capture in ${big}...`);
+  await makeLabCapture(big, { bytes: sizeMB * 1e6 });
+}
+
+const median = (values) => {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const records = (path) => readCaptureSync(new Uint8Array(readFileSync(path))).packets;
+
+if (!existsSync(short)) {
+  // Made in a lab of its own: its frames carry MACs the bench lab's peer filter does not drop.
+  console.log("making a short capture for the 1x comparison...");
+  await withLab(async (lab) => {
+    const capture = await lab.capture(short, { on: "b", precision: "nano" });
+    await Promise.all([
+      lab.udp({ packets: 6000, ratePps: 2000, size: [32, 1200], receiver: "echo" }),
+      lab.http({ requests: 60, responseBytes: [0, 40_000] }),
+      lab.ping({ count: 10 }).catch(() => {}),
+    ]);
+    await capture.stop();
+  });
+}
+
+const lab = await createLab();
+try {
+  // Silent kernels: no IPv6 chatter; and frames either end sends itself are left out of the peer capture.
+  const macs = [];
+  for (const end of [lab.a, lab.b]) {
+    spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
+  }
+  const filter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+
+  const ours = (speed, file) => {
+    const run = spawnSync(process.execPath, [once, lab.a.iface, lab.a.netns, speed, file], {
+      encoding: "utf8",
+    });
+    if (run.status !== 0) throw new Error(`replay-once failed: ${run.stderr}`);
+    const [stats] = JSON.parse(run.stdout);
+    return { sent: stats.packetsSent, pps: stats.pps };
+  };
+  const tcpreplay = (speed, file) => {
+    const run = spawnSync(
+      "ip",
+      ["netns", "exec", lab.a.netns, "tcpreplay", "-i", lab.a.iface, ...speed, file],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (run.status !== 0) throw new Error(`tcpreplay failed: ${run.stderr}`);
+    return {
+      sent: Number(/Actual: (\d+) packets/.exec(run.stdout)?.[1]),
+      pps: Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(run.stdout)?.[1]),
+    };
+  };
+  const peer = async (name, replay) => {
+    const path = join(dir, name);
+    const capture = await lab.capture(path, { on: "b", filter, precision: "nano" });
+    const result = replay();
+    const counters = await capture.stop();
+    return { ...result, received: counters.packets, droppedByKernel: counters.droppedByKernel, path };
+  };
+
+  // 1. topspeed
+  const inputPackets = records(big).length;
+  const top = { ours: [], tcpreplay: [] };
+  for (let i = 0; i < runs; i++) {
+    const a = await peer("replayer-top-ours.pcap", () => ours("topspeed", big));
+    rmSync(a.path, { force: true });
+    const b = await peer("replayer-top-tcpreplay.pcap", () => tcpreplay(["--topspeed"], big));
+    rmSync(b.path, { force: true });
+    top.ours.push(a);
+    top.tcpreplay.push(b);
+    console.log(
+      `  run ${i + 1}: ours ${a.pps} pps (peer got ${a.received}), tcpreplay ${b.pps} pps (peer got ${b.received})`,
+    );
+  }
+  const summary = (list) => ({
+    pps: Math.round(median(list.map((r) => r.pps))),
+    sent: median(list.map((r) => r.sent)),
+    received: median(list.map((r) => r.received)),
+  });
+  const topOurs = summary(top.ours);
+  const topPeer = summary(top.tcpreplay);
+  console.log(`\ntopspeed, ${big} (${inputPackets} packets), median of ${runs}:`);
+  console.log(
+    `  @sluice/replayer  ${topOurs.pps} pps   sent ${topOurs.sent}   peer tcpdump received ${topOurs.received}`,
+  );
+  console.log(
+    `  tcpreplay         ${topPeer.pps} pps   sent ${topPeer.sent}   peer tcpdump received ${topPeer.received}`,
+  );
+  console.log(
+    `  ratio ours/tcpreplay: ${(topOurs.pps / topPeer.pps).toFixed(2)} (pps), ${(topOurs.received / topPeer.received).toFixed(2)} (received)`,
+  );
+
+  // 2. original speed: gap error seen at the peer
+  const sent = records(short);
+  const gapErrors = (path) => {
+    const got = records(path);
+    if (got.length !== sent.length) return { count: got.length, p50: Number.NaN, p99: Number.NaN };
+    const ns = (r) => BigInt(r.seconds) * 1_000_000_000n + BigInt(r.nanoseconds);
+    const errors = [];
+    for (let i = 1; i < got.length; i++) {
+      const peerGap = ns(got[i]) - ns(got[i - 1]);
+      const fileGap = ns(sent[i]) - ns(sent[i - 1]);
+      errors.push(Math.abs(Number(peerGap - fileGap)) / 1000);
+    }
+    errors.sort((x, y) => x - y);
+    return { count: got.length, p50: pct(errors, 0.5), p99: pct(errors, 0.99) };
+  };
+  const paced = { ours: [], tcpreplay: [] };
+  for (let i = 0; i < runs; i++) {
+    const a = await peer("replayer-1x-ours.pcap", () => ours("original", short));
+    const ea = gapErrors(a.path);
+    const b = await peer("replayer-1x-tcpreplay.pcap", () => tcpreplay([], short));
+    const eb = gapErrors(b.path);
+    paced.ours.push(ea);
+    paced.tcpreplay.push(eb);
+    console.log(
+      `  1x run ${i + 1}: ours p50 ${ea.p50?.toFixed(1)} µs p99 ${ea.p99?.toFixed(1)} µs (${ea.count} pkts), tcpreplay p50 ${eb.p50?.toFixed(1)} µs p99 ${eb.p99?.toFixed(1)} µs (${eb.count} pkts)`,
+    );
+  }
+  const gaps = (list) => ({ p50: median(list.map((e) => e.p50)), p99: median(list.map((e) => e.p99)) });
+  const go = gaps(paced.ours);
+  const gt = gaps(paced.tcpreplay);
+  console.log(
+    `\noriginal speed (1x), ${short} (${sent.length} packets), gap error at the peer, median of ${runs}:`,
+  );
+  console.log(`  @sluice/replayer  p50 ${go.p50.toFixed(1)} µs   p99 ${go.p99.toFixed(1)} µs`);
+  console.log(`  tcpreplay         p50 ${gt.p50.toFixed(1)} µs   p99 ${gt.p99.toFixed(1)} µs`);
+  console.log(
+    `  ratio ours/tcpreplay: p50 ${(go.p50 / gt.p50).toFixed(2)}, p99 ${(go.p99 / gt.p99).toFixed(2)}`,
+  );
+} finally {
+  await lab.destroy();
+}
