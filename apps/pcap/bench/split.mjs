@@ -68,12 +68,15 @@ timed("node", [cli, "split", input, "--parts", String(parts), "-o", splitDir]);
 const files = readdirSync(splitDir);
 const outBytes = files.reduce((n, f) => n + statSync(join(splitDir, f)).size - 24, 0);
 const inputBytes = statSync(input).size;
-if (outBytes !== inputBytes - 24) throw new Error(`split wrote ${outBytes} record bytes, input has ${inputBytes - 24}`);
+if (outBytes !== inputBytes - 24)
+  throw new Error(`split wrote ${outBytes} record bytes, input has ${inputBytes - 24}`);
 clean();
 rmSync(splitDir, { recursive: true, force: true });
 
 const inputMB = inputBytes / 1e6;
-const packets = JSON.parse(execFileSync("node", [cli, "info", "--json", input], { encoding: "utf8" })).packets;
+const packets = JSON.parse(
+  execFileSync("node", [cli, "info", "--json", input], { encoding: "utf8" }),
+).packets;
 console.log(`input: ${input}, ${inputMB.toFixed(0)} MB, ${packets} packets; ${runs} runs each, medians`);
 const results = Object.fromEntries(
   Object.entries(samples).map(([name, s]) => [

@@ -168,6 +168,11 @@ export class PacketDecoder {
     return this;
   }
 
+  /** Decodes a record's captured bytes by its link type (a PacketRecord from @sluice/pcap-format fits). */
+  decodeRecord(record: { data: Uint8Array; linkType: number }): this {
+    return this.decode(record.data, record.linkType);
+  }
+
   private reset(data: Uint8Array, linkType: number, end: number): undefined {
     this.data = data;
     this.end = Math.min(end, data.length);

@@ -127,7 +127,9 @@ describe.skipIf(skip !== null)("sluice-pcap fields", () => {
   });
 
   it("gives every packet the same keys, null where the layer is missing, and the record's time and lengths", async () => {
-    const ours = lines((await sluicePcap(["fields", path("lab.pcap")])).stdout);
+    const run = await sluicePcap(["fields", path("lab.pcap")]);
+    expect(run.stderr).toBe("");
+    const ours = lines(run.stdout);
     const keys = Object.keys(ours[0]!);
     for (const f of ours) expect(Object.keys(f)).toEqual(keys);
     const times = (
