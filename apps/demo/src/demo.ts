@@ -42,7 +42,10 @@ export interface DemoSummary {
   /** Frames on the wire, seen by tcpdump at the traffic source. */
   packetsSent: number;
   master: { packetsCaptured: number; droppedByKernel: number; filesRotated: number; restarts: number };
-  pool: Record<string, { filesDelivered: number; filesReplayed: number; packetsReplayed: number }>;
+  pool: Record<
+    string,
+    { filesDelivered: number; filesReplayed: number; packetsReplayed: number; timesUnhealthy: number }
+  >;
   sensors: Record<string, { packets: number; capture: string }>;
   alone: Record<string, { files: number; packets: number; folder: string }>;
   /** Every frame in the alone folder appears exactly once across the pool's sensors. */
@@ -112,6 +115,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   mkdirSync(dir, { recursive: true });
 
   const labs: Lab[] = [];
+  // Every process's output, written next to the demo's files at the end (also on failure) for a look.
+  const logs = new Map<string, LabProcess>();
   try {
     say("creating the lab: a traffic source, a master, two nodes (network namespaces)");
     const traffic = await createLab({ name: "demo-traffic" });
@@ -168,12 +173,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       await sensor.waitFor(/listening on/);
       sensors.set(n.name, sensor);
       const proc = nodesLab.exec(side, process.execPath, [nodeCli, "run", "--config", path]);
+      logs.set(`${n.name}.log`, proc);
       await proc.waitFor(/"event":"started"/, 20_000);
       nodeProcs.set(n.name, proc);
     }
 
     let masterProc = traffic.exec("b", process.execPath, [masterCli, "run", "--config", masterConfig]);
     const masterRuns: LabProcess[] = [masterProc];
+    logs.set("master.log", masterProc);
     await masterProc.waitFor(/"event":"source-started"/, 20_000);
     say(
       `master capturing ${traffic.b.iface}, rotating every ${master.rotation.seconds} s into ${master.spool}`,
@@ -190,6 +197,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         await masterProc.exited;
         masterProc = traffic.exec("b", process.execPath, [masterCli, "run", "--config", masterConfig]);
         masterRuns.push(masterProc);
+        logs.set(`master-${masterRuns.length}.log`, masterProc);
         await masterProc.waitFor(/"event":"source-started"/, 20_000);
       },
     };
@@ -236,6 +244,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       const replayed = events(proc, "replayed");
       summary.pool[n.name] = {
         filesDelivered: delivered.filter((e) => e["destination"] === n.name).length,
+        timesUnhealthy: masterRuns
+          .flatMap((p) => events(p, "destination-unhealthy"))
+          .filter((e) => e["destination"] === n.name).length,
         filesReplayed: replayed.length,
         packetsReplayed: replayed.reduce((sum, e) => sum + Number(e["packetsSent"] ?? e["packets"] ?? 0), 0),
       };
@@ -265,6 +276,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     summary.poolMatchesAlone = summary.missingFromPool === 0 && summary.extraInPool === 0;
     return summary;
   } finally {
+    for (const [name, proc] of logs) writeFileSync(join(dir, name), proc.stdout() + proc.stderr());
     say("removing the lab");
     for (const lab of labs.reverse()) await lab.destroy();
   }

@@ -122,7 +122,17 @@ export class HealthMonitor {
   private readonly cache = new Map<string, DestinationHealth>();
   private readonly checking = new Map<string, Promise<DestinationHealth>>();
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(
+    private readonly intervalMs: number,
+    /** Called when a destination turns healthy or unhealthy (not on its first check when healthy). */
+    private readonly onChange: (name: string, health: DestinationHealth) => void = () => {},
+  ) {}
+
+  private store(name: string, health: DestinationHealth): void {
+    const previous = this.cache.get(name);
+    this.cache.set(name, health);
+    if ((previous?.healthy ?? true) !== health.healthy) this.onChange(name, health);
+  }
 
   /** The cached health when fresh, otherwise a new check. */
   async get(dest: Destination): Promise<DestinationHealth> {
@@ -141,7 +151,7 @@ export class HealthMonitor {
     const running = this.checking.get(dest.name);
     if (running) return running;
     const promise = checkDestination(dest).then((health) => {
-      this.cache.set(dest.name, health);
+      this.store(dest.name, health);
       this.checking.delete(dest.name);
       return health;
     });
@@ -152,7 +162,7 @@ export class HealthMonitor {
   /** Marks a destination failing until its next check, one interval from now. */
   markFailing(name: string, message: string): void {
     const previous = this.cache.get(name);
-    this.cache.set(name, {
+    this.store(name, {
       healthy: false,
       reason: "failing",
       message,

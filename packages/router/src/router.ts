@@ -107,7 +107,15 @@ export class Router extends EventEmitter<RouterEvents> {
     super();
     this.routing = resolveRouting(options);
     this.journalDir = resolve(options.journalDir);
-    this.health = new HealthMonitor(options.healthIntervalMs ?? 5000);
+    this.health = new HealthMonitor(options.healthIntervalMs ?? 5000, (name, health) => {
+      if (health.healthy) this.log.info("destination-healthy", { destination: name });
+      else
+        this.log.warn("destination-unhealthy", {
+          destination: name,
+          reason: health.reason,
+          message: health.message,
+        });
+    });
     this.retryInitial = options.retry?.initialMs ?? 1000;
     this.retryMax = options.retry?.maxMs ?? 60_000;
     this.concurrency = options.concurrency ?? 4;
