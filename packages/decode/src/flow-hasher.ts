@@ -59,12 +59,15 @@ export class FlowHasher {
     this.fragmentUsed = new Uint8Array(slots);
   }
 
-  /** The unsigned 32-bit flow hash of a record (its `data` decoded as `linkType`). */
+  /** The flow hash (an integer from 0 to 2^31-1) of a record (its `data` decoded as `linkType`). */
   hashRecord(record: FramedBytes): number {
     return this.hash(record.data, record.linkType);
   }
 
-  /** The unsigned 32-bit flow hash of the frame `data[start, end)` of link type `linkType`. */
+  /**
+   * The flow hash of the frame `data[start, end)` of link type `linkType`: an integer from 0 to 2^31-1 (31
+   * bits, so V8 passes it without boxing and hashing allocates nothing).
+   */
   hash(data: Uint8Array, linkType: number, start = 0, end = data.length): number {
     const p = this.decoder.decode(data, linkType, start, end);
     if (p.ipDstOffset >= 0) return this.ipHash(p);

@@ -10,7 +10,11 @@ export function mixWord(state: number, word: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-/** MurmurHash3's finalizer: every input bit affects every output bit. Returns an unsigned 32-bit value. */
+/**
+ * MurmurHash3's finalizer: every input bit affects every output bit. Returns the top 31 bits, a
+ * non-negative integer below 2^31: V8 keeps it as a small integer, so passing it around allocates nothing
+ * (an unsigned 32-bit result above 2^31 would be boxed on every call that is not inlined).
+ */
 export function finalizeHash(state: number, length: number): number {
   let h = state ^ length;
   h ^= h >>> 16;
@@ -18,10 +22,10 @@ export function finalizeHash(state: number, length: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h >>> 1;
 }
 
-/** MurmurHash3 (x86, 32-bit) of a string's UTF-8 bytes: node names become rendezvous seeds. */
+/** MurmurHash3 (x86, 32-bit; top 31 bits kept) of a string's UTF-8 bytes: node names become rendezvous seeds. */
 export function hashString(text: string, seed = 0): number {
   const bytes = new TextEncoder().encode(text);
   let h = seed | 0;
