@@ -167,12 +167,14 @@ export class SensorNode {
   private sleep(ms: number, wakeOnChange: boolean): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((done) => {
+      const signal = this.stopController.signal;
       const timer = setTimeout(finish, ms);
       function finish(): void {
         clearTimeout(timer);
+        signal.removeEventListener("abort", finish);
         done();
       }
-      this.stopController.signal.addEventListener("abort", finish, { once: true });
+      signal.addEventListener("abort", finish, { once: true });
       if (wakeOnChange) this.wake = finish;
     });
   }

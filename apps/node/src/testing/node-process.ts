@@ -49,7 +49,7 @@ export function runNode(config: string): NodeProcess {
         if (found) return found;
         if (child.exitCode !== null || Date.now() > deadline) {
           throw new Error(
-            `no "${name}" event (exit ${child.exitCode}); stderr: ${err}\nevents: ${events.map((e) => e["event"]).join(" ")}`,
+            `no "${name}" event (exit ${child.exitCode}); stderr: ${err}\nevents: ${events.map((e) => e["event"]).join(" ")}\nlast: ${JSON.stringify(events.at(-1))}`,
           );
         }
         await new Promise((r) => setTimeout(r, 20));
