@@ -115,25 +115,29 @@ export class FlowHasher {
     dstPort: number,
   ): number {
     const d = p.data;
-    const words = p.ipAddressLength >> 2;
     const a = p.ipSrcOffset;
     const b = p.ipDstOffset;
-    let order = 0;
-    for (let i = 0; i < words && order === 0; i++) order = word(d, a + i * 4) - word(d, b + i * 4);
-    if (order === 0) order = srcPort - dstPort;
-    const low = order <= 0 ? a : b;
-    const high = order <= 0 ? b : a;
     let h = mixWord(this.seed, tag);
-    for (let i = 0; i < words; i++) h = mixWord(h, word(d, low + i * 4));
-    for (let i = 0; i < words; i++) h = mixWord(h, word(d, high + i * 4));
+    let forward: boolean;
+    if (p.ipAddressLength === 4) {
+      const x = word(d, a);
+      const y = word(d, b);
+      forward = x < y || (x === y && srcPort <= dstPort);
+      h = mixWord(mixWord(h, forward ? x : y), forward ? y : x);
+    } else {
+      let order = 0;
+      for (let i = 0; i < 16 && order === 0; i += 4) order = word(d, a + i) - word(d, b + i);
+      forward = order < 0 || (order === 0 && srcPort <= dstPort);
+      const low = forward ? a : b;
+      const high = forward ? b : a;
+      for (let i = 0; i < 16; i += 4) h = mixWord(h, word(d, low + i));
+      for (let i = 0; i < 16; i += 4) h = mixWord(h, word(d, high + i));
+    }
     if (tag !== TAG_TWO_TUPLE) {
       h = mixWord(h, protocol);
-      if (srcPort >= 0) {
-        const ports = order <= 0 ? srcPort * 0x10000 + dstPort : dstPort * 0x10000 + srcPort;
-        h = mixWord(h, ports | 0);
-      }
+      if (srcPort >= 0) h = mixWord(h, forward ? (srcPort << 16) | dstPort : (dstPort << 16) | srcPort);
     }
-    return finalizeHash(h, words * 8);
+    return finalizeHash(h, p.ipAddressLength * 2);
   }
 
   private fragmentSlot(p: PacketDecoder): number {
@@ -176,8 +180,9 @@ export class FlowHasher {
   }
 }
 
+// A signed 32-bit word: orders addresses consistently and, unlike an unsigned one, is never boxed.
 function word(d: Uint8Array, at: number): number {
-  return ((d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!) >>> 0;
+  return (d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!;
 }
 
 const sharedHasher = new FlowHasher();
