@@ -1,8 +1,10 @@
-// How the parent talks to its inject child. Records go over a pipe (fd 3) as length-prefixed frames;
-// control and acknowledgements go over Node's IPC channel.
+// How the parent talks to its inject child, over Node's IPC channel: the parent names files, the child
+// reads them itself and reports progress and results. Inside the child, records travel as batches of
+// length-prefixed frames from the file reader to the inject loop.
 import type { ReplayErrorReason } from "./errors.js";
+import type { Speed } from "./speed.js";
 
-/** Frame kinds on the record pipe: `[u32 bodyLength][u8 kind][body]`. */
+/** Frame kinds: `[u32 bodyLength][u8 kind][body]`. */
 export const FRAME_BATCH = 1;
 export const FRAME_END = 2;
 /** Bytes before a frame's body: its length and kind. */
@@ -18,6 +20,10 @@ export const FLAG_RESET = 2;
 /** What the child is started with (argv[2], JSON). */
 export interface InjectChildConfig {
   interface: string;
+  speed: Speed;
+  maxGapMs: number;
+  oversize: "skip" | "truncate";
+  macs: { src: string; dst: string };
   bufferTimeoutMs: number;
   retry: RetryPolicy;
   /** Percentile samples kept per file (a reservoir beyond that). */
@@ -46,13 +52,15 @@ export interface ErrorJson {
 export type ChildMessage =
   | { type: "ready"; linkType: number; mtu: number; ethernet: boolean; pid: number }
   | { type: "error"; error: ErrorJson }
-  | { type: "progress"; seq: number; packets: number; bytes: number; frameBytes: number }
+  | { type: "progress"; seq: number; packets: number; bytes: number }
   | {
       type: "done";
       seq: number;
       packets: number;
       bytes: number;
       failed: number;
+      skipped: { oversize: number; unsupported: number };
+      truncated: number;
       cancelled: boolean;
       error: ErrorJson | null;
       timing: TimingSummary | null;
@@ -60,4 +68,7 @@ export type ChildMessage =
       lastSendMs: number | null;
     };
 
-export type ParentMessage = { type: "cancel"; seq: number } | { type: "stop" };
+export type ParentMessage =
+  | { type: "file"; seq: number; path: string }
+  | { type: "cancel"; seq: number }
+  | { type: "stop" };

@@ -10,9 +10,11 @@ import { execFile } from "node:child_process";
 import { closeSync, constants, openSync, statSync, writeSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
+import { copyBytes } from "./batch-builder.js";
 import { FLAG_FIRST_OF_FILE, FLAG_RESET, type TimingSummary } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import type { Sink, SinkFileResult } from "./sink.js";
+import type { FileOutcome, Output } from "./output.js";
+import { type FeedContext, FileFeeder, type RecordTarget } from "./record-feed.js";
 import { TimingRecorder } from "./timing.js";
 
 const CHUNK_BYTES = 256 * 1024;
@@ -37,6 +39,16 @@ interface Chunk {
 interface EndMarker {
   seq: number;
   end: true;
+}
+
+/** How one file ended at the FIFO. */
+interface SinkFileResult {
+  packets: number;
+  bytes: number;
+  failed: number;
+  cancelled: boolean;
+  error: ReplayError | null;
+  timing: TimingSummary | null;
 }
 
 interface FileState {
@@ -70,7 +82,8 @@ export async function ensureFifo(path: string): Promise<void> {
   }
 }
 
-export class FifoSink implements Sink {
+/** The FIFO stream: chunks of pcap records written as the pipe takes them. */
+export class FifoSink {
   /** Link type of the stream: the first file's, set by the replayer. */
   linkType: number | null = null;
   private readonly files = new Map<number, FileState>();
@@ -108,18 +121,22 @@ export class FifoSink implements Sink {
 
   add(
     seq: number,
-    frame: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    length: number,
     sendAtNs: number,
     flags: number,
     seconds: number,
     nanoseconds: number,
     originalLength: number,
   ): boolean {
-    const needed = 16 + frame.length;
+    const needed = 16 + length;
     let chunk = this.current;
+    let sealed = false;
     if (chunk && (chunk.seq !== seq || chunk.starts.at(-1)! + needed > chunk.bytes.length)) {
       this.seal();
       chunk = null;
+      sealed = true;
     }
     if (!chunk) {
       chunk = {
@@ -138,13 +155,13 @@ export class FifoSink implements Sink {
     const b = chunk.bytes;
     b.writeUInt32LE(seconds >>> 0, at);
     b.writeUInt32LE(this.precision === "nano" ? nanoseconds : Math.floor(nanoseconds / 1000), at + 4);
-    b.writeUInt32LE(frame.length, at + 8);
-    b.writeUInt32LE(Math.max(originalLength, frame.length), at + 12);
-    b.set(frame, at + 16);
+    b.writeUInt32LE(length, at + 8);
+    b.writeUInt32LE(Math.max(originalLength, length), at + 12);
+    copyBytes(buf, b, at + 16, start, length);
     chunk.starts.push(at + needed);
     chunk.sendAt.push(sendAtNs);
     chunk.flags.push(flags);
-    return this.queue.length > 0 && this.queued > MAX_QUEUED;
+    return sealed;
   }
 
   private seal(): void {
@@ -444,5 +461,70 @@ export class FifoSink implements Sink {
     }
     this.queue.length = 0;
     this.closeFd();
+  }
+}
+
+/** A FIFO as a Replayer output: files are read here and streamed into the pipe. */
+export class FifoOutput implements Output {
+  private readonly sink: FifoSink;
+  private readonly cancelled = new Set<number>();
+
+  constructor(
+    path: string,
+    precision: "micro" | "nano",
+    private readonly context: FeedContext,
+  ) {
+    this.sink = new FifoSink(path, precision);
+  }
+
+  get alive(): boolean {
+    return this.sink.alive;
+  }
+
+  /** Readers that took the stream so far (each got a global header). */
+  get readers(): number {
+    return this.sink.readers;
+  }
+
+  async replay(
+    seq: number,
+    path: string,
+    onProgress: (packets: number, bytes: number) => void,
+  ): Promise<FileOutcome> {
+    const sink = this.sink;
+    sink.beginFile(seq, onProgress);
+    const target: RecordTarget = {
+      linkType: (first) => {
+        sink.linkType ??= first;
+        return sink.linkType;
+      },
+      frameLimit: () => sink.frameLimit(),
+      add: (buf, start, length, sendAt, flags, seconds, nanoseconds, originalLength) =>
+        sink.add(seq, buf, start, length, sendAt, flags, seconds, nanoseconds, originalLength),
+    };
+    const feeder = new FileFeeder(this.context, target, path);
+    while (!feeder.done && !this.cancelled.has(seq)) {
+      await feeder.next();
+      await sink.flush();
+    }
+    if (!feeder.done) await feeder.close();
+    const result = await sink.endFile(seq);
+    const wasCancelled = this.cancelled.delete(seq);
+    const cancelled = result.cancelled || wasCancelled;
+    const error = result.error ?? feeder.error;
+    if (cancelled || result.error) {
+      this.context.timeline.reset();
+      this.context.resetPending = true;
+    }
+    return { ...result, cancelled, error, ...feeder.feed.counts };
+  }
+
+  cancel(seq: number): void {
+    this.cancelled.add(seq);
+    this.sink.cancel(seq);
+  }
+
+  close(): Promise<void> {
+    return this.sink.close();
   }
 }

@@ -1,7 +1,8 @@
-// The inject child: one libpcap handle on one interface, fed records over fd 3, pacing them close to
-// the inject call. It exits to close the handle (node_pcap cannot close an open_live handle cleanly).
-import { Socket } from "node:net";
+// The inject child: one libpcap handle on one interface. The parent names files; the child reads them
+// itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
+// send time. It exits to close the handle (node_pcap cannot close an open_live handle cleanly).
 import { performance } from "node:perf_hooks";
+import { BatchBuilder, endFrame, recycle } from "./batch-builder.js";
 import {
   BATCH_HEADER,
   type ChildMessage,
@@ -16,8 +17,10 @@ import {
   RECORD_HEADER,
 } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import { FrameReader } from "./frame-reader.js";
-import { InjectHandle, interfaceState } from "./inject-handle.js";
+import { InjectHandle, type InterfaceState, interfaceState } from "./inject-handle.js";
+import { LinkConverter, parseMac } from "./link-convert.js";
+import { type FeedContext, type FeedCounts, FileFeeder, type RecordTarget } from "./record-feed.js";
+import { Timeline } from "./timeline.js";
 import { TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
@@ -26,9 +29,17 @@ const TIMER_SLEEP_NS = 2_000_000;
 const SPIN_NS = 300_000;
 /** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop at least this often. */
 const YIELD_EVERY_NS = 10_000_000;
+/** Batches read ahead of the one being sent. */
+const READ_AHEAD = 2;
+/** Progress goes to the parent at most this often. */
+const PROGRESS_EVERY_MS = 100;
+const VLAN_TPIDS = new Set([0x8100, 0x88a8]);
+/** Topspeed records sent straight from the reader between two yields to the event loop. */
+const DIRECT_YIELD_EVERY = 256;
 
 const config = JSON.parse(process.argv[2] ?? "{}") as InjectChildConfig;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const nowNs = (): number => performance.now() * 1e6;
 
 function send(message: ChildMessage, then?: () => void): void {
   if (!process.connected) {
@@ -49,34 +60,99 @@ class FileState {
   bytes = 0;
   failed = 0;
   cancelled = false;
+  /** Sending failed: the rest of the file is dropped. */
   error: ErrorJson | null = null;
+  /** Reading failed: what was read before still goes out. */
+  readError: ErrorJson | null = null;
   firstSendMs: number | null = null;
   lastSendMs: number | null = null;
+  lastProgress = 0;
+  /** What reading the file skipped and truncated. */
+  counts: FeedCounts = { skipped: { oversize: 0, unsupported: 0 }, truncated: 0 };
   readonly timing = new TimingRecorder(config.timingSamples);
 }
 
-const nowNs = (): number => performance.now() * 1e6;
+/** A file being read into batches. */
+interface Job {
+  seq: number;
+  feeder: FileFeeder;
+  builder: BatchBuilder;
+}
 
 class InjectLoop {
   private readonly files = new Map<number, FileState>();
+  private readonly jobs: Job[] = [];
   private readonly queue: Buffer[] = [];
+  private readonly pool: Buffer[] = [];
+  private readonly context: FeedContext;
+  private readonly target: Omit<RecordTarget, "add">;
+  private converter: LinkConverter | null = null;
   private anchor: number | null = null;
   // Where the loop stands inside queue[0].
   private index = 0;
   private offset = 0;
-  private batchPackets = 0;
-  private batchBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
+  private reading = false;
   private attempt = 0;
   private lastYield = 0;
   /** The record at the cursor was already scheduled once (the loop waited for it). */
   private waited = false;
 
-  constructor(private readonly handle: InjectHandle) {}
+  constructor(
+    private readonly handle: InjectHandle,
+    state: InterfaceState,
+  ) {
+    const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
+    this.context = {
+      timeline: new Timeline(config.speed, config.maxGapMs),
+      converter: (linkType) => {
+        this.converter ??= new LinkConverter(linkType, macs);
+        return this.converter;
+      },
+      truncate: config.oversize === "truncate",
+      resetPending: false,
+    };
+    const headerLength = state.ethernet ? 14 : 0;
+    this.target = {
+      linkType: () => handle.linkType,
+      frameLimit: (buf, start, length) => {
+        const tagged =
+          headerLength === 14 && length >= 14 && VLAN_TPIDS.has((buf[start + 12]! << 8) | buf[start + 13]!);
+        return state.mtu + headerLength + (tagged ? 4 : 0);
+      },
+    };
+  }
 
-  enqueue(frames: Buffer[]): void {
-    for (const frame of frames) this.queue.push(frame);
+  /** Starts reading a file; its records queue behind those of earlier files. */
+  replay(seq: number, path: string): void {
+    const builder = new BatchBuilder(seq, this.pool);
+    const state = this.file(seq);
+    // Topspeed sends records straight from the decoder while nothing is queued: no copy into a batch.
+    // A failed inject falls back to the batch path, which retries with backoff; order is kept.
+    const direct = config.speed.kind === "topspeed";
+    let sent = 0;
+    const target: RecordTarget = {
+      ...this.target,
+      add: (buf, start, length, sendAt, flags) => {
+        if (direct && !builder.pending && this.queue.length === 0 && this.jobs[0]?.seq === seq) {
+          if (state.cancelled || state.error) return false;
+          try {
+            this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
+            state.packets++;
+            state.bytes += length;
+            // Every few hundred records the reader returns, so the loop can yield to IPC.
+            return ++sent % DIRECT_YIELD_EVERY === 0;
+          } catch {
+            // Falls through: the batch path retries this record.
+          }
+        }
+        return builder.add(buf, start, length, sendAt, flags);
+      },
+    };
+    const feeder = new FileFeeder(this.context, target, path);
+    state.counts = feeder.feed.counts;
+    this.jobs.push({ seq, feeder, builder });
     this.pump();
   }
 
@@ -106,7 +182,7 @@ class InjectLoop {
     }, delayMs);
   }
 
-  /** Yields to the event loop between batches so pipe data and IPC messages get in. */
+  /** Yields to the event loop between batches so IPC messages get in. */
   private yieldThenPump(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -116,10 +192,44 @@ class InjectLoop {
     });
   }
 
+  // Reads the current job's next batches (or ends it) while the queue runs low.
+  private readAhead(): boolean {
+    const job = this.jobs[0];
+    if (!job || this.reading || this.queue.length > READ_AHEAD) return false;
+    this.reading = true;
+    const state = this.file(job.seq);
+    const step = state.cancelled ? job.feeder.close() : job.feeder.next();
+    step.then(() => {
+      this.reading = false;
+      if (job.feeder.done) {
+        job.builder.seal();
+        if (job.feeder.error) state.readError = job.feeder.error.toJSON();
+      }
+      if (!state.cancelled) for (const frame of job.builder.take()) this.queue.push(frame);
+      if (job.feeder.done) {
+        this.jobs.shift();
+        this.queue.push(endFrame(job.seq));
+      }
+      this.progress(job.seq, state);
+      this.yieldThenPump();
+    });
+    return true;
+  }
+
+  private progress(seq: number, state: FileState): void {
+    const now = performance.now();
+    if (now - state.lastProgress < PROGRESS_EVERY_MS) return;
+    state.lastProgress = now;
+    send({ type: "progress", seq, packets: state.packets, bytes: state.bytes });
+  }
+
   pump(): void {
     if (this.timer || this.scheduled) return;
     this.lastYield = nowNs();
     const frame = this.queue[0];
+    if (!frame || (this.queue.length <= READ_AHEAD && this.offset === 0)) {
+      if (this.readAhead() && !frame) return;
+    }
     if (!frame) return;
     const kind = frame[4];
     const seq = frame.readUInt32LE(FRAME_PREFIX);
@@ -133,20 +243,13 @@ class InjectLoop {
     if (this.offset === 0) {
       this.index = 0;
       this.offset = FRAME_PREFIX + BATCH_HEADER;
-      this.batchPackets = 0;
-      this.batchBytes = 0;
       this.waited = false;
     }
     if (!this.sendBatch(frame, seq)) return;
     this.queue.shift();
+    recycle(frame, this.pool);
     this.offset = 0;
-    send({
-      type: "progress",
-      seq,
-      packets: this.batchPackets,
-      bytes: this.batchBytes,
-      frameBytes: frame.length,
-    });
+    this.progress(seq, this.file(seq));
     this.yieldThenPump();
   }
 
@@ -192,7 +295,8 @@ class InjectLoop {
       }
       const sentAt = nowNs();
       try {
-        this.handle.inject(frame.subarray(start, start + length));
+        // A plain Uint8Array view costs less than Buffer#subarray, and is all libpcap needs.
+        this.handle.inject(new Uint8Array(frame.buffer, frame.byteOffset + start, length));
       } catch (error) {
         if (!this.retry(state, error)) return false;
         this.advance(start + length);
@@ -204,8 +308,6 @@ class InjectLoop {
       state.lastSendMs = sentMs;
       state.packets++;
       state.bytes += length;
-      this.batchPackets++;
-      this.batchBytes += length;
       this.attempt = 0;
       this.advance(start + length);
     }
@@ -251,14 +353,21 @@ class InjectLoop {
   private finish(seq: number): void {
     const state = this.file(seq);
     this.files.delete(seq);
+    if (state.cancelled || state.error) {
+      // The next file starts a fresh timeline instead of waiting out what this one did not send.
+      this.context.timeline.reset();
+      this.context.resetPending = true;
+    }
     send({
       type: "done",
       seq,
       packets: state.packets,
       bytes: state.bytes,
       failed: state.failed,
+      skipped: state.counts.skipped,
+      truncated: state.counts.truncated,
       cancelled: state.cancelled,
-      error: state.error,
+      error: state.error ?? state.readError,
       timing: state.timing.summary(),
       firstSendMs: state.firstSendMs,
       lastSendMs: state.lastSendMs,
@@ -274,20 +383,17 @@ function main(): void {
     send({ type: "error", error: toJson(error) }, () => process.exit(3));
     return;
   }
-  const loop = new InjectLoop(handle);
-  const reader = new FrameReader();
-  const input = new Socket({ fd: 3, readable: true, writable: false });
-  input.on("data", (chunk: Buffer) => loop.enqueue(reader.push(chunk)));
-  input.on("error", () => process.exit(4));
+  const state = interfaceState(config.interface);
+  const loop = new InjectLoop(handle, state);
   const exit = (): void => process.exit(0);
   process.on("message", (message: ParentMessage) => {
-    if (message.type === "cancel") loop.cancel(message.seq);
+    if (message.type === "file") loop.replay(message.seq, message.path);
+    else if (message.type === "cancel") loop.cancel(message.seq);
     else if (message.type === "stop") exit();
   });
   process.on("disconnect", exit);
   process.on("SIGTERM", exit);
   process.on("SIGINT", exit);
-  const state = interfaceState(config.interface);
   send({
     type: "ready",
     linkType: handle.linkType,

@@ -8,6 +8,9 @@ import { ReplayError } from "./errors.js";
 /** Converts one record's bytes; returns the frame, or null when this record cannot be converted. */
 export type FrameConverter = (data: Uint8Array) => Uint8Array | null;
 
+/** The converter of a link type to itself: callers may skip calling it and use the record's bytes. */
+export const IDENTITY: FrameConverter = (data) => data;
+
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 const MAX_FRAME = 256 * 1024 + 64;
@@ -76,7 +79,7 @@ export class LinkConverter {
   }
 
   private make(from: number): FrameConverter | null {
-    if (from === this.target) return (data) => data;
+    if (from === this.target) return IDENTITY;
     if (this.target === LinkType.ETHERNET) return this.toEthernet(from);
     if (this.target === LinkType.RAW) return this.toRaw(from);
     return null;

@@ -153,7 +153,9 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(gapsMs[9]).toBeLessThan(330);
     expect(gapsMs[19]).toBeGreaterThan(490);
     expect(gapsMs[19]).toBeLessThan(530);
-    for (const i of [0, 5, 12, 25]) expect(Math.abs(gapsMs[i]! - 10)).toBeLessThan(3);
+    // Inside each file the 10 ms gaps hold (a median, so one preempted send does not decide it).
+    const inside = gapsMs.filter((_, i) => i !== 9 && i !== 19).sort((x, y) => x - y);
+    expect(Math.abs(inside[Math.floor(inside.length / 2)]! - 10)).toBeLessThan(1);
   });
 
   const oversizeFrames = () => {
@@ -318,6 +320,27 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     await capture.stop();
     expect(readFile(join(dir, "down-peer.pcap")).length).toBe(3);
     expect(r.stats()).toMatchObject({ files: 1, packetsSent: 3, failed: 1 });
+  });
+
+  it("rides out a short link flap mid-file by retrying, losing and reordering nothing", async () => {
+    const file = writeCapture(
+      join(dir, "flap.pcap"),
+      Array.from({ length: 60 }, (_, i) => ({ data: frame(i), at: i * 0.005 })),
+    );
+    const capture = await peerCapture("flap-peer.pcap");
+    const r = replayer({ speed: { kind: "pps", pps: 200 } });
+    await r.start();
+    const link = (state: string) => spawnSync("ip", ["-n", lab.a.netns, "link", "set", lab.a.iface, state]);
+    const replay = r.replayFile(file);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    link("down");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    link("up");
+    const stats = await replay;
+    await r.stop();
+    await capture.stop();
+    expect(stats).toMatchObject({ packetsSent: 60, failed: 0 });
+    expect(hex(readFile(join(dir, "flap-peer.pcap")))).toEqual(hex(readFile(file)));
   });
 
   it("start() rejects a missing interface with no-such-interface", async () => {

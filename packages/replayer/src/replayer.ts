@@ -1,17 +1,11 @@
 import { performance } from "node:perf_hooks";
-import {
-  CaptureDecoder,
-  type DecoderSink,
-  type InterfaceInfo,
-  PcapFormatError,
-  readChunks,
-} from "@sluice/pcap-format";
-import { FLAG_FIRST_OF_FILE, FLAG_RESET, type RetryPolicy } from "./child-protocol.js";
+import type { RetryPolicy } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import { ensureFifo, FifoSink } from "./fifo-sink.js";
-import { InjectSink } from "./inject-sink.js";
-import { DEFAULT_MACS, type FrameConverter, LinkConverter, parseMac } from "./link-convert.js";
-import type { Sink } from "./sink.js";
+import { ensureFifo, FifoOutput } from "./fifo-sink.js";
+import { InjectOutput } from "./inject-output.js";
+import { DEFAULT_MACS, LinkConverter, parseMac } from "./link-convert.js";
+import type { Output } from "./output.js";
+import type { FeedContext } from "./record-feed.js";
 import { formatSpeed, parseSpeed, type Speed } from "./speed.js";
 import type { FileReplayStats, ReplayerStats, ReplayProgress } from "./stats.js";
 import { Timeline } from "./timeline.js";
@@ -100,13 +94,10 @@ export class Replayer {
   private readonly speed: Speed;
   private readonly maxGapMs: number;
   private readonly oversize: "skip" | "truncate";
-  private readonly macs: { src: Uint8Array; dst: Uint8Array };
+  private readonly macs: { src: string; dst: string };
   private readonly retry: RetryPolicy;
-  private readonly timeline: Timeline;
-  private sink: Sink | null = null;
-  private converter: LinkConverter | null = null;
+  private output: Output | null = null;
   private seq = 0;
-  private resetPending = false;
   private active: ActiveFile | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private stopping = false;
@@ -125,28 +116,46 @@ export class Replayer {
       options.speed === undefined ? { kind: "original", multiplier: 1 } : parseSpeed(options.speed);
     this.maxGapMs = options.maxGapMs ?? 5000;
     this.oversize = options.oversize ?? "skip";
-    const macs = options.macs ?? DEFAULT_MACS;
-    this.macs = { src: parseMac(macs.src, "macs.src"), dst: parseMac(macs.dst, "macs.dst") };
+    this.macs = options.macs ?? DEFAULT_MACS;
+    parseMac(this.macs.src, "macs.src");
+    parseMac(this.macs.dst, "macs.dst");
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.timeline = new Timeline(this.speed, this.maxGapMs);
   }
 
   /** Opens the interface (its own child process) or creates the FIFO; rejects with ReplayError. */
   async start(): Promise<void> {
     if (this.stopping) throw new ReplayError("stopped", "this Replayer was stopped; make a new one");
-    if (this.sink?.alive) return;
+    if (this.output?.alive) return;
     const { output } = this.options;
     if (output.type === "fifo") {
       await ensureFifo(output.path);
-      this.sink = new FifoSink(output.path, output.precision ?? "micro");
+      this.output = new FifoOutput(output.path, output.precision ?? "micro", this.feedContext());
     } else {
-      this.sink = await InjectSink.open({
+      this.output = await InjectOutput.open({
         interface: output.interface,
         ...(output.netns === undefined ? {} : { netns: output.netns }),
+        speed: this.speed,
+        maxGapMs: this.maxGapMs,
+        oversize: this.oversize,
+        macs: this.macs,
         retry: this.retry,
       });
-      this.converter = new LinkConverter(this.sink.linkType!, this.macs);
     }
+  }
+
+  // For outputs whose records are read in this process (the FIFO).
+  private feedContext(): FeedContext {
+    const macs = { src: parseMac(this.macs.src, "macs.src"), dst: parseMac(this.macs.dst, "macs.dst") };
+    let converter: LinkConverter | null = null;
+    return {
+      timeline: new Timeline(this.speed, this.maxGapMs),
+      converter: (linkType) => {
+        converter ??= new LinkConverter(linkType, macs);
+        return converter;
+      },
+      truncate: this.oversize === "truncate",
+      resetPending: false,
+    };
   }
 
   /** Replays one file; consecutive calls form one timeline (see the README for what that keeps). */
@@ -169,7 +178,7 @@ export class Replayer {
       active.cancel("stop");
       await active.finished.catch(() => {});
     }
-    await this.sink?.close();
+    await this.output?.close();
   }
 
   /** The speed in effect, as parseSpeed accepts it. */
@@ -196,127 +205,44 @@ export class Replayer {
     if (this.stopping) throw stopped("stop").withStats(stats);
     if (options.signal?.aborted) throw stopped("signal").withStats(stats);
     await this.start();
-    const sink = this.sink!;
+    const output = this.output!;
     const seq = ++this.seq;
     let cancelledBy: "stop" | "signal" | null = null;
     const cancel = (by: "stop" | "signal"): void => {
       if (cancelledBy) return;
       cancelledBy = by;
-      sink.cancel(seq);
+      output.cancel(seq);
     };
     const onAbort = (): void => cancel("signal");
     options.signal?.addEventListener("abort", onAbort, { once: true });
-    let finish!: () => void;
-    this.active = { cancel, finished: new Promise<void>((resolve) => (finish = resolve)) };
-    sink.beginFile(seq, (packets, bytes) => {
+    const replay = output.replay(seq, path, (packets, bytes) => {
       stats.packetsSent = packets;
       stats.bytesSent = bytes;
       options.onProgress?.({ path, packetsSent: packets, bytesSent: bytes, packetsTotal: null });
     });
-    let failure: ReplayError | null = null;
+    this.active = { cancel, finished: replay };
+    let outcome: Awaited<typeof replay>;
     try {
-      failure = await this.produce(path, seq, sink, stats, () => cancelledBy !== null);
+      outcome = await replay;
     } finally {
+      this.active = null;
       options.signal?.removeEventListener("abort", onAbort);
     }
-    const result = await sink.endFile(seq);
-    this.active = null;
-    finish();
-    stats.packetsSent = result.packets;
-    stats.bytesSent = result.bytes;
-    stats.failed = result.failed;
+    stats.packetsSent = outcome.packets;
+    stats.bytesSent = outcome.bytes;
+    stats.failed = outcome.failed;
+    stats.skipped = { ...outcome.skipped };
+    stats.truncated = outcome.truncated;
     stats.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     const seconds = stats.durationMs / 1000;
-    stats.pps = seconds > 0 ? Math.round(result.packets / seconds) : 0;
-    stats.mbps = seconds > 0 ? Math.round(((result.bytes * 8) / 1e6 / seconds) * 1000) / 1000 : 0;
-    stats.timingErrorUs = this.timeline.paced ? result.timing : null;
+    stats.pps = seconds > 0 ? Math.round(outcome.packets / seconds) : 0;
+    stats.mbps = seconds > 0 ? Math.round(((outcome.bytes * 8) / 1e6 / seconds) * 1000) / 1000 : 0;
+    stats.timingErrorUs = this.speed.kind === "topspeed" ? null : outcome.timing;
     this.addTotals(stats);
-    const error =
-      failure ?? result.error ?? (cancelledBy || result.cancelled ? stopped(cancelledBy ?? "stop") : null);
-    if (error) {
-      if (error.reason !== "bad-file") {
-        this.timeline.reset();
-        this.resetPending = true;
-      }
-      throw error.withStats(stats);
-    }
+    const error = outcome.error ?? (cancelledBy || outcome.cancelled ? stopped(cancelledBy ?? "stop") : null);
+    if (error) throw error.withStats(stats);
     this.totals.files++;
     return stats;
-  }
-
-  /** Reads, converts, schedules and hands on the file's records; returns the file's own error, if any. */
-  private async produce(
-    path: string,
-    seq: number,
-    sink: Sink,
-    stats: FileReplayStats,
-    cancelled: () => boolean,
-  ): Promise<ReplayError | null> {
-    // The decoder calls back once per record without allocating; records go straight into the sink's
-    // batch, and the loop awaits only once per chunk read.
-    const records = new RecordFeed(this, path, seq, sink, stats);
-    const decoder = new CaptureDecoder(records);
-    try {
-      for await (const chunk of readChunks(path)) {
-        if (cancelled()) return null;
-        decoder.push(chunk);
-        if (records.wantsFlush) {
-          records.wantsFlush = false;
-          await sink.flush();
-        }
-      }
-      if (!cancelled()) decoder.end();
-    } catch (error) {
-      return this.fileError(path, error);
-    }
-    return null;
-  }
-
-  /** Send time and flags of the next record (the timeline is shared by every file). */
-  schedule(seconds: number, nanoseconds: number, frameBytes: number, first: boolean): [number, number] {
-    const sendAt = this.timeline.next(seconds, nanoseconds, frameBytes);
-    let flags = first ? FLAG_FIRST_OF_FILE : 0;
-    if (this.resetPending) {
-      flags |= FLAG_RESET;
-      this.resetPending = false;
-    }
-    return [sendAt, flags];
-  }
-
-  /** The converter for a link type, made for the sink's link type (a FIFO takes the first file's). */
-  converterFor(sink: Sink, linkType: number, where: Record<string, unknown>): FrameConverter {
-    if (sink.linkType === null) (sink as FifoSink).linkType = linkType;
-    this.converter ??= new LinkConverter(sink.linkType!, this.macs);
-    return this.converter.for(linkType, where);
-  }
-
-  get truncateOversize(): boolean {
-    return this.oversize === "truncate";
-  }
-
-  private fileError(path: string, error: unknown): ReplayError {
-    if (ReplayError.isInstance(error)) return error;
-    if (PcapFormatError.isInstance(error)) {
-      return new ReplayError(
-        "bad-file",
-        `${path} is not a readable capture: ${error.message}`,
-        {
-          path,
-          offset: error.offset,
-          formatReason: error.reason,
-        },
-        { cause: error },
-      );
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    return new ReplayError(
-      "bad-file",
-      `cannot read ${path}: ${(error as Error).message}`,
-      { path, code },
-      {
-        cause: error,
-      },
-    );
   }
 
   private addTotals(stats: FileReplayStats): void {
@@ -327,61 +253,5 @@ export class Replayer {
     t.skipped.unsupported += stats.skipped.unsupported;
     t.truncated += stats.truncated;
     t.failed += stats.failed;
-  }
-}
-
-/** Decoder callbacks of one file: convert, check size, schedule, add to the sink's batch. */
-class RecordFeed implements DecoderSink {
-  wantsFlush = false;
-  private first = true;
-  private readonly converters: (FrameConverter | undefined)[] = [];
-  private readonly linkTypes: number[] = [];
-
-  constructor(
-    private readonly replayer: Replayer,
-    private readonly path: string,
-    private readonly seq: number,
-    private readonly sink: Sink,
-    private readonly stats: FileReplayStats,
-  ) {}
-
-  interface(info: InterfaceInfo): void {
-    this.linkTypes[info.id] = info.linkType;
-  }
-
-  packet(
-    buf: Uint8Array,
-    dataOffset: number,
-    capturedLength: number,
-    originalLength: number,
-    seconds: number,
-    nanoseconds: number,
-    interfaceId: number,
-  ): void {
-    let convert = this.converters[interfaceId];
-    if (!convert) {
-      const where = { path: this.path, interfaceId };
-      convert = this.replayer.converterFor(this.sink, this.linkTypes[interfaceId]!, where);
-      this.converters[interfaceId] = convert;
-    }
-    let frame = convert(buf.subarray(dataOffset, dataOffset + capturedLength));
-    if (frame === null) {
-      this.stats.skipped.unsupported++;
-      return;
-    }
-    const limit = this.sink.frameLimit(frame);
-    if (frame.length > limit) {
-      if (!this.replayer.truncateOversize) {
-        this.stats.skipped.oversize++;
-        return;
-      }
-      frame = frame.subarray(0, limit);
-      this.stats.truncated++;
-    }
-    const [sendAt, flags] = this.replayer.schedule(seconds, nanoseconds, frame.length, this.first);
-    this.first = false;
-    const wireLength = originalLength - capturedLength + frame.length;
-    if (this.sink.add(this.seq, frame, sendAt, flags, seconds, nanoseconds, wireLength))
-      this.wantsFlush = true;
   }
 }

@@ -1,0 +1,190 @@
+// What happens to each record between the file and the output, the same for the inject child and the
+// FIFO: convert its link type, check its size, give it a send time, hand it to a batch.
+import {
+  CaptureDecoder,
+  type DecoderSink,
+  type InterfaceInfo,
+  PcapFormatError,
+  readChunks,
+} from "@sluice/pcap-format";
+import { FLAG_FIRST_OF_FILE, FLAG_RESET } from "./child-protocol.js";
+import { ReplayError } from "./errors.js";
+import { type FrameConverter, IDENTITY, type LinkConverter } from "./link-convert.js";
+import type { Timeline } from "./timeline.js";
+
+/** Takes records ready to go out; `add` returns true when a batch filled up. */
+export interface RecordTarget {
+  /** Link type of the output, or null to take the first record's (a FIFO stream). */
+  linkType(first: number): number;
+  /** Largest frame the output takes for the frame at `buf[start, start + length)`. */
+  frameLimit(buf: Uint8Array, start: number, length: number): number;
+  /** Adds the frame at `buf[start, start + length)` (copied before returning). */
+  add(
+    buf: Uint8Array,
+    start: number,
+    length: number,
+    sendAtNs: number,
+    flags: number,
+    seconds: number,
+    nanoseconds: number,
+    originalLength: number,
+  ): boolean;
+}
+
+/** What a file's records came to before sending. */
+export interface FeedCounts {
+  skipped: { oversize: number; unsupported: number };
+  truncated: number;
+}
+
+/** The timeline and converters shared by every file of one output. */
+export interface FeedContext {
+  timeline: Timeline;
+  converter: (outputLinkType: number) => LinkConverter;
+  truncate: boolean;
+  /** Set after a stopped or failed file: the next record starts a fresh timeline. */
+  resetPending: boolean;
+}
+
+/** Decoder callbacks of one file: convert, check size, schedule, add. */
+export class RecordFeed implements DecoderSink {
+  /** A batch filled up since this was last cleared. */
+  full = false;
+  readonly counts: FeedCounts = { skipped: { oversize: 0, unsupported: 0 }, truncated: 0 };
+  private first = true;
+  private readonly converters: (FrameConverter | undefined)[] = [];
+  private readonly linkTypes: number[] = [];
+
+  constructor(
+    private readonly context: FeedContext,
+    private readonly target: RecordTarget,
+    private readonly path: string,
+  ) {}
+
+  interface(info: InterfaceInfo): void {
+    this.linkTypes[info.id] = info.linkType;
+  }
+
+  packet(
+    buf: Uint8Array,
+    dataOffset: number,
+    capturedLength: number,
+    originalLength: number,
+    seconds: number,
+    nanoseconds: number,
+    interfaceId: number,
+  ): void {
+    let convert = this.converters[interfaceId];
+    if (!convert) {
+      const linkType = this.linkTypes[interfaceId]!;
+      const output = this.target.linkType(linkType);
+      convert = this.context.converter(output).for(linkType, { path: this.path, interfaceId });
+      this.converters[interfaceId] = convert;
+    }
+    // Same link type: the record's bytes go as they are, without a view made per record.
+    let frame = buf;
+    let start = dataOffset;
+    let length = capturedLength;
+    if (convert !== IDENTITY) {
+      const converted = convert(buf.subarray(dataOffset, dataOffset + capturedLength));
+      if (converted === null) {
+        this.counts.skipped.unsupported++;
+        return;
+      }
+      frame = converted;
+      start = 0;
+      length = converted.length;
+    }
+    const limit = this.target.frameLimit(frame, start, length);
+    if (length > limit) {
+      if (!this.context.truncate) {
+        this.counts.skipped.oversize++;
+        return;
+      }
+      length = limit;
+      this.counts.truncated++;
+    }
+    const sendAt = this.context.timeline.next(seconds, nanoseconds, length);
+    let flags = this.first ? FLAG_FIRST_OF_FILE : 0;
+    if (this.context.resetPending) {
+      flags |= FLAG_RESET;
+      this.context.resetPending = false;
+    }
+    this.first = false;
+    const wireLength = originalLength - capturedLength + length;
+    if (this.target.add(frame, start, length, sendAt, flags, seconds, nanoseconds, wireLength))
+      this.full = true;
+  }
+}
+
+/** The ReplayError for a file that cannot be read or decoded; `detail.offset` says where it broke. */
+export function fileError(path: string, error: unknown): ReplayError {
+  if (ReplayError.isInstance(error)) return error;
+  if (PcapFormatError.isInstance(error)) {
+    return new ReplayError(
+      "bad-file",
+      `${path} is not a readable capture: ${error.message}`,
+      { path, offset: error.offset, formatReason: error.reason },
+      { cause: error },
+    );
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  return new ReplayError(
+    "bad-file",
+    `cannot read ${path}: ${(error as Error).message}`,
+    { path, code },
+    {
+      cause: error,
+    },
+  );
+}
+
+/**
+ * Reads a file chunk by chunk on demand: each `next()` decodes chunks until a batch filled up or the
+ * file ended, so memory stays bounded and the caller paces the reading.
+ */
+export class FileFeeder {
+  readonly feed: RecordFeed;
+  private readonly decoder: CaptureDecoder;
+  private readonly chunks: AsyncGenerator<Uint8Array>;
+  /** The file ended (or failed: then `error` says why). */
+  done = false;
+  error: ReplayError | null = null;
+
+  constructor(
+    context: FeedContext,
+    target: RecordTarget,
+    readonly path: string,
+  ) {
+    this.feed = new RecordFeed(context, target, path);
+    this.decoder = new CaptureDecoder(this.feed);
+    // Records are copied out while a chunk is decoded (the decoder copies partial ones itself), so one
+    // read buffer serves the whole file.
+    this.chunks = readChunks(path, { reuseBuffer: true });
+  }
+
+  /** Decodes until a batch is full or the file ends. */
+  async next(): Promise<void> {
+    try {
+      while (!this.done && !this.feed.full) {
+        const chunk = await this.chunks.next();
+        if (chunk.done) {
+          this.done = true;
+          this.decoder.end();
+        } else {
+          this.decoder.push(chunk.value);
+        }
+      }
+    } catch (error) {
+      this.done = true;
+      this.error = fileError(this.path, error);
+    }
+    this.feed.full = false;
+  }
+
+  /** Lets go of the file early (stopped). */
+  async close(): Promise<void> {
+    this.done = true;
+    await this.chunks.return(undefined);
+  }
+}
