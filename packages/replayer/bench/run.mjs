@@ -71,15 +71,24 @@ try {
   }
   const filter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
 
+  // pps: packets over the tool's own first-to-last-send time (tcpreplay's "Rated"); wallPps: packets over
+  // the whole command, process start and file opening included.
   const ours = (speed, file) => {
+    const started = performance.now();
     const run = spawnSync(process.execPath, [once, lab.a.iface, lab.a.netns, speed, file], {
       encoding: "utf8",
     });
+    const wallMs = performance.now() - started;
     if (run.status !== 0) throw new Error(`replay-once failed: ${run.stderr}`);
     const [stats] = JSON.parse(run.stdout);
-    return { sent: stats.packetsSent, pps: stats.pps };
+    return {
+      sent: stats.packetsSent,
+      pps: Math.round(stats.packetsSent / (stats.sendingMs / 1000)),
+      wallPps: Math.round(stats.packetsSent / (wallMs / 1000)),
+    };
   };
   const tcpreplay = (speed, file) => {
+    const started = performance.now();
     const run = spawnSync(
       "ip",
       ["netns", "exec", lab.a.netns, "tcpreplay", "-i", lab.a.iface, ...speed, file],
@@ -87,10 +96,13 @@ try {
         encoding: "utf8",
       },
     );
+    const wallMs = performance.now() - started;
     if (run.status !== 0) throw new Error(`tcpreplay failed: ${run.stderr}`);
+    const sent = Number(/Actual: (\d+) packets/.exec(run.stdout)?.[1]);
     return {
-      sent: Number(/Actual: (\d+) packets/.exec(run.stdout)?.[1]),
+      sent,
       pps: Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(run.stdout)?.[1]),
+      wallPps: Math.round(sent / (wallMs / 1000)),
     };
   };
   const peer = async (name, replay) => {
@@ -112,25 +124,24 @@ try {
     top.ours.push(a);
     top.tcpreplay.push(b);
     console.log(
-      `  run ${i + 1}: ours ${a.pps} pps (peer got ${a.received}), tcpreplay ${b.pps} pps (peer got ${b.received})`,
+      `  run ${i + 1}: ours ${a.pps} pps (wall ${a.wallPps}, peer got ${a.received}), tcpreplay ${b.pps} pps (wall ${b.wallPps}, peer got ${b.received})`,
     );
   }
   const summary = (list) => ({
     pps: Math.round(median(list.map((r) => r.pps))),
+    wallPps: Math.round(median(list.map((r) => r.wallPps))),
     sent: median(list.map((r) => r.sent)),
     received: median(list.map((r) => r.received)),
   });
   const topOurs = summary(top.ours);
   const topPeer = summary(top.tcpreplay);
   console.log(`\ntopspeed, ${big} (${inputPackets} packets), median of ${runs}:`);
+  const line = (name, r) =>
+    `  ${name.padEnd(17)} ${r.pps} pps sending, ${r.wallPps} pps wall-clock   sent ${r.sent}   peer tcpdump received ${r.received}`;
+  console.log(line("@sluice/replayer", topOurs));
+  console.log(line("tcpreplay", topPeer));
   console.log(
-    `  @sluice/replayer  ${topOurs.pps} pps   sent ${topOurs.sent}   peer tcpdump received ${topOurs.received}`,
-  );
-  console.log(
-    `  tcpreplay         ${topPeer.pps} pps   sent ${topPeer.sent}   peer tcpdump received ${topPeer.received}`,
-  );
-  console.log(
-    `  ratio ours/tcpreplay: ${(topOurs.pps / topPeer.pps).toFixed(2)} (pps), ${(topOurs.received / topPeer.received).toFixed(2)} (received)`,
+    `  ratio ours/tcpreplay: ${(topOurs.pps / topPeer.pps).toFixed(2)} (sending pps), ${(topOurs.wallPps / topPeer.wallPps).toFixed(2)} (wall-clock pps), ${(topOurs.received / topPeer.received).toFixed(2)} (received)`,
   );
 
   // 2. original speed: gap error seen at the peer

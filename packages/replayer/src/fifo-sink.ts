@@ -43,6 +43,7 @@ interface EndMarker {
 
 /** How one file ended at the FIFO. */
 interface SinkFileResult {
+  sendingMs: number;
   packets: number;
   bytes: number;
   failed: number;
@@ -52,6 +53,8 @@ interface SinkFileResult {
 }
 
 interface FileState {
+  firstSendMs: number | null;
+  lastSendMs: number | null;
   packets: number;
   bytes: number;
   cancelled: boolean;
@@ -116,7 +119,15 @@ export class FifoSink {
   }
 
   beginFile(seq: number, onProgress: (packets: number, bytes: number) => void): void {
-    this.files.set(seq, { packets: 0, bytes: 0, cancelled: false, onProgress, timing: new TimingRecorder() });
+    this.files.set(seq, {
+      firstSendMs: null,
+      lastSendMs: null,
+      packets: 0,
+      bytes: 0,
+      cancelled: false,
+      onProgress,
+      timing: new TimingRecorder(),
+    });
   }
 
   add(
@@ -319,6 +330,9 @@ export class FifoSink {
       chunk.partial = position - chunk.starts[chunk.index]!;
       if (chunk.index >= count) chunk.partial = 0;
       if (sent > 0) {
+        const sentMs = performance.now();
+        file.firstSendMs ??= sentMs;
+        file.lastSendMs = sentMs;
         file.packets += sent;
         file.bytes += sentBytes;
         file.onProgress(file.packets, file.bytes);
@@ -428,6 +442,7 @@ export class FifoSink {
     this.files.delete(seq);
     const timing: TimingSummary | null = file.timing.summary();
     file.done?.({
+      sendingMs: file.firstSendMs === null ? 0 : file.lastSendMs! - file.firstSendMs,
       packets: file.packets,
       bytes: file.bytes,
       failed: error ? 1 : 0,

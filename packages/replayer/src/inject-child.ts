@@ -139,6 +139,9 @@ class InjectLoop {
           if (state.cancelled || state.error) return false;
           try {
             this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
+            const sentMs = performance.now();
+            state.firstSendMs ??= sentMs;
+            state.lastSendMs = sentMs;
             state.packets++;
             state.bytes += length;
             // Every few hundred records the reader returns, so the loop can yield to IPC.

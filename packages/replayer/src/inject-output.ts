@@ -126,6 +126,10 @@ export class InjectOutput implements Output {
         cancelled: message.cancelled,
         error: message.error ? ReplayError.fromJSON(message.error) : null,
         timing: message.timing,
+        sendingMs:
+          message.firstSendMs === null || message.lastSendMs === null
+            ? 0
+            : message.lastSendMs - message.firstSendMs,
       });
     }
   }
@@ -153,6 +157,7 @@ export class InjectOutput implements Output {
           { interface: this.options.interface, code, signal },
         ),
         timing: null,
+        sendingMs: 0,
       });
     }
   }

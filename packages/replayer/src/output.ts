@@ -11,6 +11,8 @@ export interface FileOutcome {
   cancelled: boolean;
   error: ReplayError | null;
   timing: TimingSummary | null;
+  /** From the first record sent to the last. */
+  sendingMs: number;
 }
 
 /** Where a Replayer's files go: the inject child of an interface, or the FIFO stream. */

@@ -196,6 +196,7 @@ export class Replayer {
       truncated: 0,
       failed: 0,
       durationMs: 0,
+      sendingMs: 0,
       pps: 0,
       mbps: 0,
       timingErrorUs: null,
@@ -234,6 +235,7 @@ export class Replayer {
     stats.skipped = { ...outcome.skipped };
     stats.truncated = outcome.truncated;
     stats.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    stats.sendingMs = Math.round(outcome.sendingMs * 1000) / 1000;
     const seconds = stats.durationMs / 1000;
     stats.pps = seconds > 0 ? Math.round(outcome.packets / seconds) : 0;
     stats.mbps = seconds > 0 ? Math.round(((outcome.bytes * 8) / 1e6 / seconds) * 1000) / 1000 : 0;

@@ -9,7 +9,11 @@ export interface FileReplayStats {
   truncated: number;
   /** Inject calls that failed and were given up on. */
   failed: number;
+  /** Wall time of the replayFile call, waiting for its turn and for gaps included. */
   durationMs: number;
+  /** From the first record sent to the last (what tcpreplay's "Rated" divides by). */
+  sendingMs: number;
+  /** Packets and megabits per second over durationMs. */
   pps: number;
   mbps: number;
   /** Actual send time minus scheduled, in µs; null unless paced. */
