@@ -283,8 +283,9 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
   });
 
   it("waits for an interface deleted mid-file, keeping the file, and replays it whole once it is back", async () => {
+    // 150 packets at 60 pps: the removal (a CLI start, ~0.3 s) lands mid-file even on a loaded machine.
     const s = setup({
-      speed: { pps: 300 },
+      speed: { pps: 60 },
       output: { type: "interface", interface: "owlh", netns: lab.a.netns },
     });
     const cli = (...args: string[]) =>
