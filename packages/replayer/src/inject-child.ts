@@ -24,7 +24,9 @@ import { Timeline } from "./timeline.js";
 import { TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
-const TIMER_SLEEP_NS = 2_000_000;
+const TIMER_SLEEP_NS = 4_000_000;
+/** A timer wakes up this long before the send time: Node's timers have 1 ms steps and fire late. */
+const TIMER_MARGIN_NS = 2_000_000;
 /** The last stretch before a send time is busy-waited; before it the thread sleeps in Atomics.wait. */
 const SPIN_NS = 300_000;
 /** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop at least this often. */
@@ -284,7 +286,7 @@ class InjectLoop {
         target = this.anchor + sendAt;
         const wait = target - now;
         if (wait > TIMER_SLEEP_NS) {
-          this.later(Math.floor((wait - SPIN_NS) / 1e6));
+          this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
           return false;
         }
         if (wait > SPIN_NS) {
