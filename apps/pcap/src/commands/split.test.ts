@@ -281,6 +281,25 @@ describe.skipIf(skip !== null)("sluice-pcap split", () => {
     expect(written).toBe(rawRecords(path("lab.pcap")).length - 1);
   });
 
+  it("creates the output directory and reads standard input, naming parts after stdin", async () => {
+    const run = await new Promise<Run>((resolve) => {
+      const child = execFile(
+        "node",
+        [CLI, "split", "-", "--parts", "2", "-o", path("new", "dir")],
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+      child.stdin!.end(readFileSync(path("lab.pcap")));
+    });
+    expect(run.code).toBe(0);
+    expect(partFiles(path("new", "dir"))).toEqual(["stdin-0.pcap", "stdin-1.pcap"]);
+    expect(
+      (await sluicePcap(["split", path("lab.pcap"), "--parts", "2", "-o", path("two-parts-check")])).code,
+    ).toBe(0);
+    expect(rawRecords(path("new", "dir", "stdin-0.pcap"))).toEqual(
+      rawRecords(path("two-parts-check", "lab-0.pcap")),
+    );
+  });
+
   it("rejects bad options with exit status 2", async () => {
     for (const args of [
       ["--parts", "0"],

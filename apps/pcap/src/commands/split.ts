@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { basename } from "node:path";
 import { type FlowKeyKind, splitCapture } from "@sluice/decode";
 import type { ParsedCommand } from "../cli.js";
@@ -42,6 +43,12 @@ export async function runSplit({ values, positionals }: ParsedCommand): Promise<
   if (typeof directory !== "string" || directory === "") throw new UsageError("split needs -o DIR");
   const input = positionals[0]!;
   const options = { directory, name: stemOf(input), key: flowKeyOf(values["key"]), ...targetsOf(values) };
+  try {
+    mkdirSync(directory, { recursive: true });
+  } catch (error) {
+    process.stderr.write(`sluice-pcap: ${describeFailure(directory, error)}\n`);
+    return 1;
+  }
   try {
     const result = await splitCapture(sourceOf(input), options);
     for (const part of result.parts) process.stderr.write(`${part.path}: ${part.packets} packets\n`);
