@@ -87,6 +87,11 @@ export class InjectOutput implements Output {
     return !this.exited;
   }
 
+  /** Process id of the inject child. */
+  get pid(): number | null {
+    return this.exited ? null : (this.child.pid ?? null);
+  }
+
   replay(
     seq: number,
     path: string,

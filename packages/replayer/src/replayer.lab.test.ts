@@ -13,7 +13,13 @@ import {
   randpkt,
 } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileReplayStats, ReplayError, Replayer, type ReplayerOptions } from "./index.js";
+import {
+  type FileReplayStats,
+  ReplayError,
+  Replayer,
+  type ReplayerOptions,
+  type ReplayProgress,
+} from "./index.js";
 
 const reason = labUnavailableReason() ?? missingTools("tcpdump", "randpkt");
 if (reason) console.warn(`skipping replayer lab tests: they need ${reason}`);
@@ -66,13 +72,18 @@ function replayer(options: Partial<ReplayerOptions> = {}): Replayer {
   });
 }
 
-async function replayAndCapture(name: string, files: string[], options: Partial<ReplayerOptions> = {}) {
+async function replayAndCapture(
+  name: string,
+  files: string[],
+  options: Partial<ReplayerOptions> = {},
+  onProgress?: (p: ReplayProgress) => void,
+) {
   const capture = await peerCapture(name);
   const r = replayer(options);
   await r.start();
   const stats: FileReplayStats[] = [];
   try {
-    for (const file of files) stats.push(await r.replayFile(file));
+    for (const file of files) stats.push(await r.replayFile(file, onProgress ? { onProgress } : {}));
   } finally {
     await r.stop();
   }
@@ -341,6 +352,58 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     await capture.stop();
     expect(stats).toMatchObject({ packetsSent: 60, failed: 0 });
     expect(hex(readFile(join(dir, "flap-peer.pcap")))).toEqual(hex(readFile(file)));
+  });
+
+  it("an aborted signal stops only that file; the next file starts a fresh timeline", async () => {
+    const slow = writeCapture(
+      join(dir, "slow.pcap"),
+      Array.from({ length: 100 }, (_, i) => ({ data: frame(i), at: i * 0.02 })),
+    );
+    const next = writeCapture(
+      join(dir, "next.pcap"),
+      [0, 1, 2].map((i) => ({ data: frame(200 + i), at: 100 + i * 0.001 })),
+    );
+    const r = replayer();
+    await r.start();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const error = (await r
+      .replayFile(slow, { signal: controller.signal })
+      .catch((e: unknown) => e)) as ReplayError;
+    expect(error.reason).toBe("stopped");
+    expect(error.detail["by"]).toBe("signal");
+    expect(error.stats!.packetsSent).toBeGreaterThan(5);
+    expect(error.stats!.packetsSent).toBeLessThan(50);
+    const started = performance.now();
+    expect((await r.replayFile(next)).packetsSent).toBe(3);
+    // Not the 100 s gap of the file's timestamps, nor the rest of the stopped file's timeline.
+    expect(performance.now() - started).toBeLessThan(1000);
+    await r.stop();
+  });
+
+  it("a SIGKILLed inject child fails the file with inject-failed; the next file gets a new child", async () => {
+    const slow = writeCapture(
+      join(dir, "killed.pcap"),
+      Array.from({ length: 100 }, (_, i) => ({ data: frame(i), at: i * 0.02 })),
+    );
+    const short = writeCapture(
+      join(dir, "after-kill.pcap"),
+      [0, 1].map((i) => ({ data: frame(i), at: i * 0.001 })),
+    );
+    const r = replayer();
+    await r.start();
+    const first = r.childPid!;
+    const replay = r.replayFile(slow).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    process.kill(first, "SIGKILL");
+    const error = (await replay) as ReplayError;
+    expect(error.reason).toBe("inject-failed");
+    expect(error.message).toContain("SIGKILL");
+    expect(error.stats!.packetsSent).toBeGreaterThanOrEqual(0);
+    expect((await r.replayFile(short)).packetsSent).toBe(2);
+    expect(r.childPid).not.toBe(first);
+    await r.stop();
+    expect(r.childPid).toBeNull();
   });
 
   it("start() rejects a missing interface with no-such-interface", async () => {

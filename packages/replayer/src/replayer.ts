@@ -181,6 +181,11 @@ export class Replayer {
     await this.output?.close();
   }
 
+  /** Process id of the inject child while it runs (interface output), for monitoring; null otherwise. */
+  get childPid(): number | null {
+    return this.output instanceof InjectOutput ? this.output.pid : null;
+  }
+
   /** The speed in effect, as parseSpeed accepts it. */
   get speedText(): string {
     return formatSpeed(this.speed);
