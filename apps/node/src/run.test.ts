@@ -152,8 +152,7 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
     const why = JSON.parse(readFileSync(join(s.failed, `${cutName}.reason.json`), "utf8"));
     expect(why).toMatchObject({
       file: cutName,
-      reason: "incomplete",
-      formatReason: "truncated-record",
+      reason: "truncated-record",
       offset: expected.error!.offset,
       packets: expected.packets,
     });

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readdir, readlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
-import { type VerifyResult, verifyCapture } from "@sluice/pcap-format";
+import { type PcapFormatReason, type VerifyResult, verifyCapture } from "@sluice/pcap-format";
 import {
   type FileReplayStats,
   formatSpeed,
@@ -28,8 +28,12 @@ interface Waiting {
   changedAt: number;
 }
 
-/** Why a file went to the failed folder (also the `reason` label of sluice_node_files_failed_total). */
-export type FailReason = "symlink" | "incomplete" | "bad-file" | "unsupported-linktype" | (string & {});
+/**
+ * Why a file went to the failed folder (also the `reason` label of sluice_node_files_failed_total): the
+ * verifier's PcapFormatReason (truncated-record, bad-magic, ...) for a file that stayed incomplete,
+ * the replayer's bad-file or unsupported-linktype, or symlink.
+ */
+export type FailReason = PcapFormatReason | "symlink" | "incomplete" | "bad-file" | "unsupported-linktype";
 
 // Errors of the output, not of the file: keep the file, wait, open the output again.
 const OUTPUT_REASONS = new Set<ReplayErrorReason>([
@@ -289,8 +293,8 @@ export class SensorNode {
         return Math.min(stableMs - waited, 1000);
       }
       const error = verdict.error;
-      await this.fail(file, "incomplete", {
-        formatReason: error?.reason ?? null,
+      // The verifier's own reason (truncated-record, bad-magic, ...) and the byte offset it names.
+      await this.fail(file, error?.reason ?? "incomplete", {
         offset: error?.offset ?? null,
         message: error?.message ?? "incomplete",
         packets: verdict.packets,
