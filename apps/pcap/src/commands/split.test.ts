@@ -188,6 +188,38 @@ describe.skipIf(skip !== null)("sluice-pcap split", () => {
     expect(Math.max(...packets)).toBeLessThanOrEqual(1.5 * meanPackets);
   });
 
+  it("keeps every IP fragment in the part of its datagram's first fragment", async () => {
+    const datagrams = new Map<string, Set<string>>();
+    let fragments = 0;
+    for (const file of partFiles(path("four"))) {
+      const out = await tool("tshark", [
+        "-n",
+        "-r",
+        path("four", file),
+        "-o",
+        "ip.defragment:FALSE",
+        "-Y",
+        "ip.flags.mf == 1 || ip.frag_offset > 0",
+        "-T",
+        "fields",
+        "-e",
+        "ip.src",
+        "-e",
+        "ip.dst",
+        "-e",
+        "ip.proto",
+        "-e",
+        "ip.id",
+      ]);
+      for (const key of out.split("\n").filter((l) => l.length > 0)) {
+        fragments++;
+        datagrams.set(key, (datagrams.get(key) ?? new Set<string>()).add(file));
+      }
+    }
+    expect(fragments).toBeGreaterThan(20);
+    expect([...datagrams].filter(([, parts]) => parts.size > 1)).toEqual([]);
+  });
+
   it("keeps every pair of hosts in one part with --key 2-tuple", async () => {
     mkdirSync(path("two"));
     const run = await sluicePcap([
