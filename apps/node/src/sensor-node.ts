@@ -255,7 +255,6 @@ export class SensorNode {
         this.log.error("file-error", { file: file.name, error });
         await this.sleep(this.config.retry.maxSeconds * 1000, false);
       }
-      await this.scan().catch(() => {});
     }
   }
 
@@ -307,7 +306,10 @@ export class SensorNode {
     return this.replay(file, identity, verdict.packets);
   }
 
-  /** verifyCapture, remembered for the file as it is: retries while the output is down do not read it again. */
+  /**
+   * verifyCapture, remembered for the file as it is (name, size, time): retries while the output is down,
+   * and an incomplete file waiting to be stable, are not read again until they change.
+   */
   private async verify(path: string, identity: FileIdentity): Promise<VerifyResult> {
     const known = this.verified;
     if (
@@ -319,7 +321,7 @@ export class SensorNode {
       return known.result;
     }
     const result = await verifyCapture(path);
-    this.verified = result.complete ? { ...identity, result } : null;
+    this.verified = { ...identity, result };
     return result;
   }
 
