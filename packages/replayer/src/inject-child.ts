@@ -29,8 +29,12 @@ const TIMER_SLEEP_NS = 4_000_000;
 const TIMER_MARGIN_NS = 2_000_000;
 /** The last stretch before a send time is busy-waited; before it the thread sleeps in Atomics.wait. */
 const SPIN_NS = 300_000;
-/** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop at least this often. */
+/** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop this often when it has room, */
 const YIELD_EVERY_NS = 10_000_000;
+/** room being a wait this long, */
+const YIELD_ROOM_NS = 1_000_000;
+/** and at least this often. */
+const YIELD_AT_LEAST_NS = 50_000_000;
 /** Batches read ahead of the one being sent. */
 const READ_AHEAD = 2;
 /** Progress goes to the parent at most this often. */
@@ -289,13 +293,14 @@ class InjectLoop {
           this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
           return false;
         }
-        if (wait > SPIN_NS) {
-          if (now - this.lastYield > YIELD_EVERY_NS) {
-            this.yieldThenPump();
-            return false;
-          }
-          Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
+        // Yielding (IPC, reading the next batches) takes a few hundred µs: done while a millisecond is
+        // to spare, or when it has been too long.
+        const sinceYield = now - this.lastYield;
+        if ((wait > YIELD_ROOM_NS && sinceYield > YIELD_EVERY_NS) || sinceYield > YIELD_AT_LEAST_NS) {
+          this.yieldThenPump();
+          return false;
         }
+        if (wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
         while (now < target) now = nowNs();
       }
       const sentAt = nowNs();
