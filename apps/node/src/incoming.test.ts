@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { captureStartOf, compareCaptureOrder, entryKind } from "./incoming.js";
+import { captureOrderTime, captureStartOf, compareCaptureOrder, entryKind } from "./incoming.js";
 
 describe("incoming names", () => {
   it("ignores hidden and temporary names and tells sidecars from captures", () => {
@@ -29,7 +29,7 @@ describe("incoming names", () => {
       "beta-20261122T103000Z-000001.pcap",
     ];
     const sorted = names
-      .map((name) => ({ name, fallbackMs: 0 }))
+      .map((name) => ({ name, startMs: captureOrderTime(name, 0) }))
       .sort(compareCaptureOrder)
       .map((f) => f.name);
     expect(sorted).toEqual([
@@ -43,10 +43,11 @@ describe("incoming names", () => {
   it("places names without a time by their modification time", () => {
     const t = Date.UTC(2026, 10, 22, 10, 30, 30);
     const sorted = [
-      { name: "b-20261122T103100Z-000001.pcap", fallbackMs: 0 },
-      { name: "upload.pcap", fallbackMs: t },
-      { name: "a-20261122T103000Z-000001.pcap", fallbackMs: 0 },
+      { name: "b-20261122T103100Z-000001.pcap", mtimeMs: 0 },
+      { name: "upload.pcap", mtimeMs: t },
+      { name: "a-20261122T103000Z-000001.pcap", mtimeMs: 0 },
     ]
+      .map(({ name, mtimeMs }) => ({ name, startMs: captureOrderTime(name, mtimeMs) }))
       .sort(compareCaptureOrder)
       .map((f) => f.name);
     expect(sorted).toEqual([

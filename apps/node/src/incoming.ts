@@ -31,16 +31,19 @@ export function captureStartOf(name: string): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
+/** A capture's first sort key: the start time in its name, or `mtimeMs` when the name has none. */
+export function captureOrderTime(name: string, mtimeMs: number): number {
+  return captureStartOf(name) ?? mtimeMs;
+}
+
 /**
- * Capture order: by the start time in the name, then by name. Names without a time sort by `fallbackMs`
- * (their modification time) among the others.
+ * Capture order: by `startMs` (captureOrderTime: the time in the name, else the modification time), then
+ * by name.
  */
 export function compareCaptureOrder(
-  a: { name: string; fallbackMs: number },
-  b: { name: string; fallbackMs: number },
+  a: { name: string; startMs: number },
+  b: { name: string; startMs: number },
 ): number {
-  const ta = captureStartOf(a.name) ?? a.fallbackMs;
-  const tb = captureStartOf(b.name) ?? b.fallbackMs;
-  if (ta !== tb) return ta - tb;
+  if (a.startMs !== b.startMs) return a.startMs - b.startMs;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 import { lstat, mkdir, readdir, readlink } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
 import { type PcapFormatReason, type VerifyResult, verifyCapture } from "@sluice/pcap-format";
 import {
@@ -15,7 +15,7 @@ import {
 import { type FSWatcher, watch } from "chokidar";
 import type { NodeConfig } from "./config.js";
 import { moveIfThere, moveInto, unlinkIfThere, writeReason } from "./folders.js";
-import { captureStartOf, compareCaptureOrder, entryKind, sidecarOf } from "./incoming.js";
+import { captureOrderTime, compareCaptureOrder, entryKind, sidecarOf } from "./incoming.js";
 import { type FileIdentity, ReplayJournal } from "./journal.js";
 import { type NodeMetrics, nodeMetrics } from "./node-metrics.js";
 
@@ -26,6 +26,8 @@ interface Waiting {
   mtimeMs: number;
   /** When this process last saw its size or time change (our clock: NFS clocks may differ). */
   changedAt: number;
+  /** Capture start from the name (or the modification time when it has none): the first sort key. */
+  startMs: number;
 }
 
 /**
@@ -110,17 +112,26 @@ export class SensorNode {
       ignored: (path) =>
         path !== this.incoming && entryKind(path.slice(path.lastIndexOf("/") + 1)) === "ignored",
     });
-    const poke = (): void => {
+    const rescan = (): void => {
       this.scan().then(
         () => this.notify(),
         (error: unknown) => this.log.warn("incoming-unreadable", { path: this.incoming, error }),
       );
     };
-    this.watcher.on("add", poke);
-    this.watcher.on("change", poke);
-    this.watcher.on("unlink", poke);
+    // An event updates its own entry only: a full listing per event is quadratic in the backlog.
+    const changed = (path: string): void => {
+      const name = basename(path);
+      if (entryKind(name) !== "capture") return;
+      this.look(name).then(
+        () => this.notify(),
+        (error: unknown) => this.log.warn("incoming-unreadable", { path, error }),
+      );
+    };
+    this.watcher.on("add", changed);
+    this.watcher.on("change", changed);
+    this.watcher.on("unlink", changed);
     this.watcher.on("error", (error) => this.log.warn("watch-failed", { path: this.incoming, error }));
-    this.rescanTimer = setInterval(poke, this.config.rescanSeconds * 1000);
+    this.rescanTimer = setInterval(rescan, this.config.rescanSeconds * 1000);
     this.log.info("watching", { incoming: this.incoming, backlog: this.waiting.size });
     this.loop = this.run().catch((error: unknown) => {
       this.log.error("loop-failed", { error });
@@ -205,37 +216,52 @@ export class SensorNode {
   private async list(): Promise<void> {
     const entries = await readdir(this.incoming);
     const present = new Set<string>();
-    const now = Date.now();
     for (const name of entries) {
       if (entryKind(name) !== "capture") continue;
       present.add(name);
-      const info = await lstat(join(this.incoming, name)).catch(() => null);
-      if (info === null) continue;
-      if (!info.isFile() && !info.isSymbolicLink()) {
-        if (!this.warned.has(name)) {
-          this.warned.add(name);
-          this.log.warn("incoming-entry-ignored", {
-            file: name,
-            why: info.isDirectory() ? "a directory" : "not a regular file",
-          });
-        }
-        continue;
-      }
-      const known = this.waiting.get(name);
-      if (known === undefined) {
-        this.waiting.set(name, { name, size: info.size, mtimeMs: info.mtimeMs, changedAt: now });
-      } else if (known.size !== info.size || known.mtimeMs !== info.mtimeMs) {
-        Object.assign(known, { size: info.size, mtimeMs: info.mtimeMs, changedAt: now });
-      }
+      await this.look(name);
     }
     for (const name of this.waiting.keys()) if (!present.has(name)) this.waiting.delete(name);
     for (const name of this.warned) if (!present.has(name)) this.warned.delete(name);
   }
 
+  /** Updates what is known of one name in incoming (a watcher event, or one entry of a listing). */
+  private async look(name: string): Promise<void> {
+    const info = await lstat(join(this.incoming, name)).catch(() => null);
+    if (info === null) {
+      this.waiting.delete(name);
+      this.warned.delete(name);
+      return;
+    }
+    if (!info.isFile() && !info.isSymbolicLink()) {
+      if (!this.warned.has(name)) {
+        this.warned.add(name);
+        this.log.warn("incoming-entry-ignored", {
+          file: name,
+          why: info.isDirectory() ? "a directory" : "not a regular file",
+        });
+      }
+      return;
+    }
+    const known = this.waiting.get(name);
+    if (known === undefined) {
+      const startMs = captureOrderTime(name, info.mtimeMs);
+      this.waiting.set(name, {
+        name,
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+        changedAt: Date.now(),
+        startMs,
+      });
+    } else if (known.size !== info.size || known.mtimeMs !== info.mtimeMs) {
+      Object.assign(known, { size: info.size, mtimeMs: info.mtimeMs, changedAt: Date.now() });
+    }
+  }
+
   private next(): Waiting | null {
     let first: Waiting | null = null;
     for (const file of this.waiting.values()) {
-      if (first === null || compareCaptureOrder(order(file), order(first)) < 0) first = file;
+      if (first === null || before(file, first)) first = file;
     }
     return first;
   }
@@ -498,12 +524,12 @@ export class SensorNode {
     let oldest: Waiting | null = null;
     for (const file of this.waiting.values()) {
       bytes += file.size;
-      if (oldest === null || compareCaptureOrder(order(file), order(oldest)) < 0) oldest = file;
+      if (oldest === null || before(file, oldest)) oldest = file;
     }
     this.metrics.backlogFiles.set({}, this.waiting.size);
     this.metrics.backlogBytes.set({}, bytes);
     const reference = this.current ?? oldest;
-    const started = reference === null ? null : (captureStartOf(reference.name) ?? reference.mtimeMs);
+    const started = reference === null ? null : reference.startMs;
     this.metrics.lagSeconds.set({}, started === null ? 0 : Math.max(0, (Date.now() - started) / 1000));
   }
 }
@@ -513,6 +539,6 @@ function replayOutput(output: NodeConfig["output"]): ReplayOutput {
   return { type: "interface", interface: output.interface, ...(output.netns ? { netns: output.netns } : {}) };
 }
 
-function order(file: Waiting): { name: string; fallbackMs: number } {
-  return { name: file.name, fallbackMs: file.mtimeMs };
+function before(a: Waiting, b: Waiting): boolean {
+  return compareCaptureOrder(a, b) < 0;
 }
