@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,6 +85,18 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
     expect(result.err).toContain(`${bad}: bad-file`);
     expect(framesOf(capture.path)).toEqual(framesOf(pieces[0]!));
     expect(result.out).toContain("(1 failed)");
+  });
+
+  it("writes the files as one pcap stream into a FIFO with --fifo", async () => {
+    const fifo = join(root, "one-shot.fifo");
+    const out = join(root, "one-shot.pcap");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const reader = spawn("sh", ["-c", `exec cat "${fifo}" > "${out}"`], { stdio: "ignore" });
+    const readerDone = new Promise((resolve) => reader.on("exit", resolve));
+    const result = await replay("--fifo", fifo, "--speed", "topspeed", pieces[1]!, pieces[0]!);
+    await readerDone;
+    expect(result.code, result.err).toBe(0);
+    expect(framesOf(out)).toEqual([...framesOf(pieces[1]!), ...framesOf(pieces[0]!)]);
   });
 
   it("exits 1 naming the interface when it does not exist", async () => {
