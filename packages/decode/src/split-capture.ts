@@ -71,6 +71,11 @@ class SplitSink implements DecoderSink {
   private linkType = 0;
   private readonly hasher: FlowHasher;
   private readonly bufferSize: number;
+  private runPart = -1;
+  private runBuffer: Uint8Array | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  private runPackets = 0;
 
   constructor(
     count: number,
@@ -125,12 +130,41 @@ class SplitSink implements DecoderSink {
     originalLength: number,
     seconds: number,
     nanoseconds: number,
+    _interfaceId: number,
+    recordOffset: number,
   ): void {
     const end = dataOffset + capturedLength;
     const part = this.choose(this.hasher.hash(buf, this.linkType, dataOffset, end));
+    this.packets++;
+    // Classic pcap records are already in the parts' encoding: consecutive records of one part are copied as
+    // one run (flows come in bursts), which costs one copy per run instead of one per packet.
+    if (recordOffset >= 0) {
+      if (part === this.runPart && buf === this.runBuffer && recordOffset === this.runEnd) {
+        this.runEnd = end;
+        this.runPackets++;
+        return;
+      }
+      this.flushRun();
+      this.runPart = part;
+      this.runBuffer = buf;
+      this.runStart = recordOffset;
+      this.runEnd = end;
+      this.runPackets = 1;
+      return;
+    }
     const writer = this.writers[part] ?? this.open(part);
     writer.writeSlice(seconds, nanoseconds, originalLength, buf, dataOffset, end);
-    this.packets++;
+  }
+
+  /** Hands the pending run to its part's writer; call before the chunk it lies in is reused. */
+  flushRun(): void {
+    const buf = this.runBuffer;
+    if (buf === null) return;
+    const part = this.runPart;
+    const writer = this.writers[part] ?? this.open(part);
+    writer.writeEncoded(buf.subarray(this.runStart, this.runEnd), this.runPackets);
+    this.runBuffer = null;
+    this.runPart = -1;
   }
 
   private open(part: number): PcapWriter {
@@ -214,7 +248,11 @@ export async function splitCapture(source: ByteSource, options: SplitOptions): P
         chunkSize: options.chunkSize ?? 128 * 1024,
         reuseBuffer: true,
       })) {
-        decoder.push(chunk);
+        try {
+          decoder.push(chunk);
+        } finally {
+          sink.flushRun();
+        }
       }
       decoder.end();
     } catch (caught) {
