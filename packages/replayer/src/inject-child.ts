@@ -142,7 +142,8 @@ class InjectLoop {
       ...this.target,
       add: (buf, start, length, sendAt, flags) => {
         if (direct && !builder.pending && this.queue.length === 0 && this.jobs[0]?.seq === seq) {
-          if (state.cancelled || state.error) return false;
+          // Dropped; returning true ends the read step, so the reader sees the file is done with.
+          if (state.cancelled || state.error) return true;
           try {
             this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
             const sentMs = performance.now();
@@ -207,7 +208,8 @@ class InjectLoop {
     if (!job || this.reading || this.queue.length > READ_AHEAD) return false;
     this.reading = true;
     const state = this.file(job.seq);
-    const step = state.cancelled ? job.feeder.close() : job.feeder.next();
+    // A stopped or failed file is read no further.
+    const step = state.cancelled || state.error ? job.feeder.close() : job.feeder.next();
     step.then(() => {
       this.reading = false;
       if (job.feeder.done) {
