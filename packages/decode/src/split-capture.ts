@@ -60,7 +60,8 @@ export interface SplitResult {
 const MAX_PARTS = 1024;
 const TOTAL_BUFFER = 16 << 20;
 
-// Routes each decoded packet to its part's writer: one flow hash, one pick, one copy; nothing allocated.
+// Routes each decoded packet to its part's writer: one flow hash and one pick per packet, one copy per run of
+// consecutive records of a part.
 class SplitSink implements DecoderSink {
   readonly writers: (PcapWriter | null)[];
   readonly temporaries: (string | null)[];
