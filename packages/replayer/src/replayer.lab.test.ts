@@ -307,6 +307,28 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(hex(received)).toEqual(hex(readFile(file).slice(0, sent)));
   });
 
+  it("stop() at topspeed also ends at a record boundary, with exactly the records before it on the wire", async () => {
+    const file = writeCapture(
+      join(dir, "many.pcap"),
+      Array.from({ length: 100_000 }, (_, i) => ({ data: frame(i, 60), at: i * 1e-6 })),
+    );
+    const capture = await peerCapture("stop-top-peer.pcap");
+    const r = replayer({ speed: { kind: "topspeed" } });
+    await r.start();
+    const replay = r.replayFile(file).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await r.stop();
+    const error = (await replay) as ReplayError;
+    await capture.stop();
+    expect(error.reason).toBe("stopped");
+    const sent = error.stats!.packetsSent;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(100_000);
+    const received = readFile(join(dir, "stop-top-peer.pcap"));
+    expect(received.length).toBe(sent);
+    expect(hex(received.slice(-3))).toEqual(hex(readFile(file).slice(sent - 3, sent)));
+  });
+
   it("retries while the interface is down, then fails the file with interface-down; the next file goes out", async () => {
     const file = writeCapture(
       join(dir, "down.pcap"),
