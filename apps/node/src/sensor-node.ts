@@ -407,6 +407,7 @@ export class SensorNode {
       truncated: stats.truncated,
       failed: stats.failed,
       durationMs: stats.durationMs,
+      sendingMs: stats.sendingMs,
       pps: stats.pps,
       mbps: stats.mbps,
       timingErrorUs: stats.timingErrorUs,
