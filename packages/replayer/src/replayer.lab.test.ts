@@ -169,6 +169,25 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(Math.abs(inside[Math.floor(inside.length / 2)]! - 10)).toBeLessThan(1);
   });
 
+  it("spaces records by packet rate and by bit rate", async () => {
+    const file = writeCapture(
+      join(dir, "rates.pcap"),
+      Array.from({ length: 100 }, (_, i) => ({ data: frame(i, 1250), at: i * 0.000001 })),
+    );
+    const spanMs = (records: PacketRecord[]) => (seconds(records.at(-1)!) - seconds(records[0]!)) * 1000;
+    // 100 records at 500 pps: 99 gaps of 2 ms.
+    const pps = await replayAndCapture("pps-peer.pcap", [file], { speed: { kind: "pps", pps: 500 } });
+    expect(pps.received.length).toBe(100);
+    expect(spanMs(pps.received)).toBeGreaterThan(190);
+    expect(spanMs(pps.received)).toBeLessThan(230);
+    // 1250-byte frames at 10 Mbit/s: 1 ms each.
+    const mbps = await replayAndCapture("mbps-peer.pcap", [file], { speed: { kind: "mbps", mbps: 10 } });
+    expect(mbps.received.length).toBe(100);
+    expect(spanMs(mbps.received)).toBeGreaterThan(95);
+    expect(spanMs(mbps.received)).toBeLessThan(130);
+    expect(mbps.stats[0]!.timingErrorUs).not.toBeNull();
+  });
+
   const oversizeFrames = () => {
     const tagged = frame(2, 1518, 0x8100);
     return [frame(0, 1514), frame(1, 1515), tagged, frame(3, 1600), frame(4, 9000)].map((data, i) => ({
