@@ -161,6 +161,20 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
     expect(await stop(node)).toBe(0);
   });
 
+  it("sets aside a file that is no capture at all with bad-magic at offset 0", async () => {
+    const s = setup({ stableSeconds: 0.5 });
+    const name = "notes.txt";
+    writeFileSync(join(s.incoming, name), "GET / HTTP/1.1\r\n\r\n");
+    const node = s.start();
+    await node.event("file-failed", (e) => e["file"] === name);
+    expect(JSON.parse(readFileSync(join(s.failed, `${name}.reason.json`), "utf8"))).toMatchObject({
+      reason: "bad-magic",
+      offset: 0,
+    });
+    expect(readdirSync(s.incoming)).toEqual([]);
+    expect(await stop(node)).toBe(0);
+  });
+
   it("waits for a file still being written and replays it whole once complete", async () => {
     const s = setup({ stableSeconds: 60 });
     const name = "span0-20261122T100000Z-000001.pcap";
