@@ -139,14 +139,15 @@ describe.skipIf(toolsMissing !== null)("packetFields against tshark", () => {
   });
 
   describe("on randpkt captures", () => {
-    for (const type of ["ip", "tcp", "udp", "icmp", "eth"]) {
+    for (const type of ["ip", "ipv6", "tcp", "udp", "icmp", "sctp", "eth"]) {
       it(`agrees with tshark wherever tshark decoded a field of random "${type}" packets`, async () => {
         const file = path(`rand-${type}.pcap`);
         randpkt(path(`rand-${type}-raw.pcap`), type, 400, 300);
         const records = readCaptureSync(readFileSync(path(`rand-${type}-raw.pcap`))).packets;
         await writeFrames(file, LinkType.ETHERNET, snapToEthernet(records));
-        const { frames } = await compareWithTshark(file, { strictPresence: false });
+        const { frames, ipv4, ipv6 } = await compareWithTshark(file, { strictPresence: false });
         expect(frames).toBe(400);
+        if (type !== "eth") expect(ipv4 + ipv6).toBeGreaterThan(0);
       });
     }
   });
