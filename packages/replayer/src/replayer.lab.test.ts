@@ -447,6 +447,16 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(r.childPid).toBeNull();
   });
 
+  it("stop() while start() is spawning the child leaves no process behind", async () => {
+    const r = replayer();
+    const starting = r.start().catch((e: unknown) => e);
+    await r.stop();
+    const error = (await starting) as ReplayError;
+    expect(error.reason).toBe("stopped");
+    const pids = spawnSync("ip", ["netns", "pids", lab.a.netns], { encoding: "utf8" }).stdout.trim();
+    expect(pids).toBe("");
+  });
+
   it("start() rejects a missing interface with no-such-interface", async () => {
     const r = new Replayer({ output: { type: "interface", interface: "nope0", netns: lab.a.netns } });
     const error = (await r.start().catch((e: unknown) => e)) as ReplayError;

@@ -97,6 +97,7 @@ export class Replayer {
   private readonly macs: { src: string; dst: string };
   private readonly retry: RetryPolicy;
   private output: Output | null = null;
+  private starting: Promise<void> | null = null;
   private seq = 0;
   private active: ActiveFile | null = null;
   private tail: Promise<unknown> = Promise.resolve();
@@ -123,15 +124,24 @@ export class Replayer {
   }
 
   /** Opens the interface (its own child process) or creates the FIFO; rejects with ReplayError. */
-  async start(): Promise<void> {
-    if (this.stopping) throw new ReplayError("stopped", "this Replayer was stopped; make a new one");
-    if (this.output?.alive) return;
+  start(): Promise<void> {
+    if (this.stopping)
+      return Promise.reject(new ReplayError("stopped", "this Replayer was stopped; make a new one"));
+    if (this.output?.alive) return Promise.resolve();
+    this.starting ??= this.open().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     const { output } = this.options;
+    let opened: Output;
     if (output.type === "fifo") {
       await ensureFifo(output.path);
-      this.output = new FifoOutput(output.path, output.precision ?? "micro", this.feedContext());
+      opened = new FifoOutput(output.path, output.precision ?? "micro", this.feedContext());
     } else {
-      this.output = await InjectOutput.open({
+      opened = await InjectOutput.open({
         interface: output.interface,
         ...(output.netns === undefined ? {} : { netns: output.netns }),
         speed: this.speed,
@@ -141,6 +151,12 @@ export class Replayer {
         retry: this.retry,
       });
     }
+    if (this.stopping) {
+      // stop() came while the output was opening: close it rather than leave a child behind.
+      await opened.close();
+      throw new ReplayError("stopped", "this Replayer was stopped while it started");
+    }
+    this.output = opened;
   }
 
   // For outputs whose records are read in this process (the FIFO).
@@ -173,6 +189,7 @@ export class Replayer {
   /** Stops at a record boundary; resolves when the output is closed. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.starting?.catch(() => {});
     const active = this.active;
     if (active) {
       active.cancel("stop");
