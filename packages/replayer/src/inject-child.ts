@@ -28,11 +28,11 @@ const TIMER_SLEEP_NS = 4_000_000;
 /** A timer wakes up this long before the send time: Node's timers have 1 ms steps and fire late. */
 const TIMER_MARGIN_NS = 2_000_000;
 /** The last stretch before a send time is busy-waited; before it the thread sleeps in Atomics.wait. */
-const SPIN_NS = 300_000;
+const SPIN_NS = 500_000;
 /** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop this often when it has room, */
 const YIELD_EVERY_NS = 10_000_000;
 /** room being a wait this long, */
-const YIELD_ROOM_NS = 1_000_000;
+const YIELD_ROOM_NS = 2_000_000;
 /** and at least this often. */
 const YIELD_AT_LEAST_NS = 50_000_000;
 /** Batches read ahead of the one being sent. */
