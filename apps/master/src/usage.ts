@@ -1,7 +1,4 @@
-/** Thrown for a command line that cannot run: exit 2 with the usage text. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError } from "@sluice/daemon";
 
 export const USAGE = `Usage: sluice-master <command> [options]
 
@@ -48,6 +45,8 @@ Commands:
       --name LABEL           source label in file names (default: the interface)
       --buffer-mib N         kernel capture buffer (default 64)
       --netns NAME           capture inside this network namespace
+
+  --version   prints the version.
 
 Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
 1 on a capture error, an invalid config or an unreachable master; 2 on a usage error.

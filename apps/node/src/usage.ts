@@ -1,7 +1,4 @@
-/** Thrown for a command line that cannot run: exit 2 with the usage text. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError } from "@sluice/daemon";
 
 export const USAGE = `Usage: sluice-node <command> [options]
 

@@ -1,57 +1,15 @@
-import { parseArgs } from "node:util";
-import { ConfigError, fetchMetricsText, loadConfigFile, parseMetrics, type Sample } from "@sluice/daemon";
+import { type Sample, statusCommand } from "@sluice/daemon";
 import { MasterConfig } from "../config.js";
-import { UsageError } from "../usage.js";
-
-const DEFAULT_CONFIG = "/etc/sluice/master.json";
 
 /** `sluice-master status`: a running master's metrics as a human summary. */
-export async function runStatus(args: string[]): Promise<number> {
-  let values: { config?: string | undefined; metrics?: string | undefined; json?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        metrics: { type: "string" },
-        json: { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  let listen = values.metrics;
-  if (listen === undefined) {
-    const file = values.config ?? DEFAULT_CONFIG;
-    try {
-      listen = loadConfigFile(MasterConfig, file).metrics?.listen;
-    } catch (error) {
-      if (!ConfigError.isInstance(error)) throw error;
-      process.stderr.write(`sluice-master: ${error.message}\n`);
-      return 1;
-    }
-    if (listen === undefined) {
-      process.stderr.write(
-        `sluice-master: ${file} has no metrics.listen: nothing to ask (add one, or pass --metrics)\n`,
-      );
-      return 1;
-    }
-  }
-  let samples: Sample[];
-  try {
-    samples = parseMetrics(await fetchMetricsText(listen));
-  } catch (error) {
-    process.stderr.write(`sluice-master: no master answers at ${listen}: ${(error as Error).message}\n`);
-    return 1;
-  }
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(samples)}\n`);
-    return 0;
-  }
-  process.stdout.write(formatStatus(samples));
-  return 0;
-}
+export const runStatus = statusCommand({
+  app: "sluice-master",
+  what: "master",
+  schema: MasterConfig,
+  defaultConfig: "/etc/sluice/master.json",
+  listenOf: (config) => config.metrics?.listen,
+  format: (samples) => formatStatus(samples),
+});
 
 /** The summary `status` prints: sources, spool, destinations. */
 export function formatStatus(samples: Sample[]): string {

@@ -1,0 +1,143 @@
+import { parseArgs } from "node:util";
+import type { z } from "zod";
+import { ConfigError, formatProblem, loadConfigFile } from "./config-file.js";
+import { parseMetrics, type Sample } from "./metrics.js";
+import { fetchMetricsText } from "./metrics-server.js";
+
+/** Thrown for a command line that cannot run: the app prints it with its usage text and exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A subcommand: its arguments in, an exit status out. */
+export type Command = (args: string[]) => number | Promise<number>;
+
+/** What a Sluice command-line app is: its name, version, usage text and subcommands. */
+export interface CliApp {
+  /** Binary name, the prefix of every message (`sluice-master`). */
+  name: string;
+  version: string;
+  usage: string;
+  commands: Record<string, Command>;
+}
+
+/**
+ * Runs one command line of an app: `--help`, `--version`, the subcommand, and the exit statuses every
+ * Sluice binary shares — 2 with the usage text for a UsageError, 1 with the message for anything else.
+ */
+export async function runCli(app: CliApp, argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === "--version" || command === "-V" || command === "version") {
+      process.stdout.write(`${app.name} ${app.version}\n`);
+      return 0;
+    }
+    const help = ["--help", "-h", "help"];
+    if (command !== undefined && (help.includes(command) || rest.includes("--help") || rest.includes("-h"))) {
+      process.stdout.write(app.usage);
+      return 0;
+    }
+    if (command === undefined) throw new UsageError("no command given");
+    const run = Object.hasOwn(app.commands, command) ? app.commands[command] : undefined;
+    if (run === undefined) throw new UsageError(`unknown command "${command}"`);
+    return await run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${app.name}: ${error.message}\n\n${app.usage}`);
+      return 2;
+    }
+    process.stderr.write(`${app.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+/**
+ * `check-config FILE...`: each file's problems with their JSON paths, or one "ok" line from `describe`;
+ * exit 1 when any file has a problem.
+ */
+export function checkConfigCommand<S extends z.ZodType>(
+  schema: S,
+  describe: (config: z.output<S>) => string,
+): Command {
+  return (args) => {
+    const unknown = args.find((a) => a.startsWith("-"));
+    if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}`);
+    if (args.length === 0) throw new UsageError("check-config needs a config FILE");
+    let failed = false;
+    for (const file of args) {
+      try {
+        process.stdout.write(`${file}: ok (${describe(loadConfigFile(schema, file))})\n`);
+      } catch (error) {
+        if (!ConfigError.isInstance(error)) throw error;
+        failed = true;
+        for (const problem of error.problems) process.stdout.write(`${file}: ${formatProblem(problem)}\n`);
+      }
+    }
+    return failed ? 1 : 0;
+  };
+}
+
+/** How `status` finds and shows a running daemon. */
+export interface StatusCommandOptions<S extends z.ZodType> {
+  /** Binary name for messages (`sluice-node`). */
+  app: string;
+  /** What answers, for "no node answers at …". */
+  what: string;
+  /** The config schema, whose `metrics.listen` says where to ask. */
+  schema: S;
+  defaultConfig: string;
+  listenOf: (config: z.output<S>) => string | undefined;
+  /** The human summary of the samples. */
+  format: (samples: Sample[]) => string;
+}
+
+/**
+ * `status [--config FILE | --metrics HOST:PORT] [--json]`: reads a running daemon's metrics endpoint and
+ * prints a human summary (or the samples as JSON).
+ */
+export function statusCommand<S extends z.ZodType>(options: StatusCommandOptions<S>): Command {
+  return async (args) => {
+    let values: { config?: string | undefined; metrics?: string | undefined; json?: boolean | undefined };
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          config: { type: "string", short: "c" },
+          metrics: { type: "string" },
+          json: { type: "boolean" },
+        },
+        strict: true,
+      }));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    let listen = values.metrics;
+    if (listen === undefined) {
+      const file = values.config ?? options.defaultConfig;
+      try {
+        listen = options.listenOf(loadConfigFile(options.schema, file));
+      } catch (error) {
+        if (!ConfigError.isInstance(error)) throw error;
+        process.stderr.write(`${options.app}: ${error.message}\n`);
+        return 1;
+      }
+      if (listen === undefined) {
+        process.stderr.write(
+          `${options.app}: ${file} has no metrics.listen: nothing to ask (add one, or pass --metrics)\n`,
+        );
+        return 1;
+      }
+    }
+    let samples: Sample[];
+    try {
+      samples = parseMetrics(await fetchMetricsText(listen));
+    } catch (error) {
+      process.stderr.write(
+        `${options.app}: no ${options.what} answers at ${listen}: ${(error as Error).message}\n`,
+      );
+      return 1;
+    }
+    process.stdout.write(values.json ? `${JSON.stringify(samples)}\n` : options.format(samples));
+    return 0;
+  };
+}
