@@ -6,15 +6,11 @@
 // and waits for the next reader, who gets a fresh global header and then the stream from the first
 // record the old reader's pipe did not take whole. Bytes the old reader left unread in the kernel's
 // pipe buffer (at most its size, 64 KiB by default) go away with that reader: the kernel drops them.
-import { execFile } from "node:child_process";
-import { closeSync, constants, openSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { promisify } from "node:util";
 import { copyBytes } from "./batch-builder.js";
 import { FLAG_FIRST_OF_FILE, FLAG_RESET, type TimingSummary } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import type { FileOutcome, Output } from "./output.js";
-import { type FeedContext, FileFeeder, type RecordTarget } from "./record-feed.js";
 import { TimingRecorder } from "./timing.js";
 
 const CHUNK_BYTES = 256 * 1024;
@@ -64,26 +60,6 @@ interface FileState {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Creates the FIFO when missing; a path that exists but is no FIFO is a "fifo-failed" error. */
-export async function ensureFifo(path: string): Promise<void> {
-  try {
-    if (statSync(path).isFIFO()) return;
-    throw new ReplayError("fifo-failed", `${path} exists and is not a FIFO`, { path });
-  } catch (error) {
-    if (ReplayError.isInstance(error)) throw error;
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new ReplayError("fifo-failed", `cannot check ${path}: ${(error as Error).message}`, { path });
-    }
-  }
-  try {
-    await promisify(execFile)("mkfifo", ["-m", "0600", path]);
-  } catch (error) {
-    const text = `${(error as { stderr?: string }).stderr ?? (error as Error).message}`.trim();
-    const reason = /permission denied/i.test(text) ? "permission-denied" : "fifo-failed";
-    throw new ReplayError(reason, `mkfifo ${path} failed: ${text}`, { path });
-  }
-}
 
 /** The FIFO stream: chunks of pcap records written as the pipe takes them. */
 export class FifoSink {
@@ -476,70 +452,5 @@ export class FifoSink {
     }
     this.queue.length = 0;
     this.closeFd();
-  }
-}
-
-/** A FIFO as a Replayer output: files are read here and streamed into the pipe. */
-export class FifoOutput implements Output {
-  private readonly sink: FifoSink;
-  private readonly cancelled = new Set<number>();
-
-  constructor(
-    path: string,
-    precision: "micro" | "nano",
-    private readonly context: FeedContext,
-  ) {
-    this.sink = new FifoSink(path, precision);
-  }
-
-  get alive(): boolean {
-    return this.sink.alive;
-  }
-
-  /** Readers that took the stream so far (each got a global header). */
-  get readers(): number {
-    return this.sink.readers;
-  }
-
-  async replay(
-    seq: number,
-    path: string,
-    onProgress: (packets: number, bytes: number) => void,
-  ): Promise<FileOutcome> {
-    const sink = this.sink;
-    sink.beginFile(seq, onProgress);
-    const target: RecordTarget = {
-      linkType: (first) => {
-        sink.linkType ??= first;
-        return sink.linkType;
-      },
-      frameLimit: () => sink.frameLimit(),
-      add: (buf, start, length, sendAt, flags, seconds, nanoseconds, originalLength) =>
-        sink.add(seq, buf, start, length, sendAt, flags, seconds, nanoseconds, originalLength),
-    };
-    const feeder = new FileFeeder(this.context, target, path);
-    while (!feeder.done && !this.cancelled.has(seq)) {
-      await feeder.next();
-      await sink.flush();
-    }
-    if (!feeder.done) await feeder.close();
-    const result = await sink.endFile(seq);
-    const wasCancelled = this.cancelled.delete(seq);
-    const cancelled = result.cancelled || wasCancelled;
-    const error = result.error ?? feeder.error;
-    if (cancelled || result.error) {
-      this.context.timeline.reset();
-      this.context.resetPending = true;
-    }
-    return { ...result, cancelled, error, ...feeder.feed.counts };
-  }
-
-  cancel(seq: number): void {
-    this.cancelled.add(seq);
-    this.sink.cancel(seq);
-  }
-
-  close(): Promise<void> {
-    return this.sink.close();
   }
 }

@@ -1,3 +1,4 @@
+export type { RetryPolicy, TimingSummary } from "./child-protocol.js";
 export type { ReplayErrorReason } from "./errors.js";
 export { ReplayError } from "./errors.js";
 export type { ReplayerOptions, ReplayFileOptions, ReplayOutput } from "./replayer.js";

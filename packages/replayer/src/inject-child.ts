@@ -145,7 +145,7 @@ class InjectLoop {
           // Dropped; returning true ends the read step, so the reader sees the file is done with.
           if (state.cancelled || state.error) return true;
           try {
-            this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
+            this.handle.injectRange(buf, start, length);
             const sentMs = performance.now();
             state.firstSendMs ??= sentMs;
             state.lastSendMs = sentMs;
@@ -307,8 +307,7 @@ class InjectLoop {
       }
       const sentAt = nowNs();
       try {
-        // A plain Uint8Array view costs less than Buffer#subarray, and is all libpcap needs.
-        this.handle.inject(new Uint8Array(frame.buffer, frame.byteOffset + start, length));
+        this.handle.injectRange(frame, start, length);
       } catch (error) {
         if (!this.retry(state, error)) return false;
         this.advance(start + length);

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { LinkType } from "@sluice/pcap-format";
+import { copyBytes } from "./batch-builder.js";
 import { ReplayError } from "./errors.js";
 
 interface NativeSession {
@@ -74,8 +75,16 @@ export function interfaceState(name: string): InterfaceState {
   }
 }
 
+/** Largest frame injectRange takes (the pcap-format decoder's record limit, plus room). */
+const MAX_FRAME = 256 * 1024 + 64;
+
 /** An open inject handle on one interface. */
 export class InjectHandle {
+  private readonly scratch = Buffer.allocUnsafe(MAX_FRAME);
+  // One view of `scratch` per frame length, made once: sending allocates nothing per frame, so the
+  // garbage collector has no reason to pause between paced sends.
+  private readonly views: (Buffer | undefined)[] = [];
+
   private constructor(
     private readonly session: NativeSession,
     readonly linkType: number,
@@ -112,6 +121,17 @@ export class InjectHandle {
   /** Sends one frame; throws when libpcap's inject fails (node_pcap gives no errno). */
   inject(frame: Uint8Array): void {
     this.session.inject(frame);
+  }
+
+  /** Sends the frame at `buf[start, start + length)` through a reused view (see `views`). */
+  injectRange(buf: Uint8Array, start: number, length: number): void {
+    let view = this.views[length];
+    if (view === undefined) {
+      view = this.scratch.subarray(0, length);
+      this.views[length] = view;
+    }
+    copyBytes(buf, this.scratch, 0, start, length);
+    this.session.inject(view);
   }
 }
 

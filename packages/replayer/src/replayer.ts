@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { RetryPolicy } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import { ensureFifo, FifoOutput } from "./fifo-sink.js";
+import { ensureFifo, FifoOutput } from "./fifo-output.js";
 import { InjectOutput } from "./inject-output.js";
 import { DEFAULT_MACS, LinkConverter, parseMac } from "./link-convert.js";
 import type { Output } from "./output.js";
