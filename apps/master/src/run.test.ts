@@ -163,9 +163,10 @@ describe.skipIf(!built)("sluice-master run", () => {
           }),
         );
         await master.event("source-started");
+        // A 2 MB capture at 1500 packets/s lasts well over the 1 s rotation: at least two files.
         execFileSync(
           "ip",
-          ["netns", "exec", lab.a.netns, "tcpreplay", "-q", "-i", lab.a.iface, "--pps=5000", capture],
+          ["netns", "exec", lab.a.netns, "tcpreplay", "-q", "-i", lab.a.iface, "--pps=1500", capture],
           {
             stdio: "ignore",
           },

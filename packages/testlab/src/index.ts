@@ -1,6 +1,8 @@
 export { labUnavailableReason } from "./availability.js";
 export type { CaptureHandle, CaptureOptions, CaptureStats } from "./capture.js";
 export { cleanupStaleLabs } from "./cleanup.js";
+export type { DaemonProcess } from "./daemon-process.js";
+export { startDaemon } from "./daemon-process.js";
 export type { LabFailureReason } from "./errors.js";
 export { LabError } from "./errors.js";
 export type { Endpoint, ExecOptions, LabOptions, Side } from "./lab.js";
