@@ -102,6 +102,7 @@ class InjectLoop {
   private reading = false;
   private attempt = 0;
   private lastYield = 0;
+  private readonly paced = config.speed.kind !== "topspeed";
   /** The record at the cursor was already scheduled once (the loop waited for it). */
   private waited = false;
 
@@ -237,31 +238,39 @@ class InjectLoop {
   pump(): void {
     if (this.timer || this.scheduled) return;
     this.lastYield = nowNs();
-    const frame = this.queue[0];
-    if (!frame || (this.queue.length <= READ_AHEAD && this.offset === 0)) {
-      if (this.readAhead() && !frame) return;
-    }
-    if (!frame) return;
-    const kind = frame[4];
-    const seq = frame.readUInt32LE(FRAME_PREFIX);
-    if (kind === FRAME_END) {
+    for (;;) {
+      const frame = this.queue[0];
+      // Reading decodes a whole batch (most of a millisecond): at topspeed between batches; when
+      // paced, only while a send time is far enough away (see sendBatch), or when nothing is left.
+      if (!frame || (!this.paced && this.queue.length <= READ_AHEAD && this.offset === 0)) {
+        if (this.readAhead() && !frame) return;
+      }
+      if (!frame) return;
+      const kind = frame[4];
+      const seq = frame.readUInt32LE(FRAME_PREFIX);
+      if (kind === FRAME_END) {
+        this.queue.shift();
+        this.finish(seq);
+        this.yieldThenPump();
+        return;
+      }
+      if (kind !== FRAME_BATCH) throw new Error(`unknown frame kind ${kind}`);
+      if (this.offset === 0) {
+        this.index = 0;
+        this.offset = FRAME_PREFIX + BATCH_HEADER;
+        this.waited = false;
+      }
+      if (!this.sendBatch(frame, seq)) return;
       this.queue.shift();
-      this.finish(seq);
+      recycle(frame, this.pool);
+      this.offset = 0;
+      // Paced, the loop goes straight on to the next batch: it yields (and reports progress) only
+      // where a send time leaves room for it.
+      if (this.paced) continue;
+      this.progress(seq, this.file(seq));
       this.yieldThenPump();
       return;
     }
-    if (kind !== FRAME_BATCH) throw new Error(`unknown frame kind ${kind}`);
-    if (this.offset === 0) {
-      this.index = 0;
-      this.offset = FRAME_PREFIX + BATCH_HEADER;
-      this.waited = false;
-    }
-    if (!this.sendBatch(frame, seq)) return;
-    this.queue.shift();
-    recycle(frame, this.pool);
-    this.offset = 0;
-    this.progress(seq, this.file(seq));
-    this.yieldThenPump();
   }
 
   /** Sends the batch's records from the cursor on; false when it stopped to wait (timer set). */
@@ -292,14 +301,18 @@ class InjectLoop {
         target = this.anchor + sendAt;
         const wait = target - now;
         if (wait > TIMER_SLEEP_NS) {
+          this.progress(seq, state);
+          this.readAhead();
           this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
           return false;
         }
-        // Yielding (IPC, reading the next batches) takes a few hundred µs: done while a millisecond is
-        // to spare, or when it has been too long.
+        // Reading the next batch and yielding (IPC) take up to a millisecond: done while there is room
+        // before the send time, or when it has been too long.
+        if (wait > YIELD_ROOM_NS && this.readAhead()) return false;
         const sinceYield = now - this.lastYield;
         if ((wait > YIELD_ROOM_NS && sinceYield > YIELD_EVERY_NS) || sinceYield > YIELD_AT_LEAST_NS) {
-          this.yieldThenPump();
+          this.progress(seq, state);
+          if (!this.readAhead()) this.yieldThenPump();
           return false;
         }
         if (wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
