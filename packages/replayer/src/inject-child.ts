@@ -211,9 +211,9 @@ class InjectLoop {
     if (!job || this.reading || this.queue.length > READ_AHEAD) return false;
     this.reading = true;
     const state = this.file(job.seq);
+    const sentBefore = state.packets;
     // A stopped or failed file is read no further.
     const step = state.cancelled || state.error ? job.feeder.close() : job.feeder.next();
-    const sentBefore = state.packets;
     step.then(() => {
       this.reading = false;
       if (state.packets !== sentBefore) state.lastSendMs = performance.now();

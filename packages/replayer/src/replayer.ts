@@ -6,7 +6,7 @@ import { InjectOutput } from "./inject-output.js";
 import { DEFAULT_MACS, LinkConverter, parseMac } from "./link-convert.js";
 import type { Output } from "./output.js";
 import type { FeedContext } from "./record-feed.js";
-import { formatSpeed, parseSpeed, type Speed } from "./speed.js";
+import { parseSpeed, type Speed } from "./speed.js";
 import type { FileReplayStats, ReplayerStats, ReplayProgress } from "./stats.js";
 import { Timeline } from "./timeline.js";
 
@@ -201,11 +201,6 @@ export class Replayer {
   /** Process id of the inject child while it runs (interface output), for monitoring; null otherwise. */
   get childPid(): number | null {
     return this.output instanceof InjectOutput ? this.output.pid : null;
-  }
-
-  /** The speed in effect, as parseSpeed accepts it. */
-  get speedText(): string {
-    return formatSpeed(this.speed);
   }
 
   private async replayOne(path: string, options: ReplayFileOptions): Promise<FileReplayStats> {
