@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type PacketRecord, readCaptureSync } from "@sluice/pcap-format";
+import { LinkType, type PacketRecord, PcapWriter, readCaptureSync } from "@sluice/pcap-format";
 import { mergecap, missingTools, randpkt } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReplayError, Replayer } from "./index.js";
@@ -96,6 +96,44 @@ describe.skipIf(reason !== null)("FIFO output", () => {
     expect(k).toBeGreaterThanOrEqual(100);
     expect(lostBytes).toBeLessThan(512 * 1024);
     expect(stats.packetsSent).toBeGreaterThanOrEqual(got1.length + got2.length);
+  });
+
+  it("converts a later file's Linux cooked records to the stream's Ethernet, and paces as captured", async () => {
+    const fifo = join(dir, "mixed.fifo");
+    const eth = join(dir, "eth.pcap");
+    const sll = join(dir, "sll.pcap");
+    const payload = Buffer.from("450000140000000040fd0000c0a80001c0a80002", "hex"); // IPv4, protocol 253
+    const writer = (path: string, linkType: number, data: Buffer[]) => {
+      const w = PcapWriter.create(path, { linkType });
+      data.forEach((d, i) => w.writePacket({ seconds: 1000, nanoseconds: i * 200_000_000, data: d }));
+      w.flushSync();
+      return w.close();
+    };
+    const ethFrame = Buffer.concat([Buffer.from("0200000000020200000000010800", "hex"), payload]);
+    await writer(eth, LinkType.ETHERNET, [ethFrame, ethFrame]);
+    await writer(sll, LinkType.LINUX_SLL, [
+      Buffer.concat([Buffer.from("00000001000602aa0000000100000800", "hex"), payload]),
+    ]);
+    const r = new Replayer({
+      output: { type: "fifo", path: fifo },
+      macs: { src: "02:00:00:00:00:01", dst: "02:00:00:00:00:02" },
+    });
+    await r.start();
+    const out = join(dir, "mixed-out.pcap");
+    const tcpdump = reader(fifo, out);
+    const started = performance.now();
+    await r.replayFile(eth);
+    await r.replayFile(sll);
+    const elapsed = performance.now() - started;
+    await r.stop();
+    expect(await tcpdump.exited).toBe(0);
+    const got = records(out);
+    expect(got.map((p) => p.linkType)).toEqual([LinkType.ETHERNET, LinkType.ETHERNET, LinkType.ETHERNET]);
+    expect(hex(got)).toEqual(hex([{ data: ethFrame }, { data: ethFrame }, { data: ethFrame }]));
+    // Original speed: 200 ms between eth's two records; sll's starts at eth's first timestamp, which
+    // counts as no gap (timestamps going backwards).
+    expect(elapsed).toBeGreaterThan(180);
+    expect(elapsed).toBeLessThan(1500);
   });
 
   it("stop() while no reader comes rejects the file with stopped", async () => {
