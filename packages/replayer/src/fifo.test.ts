@@ -105,7 +105,9 @@ describe.skipIf(reason !== null)("FIFO output", () => {
     const payload = Buffer.from("450000140000000040fd0000c0a80001c0a80002", "hex"); // IPv4, protocol 253
     const writer = (path: string, linkType: number, data: Buffer[]) => {
       const w = PcapWriter.create(path, { linkType });
-      data.forEach((d, i) => w.writePacket({ seconds: 1000, nanoseconds: i * 200_000_000, data: d }));
+      for (const [i, d] of data.entries()) {
+        w.writePacket({ seconds: 1000, nanoseconds: i * 200_000_000, data: d });
+      }
       w.flushSync();
       return w.close();
     };
