@@ -1,3 +1,9 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { missingTools } from "@sluice/testlab";
 import { describe, expect, it } from "vitest";
 import { ReplayError, Replayer, type ReplayerOptions } from "./index.js";
 
@@ -38,5 +44,38 @@ describe("Replayer options", () => {
     const error = (await r.replayFile("/nonexistent.pcap").catch((e: unknown) => e)) as ReplayError;
     expect(error.reason).toBe("stopped");
     expect(error.stats?.packetsSent).toBe(0);
+  });
+});
+
+// The built package, as another user runs it (the inject child runs from dist/ anyway).
+const distIndex = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+const asNobody = process.getuid?.() === 0 && missingTools("setpriv") === null;
+
+describe.skipIf(!asNobody)("Replayer without CAP_NET_RAW", () => {
+  it("start() rejects with permission-denied and says what to grant", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-replayer-perm-"));
+    try {
+      const script = join(dir, "start.mjs");
+      writeFileSync(
+        script,
+        `const { Replayer } = await import(${JSON.stringify(pathToFileURL(distIndex).href)});
+const r = new Replayer({ output: { type: "interface", interface: "lo" } });
+try { await r.start(); console.log(JSON.stringify({ reason: null })); await r.stop(); }
+catch (e) { console.log(JSON.stringify({ reason: e.reason, message: e.message })); }
+`,
+      );
+      chmodSync(dir, 0o755);
+      chmodSync(script, 0o644);
+      const run = spawnSync(
+        "setpriv",
+        ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, script],
+        { encoding: "utf8" },
+      );
+      const result = JSON.parse(run.stdout) as { reason: string; message: string };
+      expect(result.reason).toBe("permission-denied");
+      expect(result.message).toContain("CAP_NET_RAW");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
