@@ -104,6 +104,8 @@ class InjectLoop {
   private attempt = 0;
   private lastYield = 0;
   private readonly paced = config.speed.kind !== "topspeed";
+  /** The interface's MTU, read again for every file (it may be changed between files). */
+  private mtu: number;
   /** The record at the cursor was already scheduled once (the loop waited for it). */
   private waited = false;
 
@@ -122,18 +124,21 @@ class InjectLoop {
       resetPending: false,
     };
     const headerLength = state.ethernet ? 14 : 0;
+    this.mtu = state.mtu;
     this.target = {
       linkType: () => handle.linkType,
       frameLimit: (buf, start, length) => {
         const tagged =
           headerLength === 14 && length >= 14 && isVlanTpid((buf[start + 12]! << 8) | buf[start + 13]!);
-        return state.mtu + headerLength + (tagged ? 4 : 0);
+        return this.mtu + headerLength + (tagged ? 4 : 0);
       },
     };
   }
 
   /** Starts reading a file; its records queue behind those of earlier files. */
   replay(seq: number, path: string): void {
+    const now = interfaceState(config.interface);
+    if (now.exists) this.mtu = now.mtu;
     const builder = new BatchBuilder(seq, this.pool);
     const state = this.file(seq);
     // Topspeed sends records straight from the decoder while nothing is queued: no copy into a batch.

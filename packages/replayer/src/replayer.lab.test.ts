@@ -206,6 +206,27 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(received.map((r) => r.data.length)).toEqual([1514, 1518]);
   });
 
+  it("reads the MTU again for every file", async () => {
+    const file = writeCapture(
+      join(dir, "mtu.pcap"),
+      [frame(0, 1014), frame(1, 1100)].map((data, i) => ({ data, at: i * 0.001 })),
+    );
+    const r = replayer({ speed: { kind: "topspeed" } });
+    await r.start();
+    const mtu = (value: number) =>
+      spawnSync("ip", ["-n", lab.a.netns, "link", "set", lab.a.iface, "mtu", String(value)]);
+    try {
+      expect((await r.replayFile(file)).skipped.oversize).toBe(0);
+      mtu(1000);
+      const second = await r.replayFile(file);
+      expect(second.skipped.oversize).toBe(1);
+      expect(second.packetsSent).toBe(1);
+    } finally {
+      mtu(1500);
+      await r.stop();
+    }
+  });
+
   it("truncates oversize frames to MTU plus link header when asked", async () => {
     const file = writeCapture(join(dir, "oversize.pcap"), oversizeFrames());
     const { stats, received } = await replayAndCapture("oversize-cut.pcap", [file], {
