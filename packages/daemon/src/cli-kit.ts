@@ -141,3 +141,35 @@ export function statusCommand<S extends z.ZodType>(options: StatusCommandOptions
     return 0;
   };
 }
+
+/** The config a `run --config FILE` command line names, loaded, with the file it came from. */
+export interface RunConfig<T> {
+  file: string;
+  config: T;
+}
+
+/**
+ * Reads `--config FILE` from a `run` command line and loads it: a UsageError without one, or the config
+ * errors printed (with their JSON paths) and null, for the caller to exit 1.
+ */
+export function loadRunConfig<S extends z.ZodType>(
+  app: string,
+  schema: S,
+  args: string[],
+): RunConfig<z.output<S>> | null {
+  let values: { config?: string | undefined };
+  try {
+    ({ values } = parseArgs({ args, options: { config: { type: "string", short: "c" } }, strict: true }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const file = values.config;
+  if (file === undefined || file === "") throw new UsageError("run needs --config FILE");
+  try {
+    return { file, config: loadConfigFile(schema, file) };
+  } catch (error) {
+    if (!ConfigError.isInstance(error)) throw error;
+    process.stderr.write(`${app}: ${error.message}\n`);
+    return null;
+  }
+}

@@ -1,5 +1,5 @@
-export type { CliApp, Command, StatusCommandOptions } from "./cli-kit.js";
-export { checkConfigCommand, runCli, statusCommand, UsageError } from "./cli-kit.js";
+export type { CliApp, Command, RunConfig, StatusCommandOptions } from "./cli-kit.js";
+export { checkConfigCommand, loadRunConfig, runCli, statusCommand, UsageError } from "./cli-kit.js";
 export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
 export {
   ConfigError,

@@ -1,34 +1,20 @@
-import { parseArgs } from "node:util";
 import {
   ConfigError,
   Logger,
   loadConfigFile,
+  loadRunConfig,
   MetricsRegistry,
   type MetricsServer,
   serveMetrics,
 } from "@sluice/daemon";
 import { MasterConfig } from "../config.js";
 import { Dispatcher } from "../dispatcher.js";
-import { UsageError } from "../usage.js";
 
 /** `sluice-master run --config FILE`: sources, rotation and dispatch until SIGTERM. */
 export async function runRun(args: string[]): Promise<number> {
-  let values: { config?: string | undefined };
-  try {
-    ({ values } = parseArgs({ args, options: { config: { type: "string", short: "c" } }, strict: true }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const file = values.config;
-  if (file === undefined || file === "") throw new UsageError("run needs --config FILE");
-  let config: MasterConfig;
-  try {
-    config = loadConfigFile(MasterConfig, file);
-  } catch (error) {
-    if (!ConfigError.isInstance(error)) throw error;
-    process.stderr.write(`sluice-master: ${error.message}\n`);
-    return 1;
-  }
+  const loaded = loadRunConfig("sluice-master", MasterConfig, args);
+  if (loaded === null) return 1;
+  const { file, config } = loaded;
   const log = new Logger({ level: config.log.level, fields: { app: "sluice-master" } });
   const metrics = new MetricsRegistry();
   const dispatcher = new Dispatcher(config, log, metrics);

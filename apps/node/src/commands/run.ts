@@ -1,34 +1,20 @@
-import { parseArgs } from "node:util";
 import {
   ConfigError,
   Logger,
   loadConfigFile,
+  loadRunConfig,
   MetricsRegistry,
   type MetricsServer,
   serveMetrics,
 } from "@sluice/daemon";
 import { NodeConfig } from "../config.js";
 import { SensorNode } from "../sensor-node.js";
-import { UsageError } from "../usage.js";
 
 /** `sluice-node run --config FILE`: watch incoming and replay until SIGTERM. */
 export async function runRun(args: string[]): Promise<number> {
-  let values: { config?: string | undefined };
-  try {
-    ({ values } = parseArgs({ args, options: { config: { type: "string", short: "c" } }, strict: true }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const file = values.config;
-  if (file === undefined || file === "") throw new UsageError("run needs --config FILE");
-  let config: NodeConfig;
-  try {
-    config = loadConfigFile(NodeConfig, file);
-  } catch (error) {
-    if (!ConfigError.isInstance(error)) throw error;
-    process.stderr.write(`sluice-node: ${error.message}\n`);
-    return 1;
-  }
+  const loaded = loadRunConfig("sluice-node", NodeConfig, args);
+  if (loaded === null) return 1;
+  const { file, config } = loaded;
   const log = new Logger({ level: config.log.level, fields: { app: "sluice-node" } });
   const metrics = new MetricsRegistry();
   const node = new SensorNode({ config, log, metrics });
