@@ -1,17 +1,18 @@
-import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ByteSource,
   CaptureDecoder,
+  classicSnaplen,
   type DecoderSink,
   type InterfaceInfo,
-  MAX_CAPTURE_LENGTH,
   PcapFormatError,
   PcapWriter,
   type Precision,
+  precisionOf,
   readChunks,
   type SectionInfo,
+  temporaryPathFor,
 } from "@sluice/pcap-format";
 import { FlowHasher, type FlowKeyKind } from "./flow-hasher.js";
 import { Rendezvous } from "./rendezvous.js";
@@ -95,7 +96,7 @@ class SplitSink implements DecoderSink {
   }
 
   get precision(): Precision | null {
-    return this.first === null ? null : precisionOfInterface(this.first);
+    return this.first === null ? null : precisionOf(this.first.resolution);
   }
 
   section(info: SectionInfo): void {
@@ -107,7 +108,7 @@ class SplitSink implements DecoderSink {
     if (first === null) {
       this.first = info;
       this.linkType = info.linkType;
-      this.snaplen = snaplenOf(info);
+      this.snaplen = classicSnaplen(info);
       return;
     }
     if (info.linkType !== first.linkType) {
@@ -117,7 +118,7 @@ class SplitSink implements DecoderSink {
         `interfaces have link types ${first.linkType} and ${info.linkType}; split writes classic pcap, which holds one`,
       );
     }
-    const snaplen = snaplenOf(info);
+    const snaplen = classicSnaplen(info);
     if (snaplen > this.snaplen) {
       this.snaplen = snaplen;
       for (const writer of this.writers) writer?.setSnaplen(snaplen);
@@ -171,11 +172,11 @@ class SplitSink implements DecoderSink {
   private open(part: number): PcapWriter {
     const section = this.firstSection!;
     const first = this.first!;
-    const temporary = temporaryNameFor(this.pathOf(part));
+    const temporary = temporaryPathFor(this.pathOf(part));
     const writer = PcapWriter.create(temporary, {
       linkType: first.linkType,
       snaplen: this.snaplen,
-      precision: precisionOfInterface(first),
+      precision: precisionOf(first.resolution),
       // Classic input keeps its byte order so every record header is the input's, byte for byte.
       ...(section.format === "pcap" && { endianness: section.endianness }),
       fcsLength: first.fcsLength,
@@ -187,20 +188,6 @@ class SplitSink implements DecoderSink {
     this.temporaries[part] = temporary;
     return writer;
   }
-}
-
-function precisionOfInterface(info: InterfaceInfo): Precision {
-  const { base, exponent } = info.resolution;
-  return (base === 10 ? exponent > 6 : exponent > 19) ? "nano" : "micro";
-}
-
-function snaplenOf(info: InterfaceInfo): number {
-  return info.snaplen === 0 || info.snaplen > MAX_CAPTURE_LENGTH ? MAX_CAPTURE_LENGTH : info.snaplen;
-}
-
-function temporaryNameFor(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${randomBytes(4).toString("hex")}.tmp`;
 }
 
 /** Checks split options; throws RangeError naming the bad option. */

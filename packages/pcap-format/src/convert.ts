@@ -63,7 +63,7 @@ class ConvertSink implements DecoderSink {
     const first = this.first;
     if (first === null) {
       this.first = info;
-      this.maxSnaplen = snaplenOf(info);
+      this.maxSnaplen = classicSnaplen(info);
       return;
     }
     if (info.linkType !== first.linkType) {
@@ -73,7 +73,7 @@ class ConvertSink implements DecoderSink {
         `interfaces have link types ${first.linkType} and ${info.linkType}; classic pcap holds one`,
       );
     }
-    const snaplen = snaplenOf(info);
+    const snaplen = classicSnaplen(info);
     if (snaplen > this.maxSnaplen) {
       this.maxSnaplen = snaplen;
       this.writer?.setSnaplen(snaplen);
@@ -138,7 +138,8 @@ class ConvertSink implements DecoderSink {
   }
 }
 
-function snaplenOf(info: InterfaceInfo): number {
+/** The snaplen a classic pcap header gets for an interface: pcapng's 0 ("no limit") and oversize become 262144. */
+export function classicSnaplen(info: InterfaceInfo): number {
   return info.snaplen === 0 || info.snaplen > MAX_CAPTURE_LENGTH ? MAX_CAPTURE_LENGTH : info.snaplen;
 }
 
@@ -152,7 +153,7 @@ export async function convertCapture(
   target: WriteTarget,
   options: ConvertOptions = {},
 ): Promise<ConvertResult> {
-  const temporary = typeof target === "string" ? temporaryNameFor(target) : null;
+  const temporary = typeof target === "string" ? temporaryPathFor(target) : null;
   const sink = new ConvertSink(
     (writerOptions) => PcapWriter.create(temporary ?? target, writerOptions),
     options.precision,
@@ -199,6 +200,7 @@ export async function convertCapture(
   }
 }
 
-function temporaryNameFor(path: string): string {
+/** A hidden, unique temporary name beside `path`, for writing a file that is renamed into place when whole. */
+export function temporaryPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
 }

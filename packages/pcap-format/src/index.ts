@@ -9,7 +9,7 @@ export {
   PCAP_RECORD_HEADER_LENGTH,
 } from "./constants.js";
 export type { ConvertOptions, ConvertResult } from "./convert.js";
-export { convertCapture } from "./convert.js";
+export { classicSnaplen, convertCapture, temporaryPathFor } from "./convert.js";
 export type { DecoderLimits, DecoderSink } from "./decoder-sink.js";
 export type { PcapFormatReason } from "./errors.js";
 export { PcapFormatError } from "./errors.js";
@@ -20,7 +20,7 @@ export { PcapWriter } from "./pcap-writer.js";
 export type { Capture, ReadOptions } from "./read-packets.js";
 export { PacketStream, readCaptureSync, readPackets } from "./read-packets.js";
 export type { Timestamp, TimestampResolution } from "./timestamp.js";
-export { compareTimestamps, formatTimestamp } from "./timestamp.js";
+export { compareTimestamps, formatTimestamp, precisionOf } from "./timestamp.js";
 export type {
   CaptureFormat,
   Endianness,
