@@ -94,13 +94,17 @@ export const NodeConfig = z
       .describe("Also list incoming this often: inotify does not see files other NFS clients write."),
     retry: z
       .strictObject({
-        initialSeconds: positive.default(1).describe("First wait after an interface or inject failure."),
+        initialSeconds: positive
+          .default(1)
+          .describe("First wait after an interface or inject failure, or a file system error on a file."),
         maxSeconds: positive
           .default(30)
           .describe("Longest wait between retries (the wait doubles up to it)."),
       })
       .prefault({})
-      .describe("Backoff while the output is down: the file is kept and replayed again from its start."),
+      .describe(
+        "Backoff while the output is down (the file is kept and replayed again from its start) or a file cannot be deleted or moved.",
+      ),
     metrics: z
       .strictObject({ listen: z.string().describe('"host:port" of the Prometheus endpoint (GET /metrics).') })
       .optional()

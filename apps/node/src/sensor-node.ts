@@ -77,6 +77,8 @@ export class SensorNode {
   private wake: (() => void) | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private backoffMs = 0;
+  /** Wait after a file system error on a file (e.g. its delete refused): doubles up to retry.maxSeconds. */
+  private fileErrorBackoffMs = 0;
   private scanning: Promise<void> | null = null;
   private scanAgain = false;
   private verified: (FileIdentity & { result: VerifyResult }) | null = null;
@@ -275,11 +277,18 @@ export class SensorNode {
       }
       try {
         const waitMs = await this.take(file);
+        this.fileErrorBackoffMs = 0;
         if (waitMs > 0) await this.sleep(waitMs, false);
       } catch (error) {
-        // A file system error on one file (permissions, a full failed folder): log it and look again later.
-        this.log.error("file-error", { file: file.name, error });
-        await this.sleep(this.config.retry.maxSeconds * 1000, false);
+        // A file system error on one file (permissions, a full failed folder): log it and look again
+        // later, soon at first (a brief fault), less often while it lasts.
+        const { initialSeconds, maxSeconds } = this.config.retry;
+        this.fileErrorBackoffMs = Math.min(
+          maxSeconds * 1000,
+          this.fileErrorBackoffMs === 0 ? initialSeconds * 1000 : this.fileErrorBackoffMs * 2,
+        );
+        this.log.error("file-error", { file: file.name, error, retryInMs: this.fileErrorBackoffMs });
+        await this.sleep(this.fileErrorBackoffMs, false);
       }
     }
   }
