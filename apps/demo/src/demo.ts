@@ -248,7 +248,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
           .flatMap((p) => events(p, "destination-unhealthy"))
           .filter((e) => e["destination"] === n.name).length,
         filesReplayed: replayed.length,
-        packetsReplayed: replayed.reduce((sum, e) => sum + Number(e["packetsSent"] ?? e["packets"] ?? 0), 0),
+        packetsReplayed: replayed.reduce((sum, e) => sum + Number(e["packetsSent"]), 0),
       };
       const capture = join(dir, `sensor-${n.name}.pcap`);
       let packets = 0;

@@ -9,12 +9,17 @@ export interface FlowPart {
   /** Its name in the destination. */
   name: string;
   packets: number;
+  /** File size in bytes. */
+  size: number;
 }
 
 /** The name of `node`'s part of the spool file `name`: the file's name with `-<node>` before `.pcap`. */
 export function partName(name: string, node: string): string {
-  const stem = name.replace(/\.pcap(ng)?$/, "");
-  return `${stem}-${node}.pcap`;
+  return `${stemOf(name)}-${node}.pcap`;
+}
+
+function stemOf(name: string): string {
+  return name.replace(/\.pcap(ng)?$/, "");
 }
 
 /**
@@ -32,13 +37,13 @@ export async function splitByFlow(
   key: FlowKeyKind = "5-tuple",
 ): Promise<FlowPart[]> {
   mkdirSync(dir, { recursive: true });
-  const stem = name.replace(/\.pcap(ng)?$/, "");
-  const result = await splitCapture(source, { directory: dir, name: stem, nodes, key });
+  // splitCapture names each part `<stem>-<node>.pcap`: partName(name, node).
+  const result = await splitCapture(source, { directory: dir, name: stemOf(name), nodes, key });
   const parts: FlowPart[] = [];
-  for (const part of result.parts) {
-    fsyncPath(part.path);
-    const node = String(part.part);
-    parts.push({ node, path: part.path, name: partName(name, node), packets: part.packets });
+  for (const { part, path, packets, size } of result.parts) {
+    fsyncPath(path);
+    const node = String(part);
+    parts.push({ node, path, name: partName(name, node), packets, size });
   }
   fsyncPath(dir);
   return parts;

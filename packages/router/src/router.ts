@@ -353,12 +353,10 @@ export class Router extends EventEmitter<RouterEvents> {
         join(dirname(path), ".parts"),
         pool.flowKey,
       );
-      return await Promise.all(
-        parts.map(async (part) => ({
-          ...this.delivery(`pool:${pool.name}#${part.node}`, over.find((n) => n.name === part.node)!),
-          part: { name: part.name, source: part.path, size: (await stat(part.path)).size },
-        })),
-      );
+      return parts.map((part) => ({
+        ...this.delivery(`pool:${pool.name}#${part.node}`, over.find((n) => n.name === part.node)!),
+        part: { name: part.name, source: part.path, size: part.size },
+      }));
     } catch (error) {
       this.log.warn("flow-split-failed", { file: name, pool: pool.name, error });
       return null;
