@@ -54,6 +54,8 @@ interface FileState {
   packets: number;
   bytes: number;
   cancelled: boolean;
+  /** When a cancelled file began waiting to finish a record half in the pipe. */
+  cancelledAt?: number;
   onProgress: (packets: number, bytes: number) => void;
   timing: TimingRecorder;
   done?: (result: SinkFileResult) => void;
@@ -289,7 +291,8 @@ export class FifoSink {
       }
       const from = chunk.starts[chunk.index]! + chunk.partial;
       const to = chunk.starts[end]!;
-      const written = await this.writeSome(fd, chunk.bytes, from, to);
+      const written = await this.writeSome(fd, chunk.bytes, from, to, () => this.abandon(file, chunk));
+      if (written === 0 && file.cancelled) return true;
       if (written < 0) {
         // The reader went away: resume at the start of the record it did not take whole.
         chunk.partial = 0;
@@ -360,8 +363,17 @@ export class FifoSink {
     return true;
   }
 
-  /** Writes what the pipe takes now (waiting while it is full); -1 when the reader went away. */
-  private async writeSome(fd: number, bytes: Buffer, from: number, to: number): Promise<number> {
+  /**
+   * Writes what the pipe takes now, waiting while it is full unless `giveUp` says to stop waiting (then 0);
+   * -1 when the reader went away.
+   */
+  private async writeSome(
+    fd: number,
+    bytes: Buffer,
+    from: number,
+    to: number,
+    giveUp: () => boolean = () => false,
+  ): Promise<number> {
     for (;;) {
       if (this.closing) return 0;
       try {
@@ -369,6 +381,7 @@ export class FifoSink {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "EAGAIN") {
+          if (giveUp()) return 0;
           await sleep(1);
           continue;
         }
@@ -384,6 +397,18 @@ export class FifoSink {
         );
       }
     }
+  }
+
+  // A cancelled file stops waiting for a reader that does not read: at once at a record boundary; with a
+  // record half in the pipe after a second, closing the pipe (that reader sees the stream end there, the
+  // next one starts with a fresh header).
+  private abandon(file: FileState, chunk: Chunk): boolean {
+    if (!file.cancelled) return false;
+    if (chunk.partial === 0) return true;
+    file.cancelledAt ??= performance.now();
+    if (performance.now() - file.cancelledAt < 1000) return false;
+    this.closeFd();
+    return true;
   }
 
   // On stop, the record half written goes out whole if the reader takes it within a second.

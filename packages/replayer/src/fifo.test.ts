@@ -151,6 +151,26 @@ describe.skipIf(reason !== null)("FIFO output", () => {
     expect(error.stats?.packetsSent).toBe(0);
   });
 
+  it("stop() while a reader holds the FIFO open without reading ends within about a second", async () => {
+    const fifo = join(dir, "stalled.fifo");
+    const r = new Replayer({ output: { type: "fifo", path: fifo }, speed: { kind: "topspeed" } });
+    await r.start();
+    // Opens the FIFO for reading and never reads: the pipe fills and stays full.
+    const stalled = spawn("sh", ["-c", `exec sleep 30 < "${fifo}"`], { stdio: "ignore" });
+    try {
+      const replaying = r.replayFile(files[1]!).catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const before = performance.now();
+      await r.stop();
+      const error = (await replaying) as ReplayError;
+      expect(performance.now() - before).toBeLessThan(3000);
+      expect(error.reason).toBe("stopped");
+      expect(error.stats?.packetsSent).toBeLessThan(700);
+    } finally {
+      stalled.kill("SIGKILL");
+    }
+  });
+
   it("start() refuses a path that exists and is not a FIFO", async () => {
     const path = join(dir, "regular-file");
     writeFileSync(path, "x");

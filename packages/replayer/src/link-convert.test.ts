@@ -67,6 +67,9 @@ describe("LinkConverter to raw IP", () => {
     const frame = Buffer.concat([Buffer.from("02000000000b02000000000a0800", "hex"), ipv4]);
     expect(toHex(c.for(LinkType.ETHERNET, {})(frame))).toBe(ipv4.toString("hex"));
     expect(c.for(LinkType.ETHERNET, {})(Buffer.from("02000000000b02000000000a0806aaaa", "hex"))).toBeNull();
+    // A VLAN tag whose priority bits make its first byte look like IPv4 (0x45...) is not IP.
+    const tagged = Buffer.concat([Buffer.from("02000000000b02000000000a8100", "hex"), ipv4]);
+    expect(c.for(LinkType.ETHERNET, {})(tagged)).toBeNull();
   });
 });
 

@@ -121,15 +121,21 @@ export class LinkConverter {
   }
 
   private toRaw(from: number): FrameConverter | null {
-    const ipAt = (d: Uint8Array, offset: number): Uint8Array | null =>
-      d.length > offset && ipEthertype(d, offset) !== 0 ? d.subarray(offset) : null;
+    // The header's protocol field says IP (a VLAN tag or ARP whose next byte looks like an IP version must
+    // not pass), and so does the first byte after it.
+    const ipAt = (d: Uint8Array, offset: number, protocolAt = -1): Uint8Array | null => {
+      if (d.length <= offset || ipEthertype(d, offset) === 0) return null;
+      if (protocolAt >= 0 && ((d[protocolAt]! << 8) | d[protocolAt + 1]!) !== ipEthertype(d, offset))
+        return null;
+      return d.subarray(offset);
+    };
     switch (from) {
       case LinkType.ETHERNET:
-        return (d) => ipAt(d, 14);
+        return (d) => ipAt(d, 14, 12);
       case LinkType.LINUX_SLL:
-        return (d) => ipAt(d, 16);
+        return (d) => ipAt(d, 16, 14);
       case LinkType.LINUX_SLL2:
-        return (d) => ipAt(d, 20);
+        return (d) => ipAt(d, 20, 0);
       case LinkType.IPV4:
       case LinkType.IPV6:
         return (d) => ipAt(d, 0);

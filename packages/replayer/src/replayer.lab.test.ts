@@ -146,9 +146,7 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     const span = (records: PacketRecord[]) => seconds(records.at(-1)!) - seconds(records[0]!);
     expect(Math.abs(span(received) - span(readFile(file))) * 1000).toBeLessThan(30);
     const timing = stats[0]!.timingErrorUs!;
-    expect(timing.p50).toBeGreaterThanOrEqual(0);
     expect(timing.p50).toBeLessThan(1000);
-    expect(timing.max).toBeGreaterThanOrEqual(timing.p99);
   });
 
   it("replays consecutive files as one timeline, keeping the gap between them up to maxGapMs", async () => {
@@ -461,7 +459,7 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     const error = (await replay) as ReplayError;
     expect(error.reason).toBe("inject-failed");
     expect(error.message).toContain("SIGKILL");
-    expect(error.stats!.packetsSent).toBeGreaterThanOrEqual(0);
+    expect(error.stats!.packetsSent).toBeLessThan(readFile(slow).length); // cut off mid-file
     expect((await r.replayFile(short)).packetsSent).toBe(2);
     expect(r.childPid).not.toBe(first);
     await r.stop();
