@@ -368,7 +368,11 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
     expect(JSON.stringify(refused["problems"])).toContain("$.incoming");
     s.write({ speed: "2x" });
     node.child.kill("SIGHUP");
-    expect(await node.event("config-reloaded")).toMatchObject({ speed: "2x" });
+    await node.event("config-reloaded");
+    // The next file is replayed with the new speed (the output opens with it).
+    copyFileSync(pieces[0]!, join(s.incoming, "span0-20261122T100000Z-000001.pcap"));
+    expect(await node.event("output-open")).toMatchObject({ speed: "2x" });
+    await node.event("file-deleted");
     expect(await stop(node)).toBe(0);
   });
 });

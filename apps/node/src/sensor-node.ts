@@ -76,6 +76,7 @@ export class SensorNode {
   private readonly stopController = new AbortController();
   private wake: (() => void) | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
+  private rescan: () => void = () => {};
   private backoffMs = 0;
   /** Wait after a file system error on a file (e.g. its delete refused): doubles up to retry.maxSeconds. */
   private fileErrorBackoffMs = 0;
@@ -114,7 +115,7 @@ export class SensorNode {
       ignored: (path) =>
         path !== this.incoming && entryKind(path.slice(path.lastIndexOf("/") + 1)) === "ignored",
     });
-    const rescan = (): void => {
+    this.rescan = (): void => {
       this.scan().then(
         () => this.notify(),
         (error: unknown) => this.log.warn("incoming-unreadable", { path: this.incoming, error }),
@@ -133,7 +134,7 @@ export class SensorNode {
     this.watcher.on("change", changed);
     this.watcher.on("unlink", changed);
     this.watcher.on("error", (error) => this.log.warn("watch-failed", { path: this.incoming, error }));
-    this.rescanTimer = setInterval(rescan, this.config.rescanSeconds * 1000);
+    this.rescanTimer = setInterval(this.rescan, this.config.rescanSeconds * 1000);
     this.log.info("watching", { incoming: this.incoming, backlog: this.waiting.size });
     this.loop = this.run().catch((error: unknown) => {
       this.log.error("loop-failed", { error });
@@ -141,15 +142,21 @@ export class SensorNode {
   }
 
   /**
-   * Takes a new config between files: speed, pacing, output (reopened), after, failed, stableSeconds and
-   * retry. `incoming`, `stateDir` and `metrics` need a restart: a config changing them is refused.
+   * Takes a new config between files: speed, pacing, output (reopened), after, failed, stableSeconds,
+   * rescanSeconds and retry. `incoming`, `stateDir`, `metrics` and `log` need a restart: a config changing
+   * them is refused.
    */
   reload(next: NodeConfig): void {
     const fixed: string[] = [];
     if (resolve(next.incoming) !== resolve(this.config.incoming)) fixed.push("incoming");
     if (resolve(next.stateDir) !== resolve(this.config.stateDir)) fixed.push("stateDir");
     if (next.metrics?.listen !== this.config.metrics?.listen) fixed.push("metrics");
+    if (next.log.level !== this.config.log.level) fixed.push("log.level");
     if (fixed.length > 0) throw new Error(`${fixed.join(", ")} cannot change without a restart`);
+    if (next.rescanSeconds !== this.config.rescanSeconds && this.rescanTimer) {
+      clearInterval(this.rescanTimer);
+      this.rescanTimer = setInterval(this.rescan, next.rescanSeconds * 1000);
+    }
     this.config = next;
     this.log.info("config-reloaded", {
       speed: formatSpeed(parseSpeed(next.speed)),

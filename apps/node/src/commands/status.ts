@@ -25,7 +25,14 @@ export function formatStatus(samples: Sample[]): string {
     .filter((s) => s.name === "sluice_node_packets_skipped_total" && s.value > 0)
     .map((s) => `${s.labels["reason"]} ${s.value}`);
   const lines = [
-    `output:    ${value("sluice_node_output_up") ? "up" : "DOWN (retrying)"}` +
+    // The output opens with the first file: down without a retry yet only means nothing came so far.
+    `output:    ${
+      value("sluice_node_output_up")
+        ? "up"
+        : value("sluice_node_output_retries_total")
+          ? "DOWN (retrying)"
+          : "not open yet (opens with the first file)"
+    }` +
       (value("sluice_node_output_retries_total")
         ? `, ${value("sluice_node_output_retries_total")} retries`
         : ""),
