@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 500);
+const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 600);
 const prefixMB = Number(process.env.BENCH_FIELDS_MB ?? 50);
 const dir = process.env.SLUICE_BENCH_DIR ?? "/tmp/sluice-bench";
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 500);
+const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 600);
 const parts = Number(process.env.BENCH_PARTS ?? 4);
 const dir = process.env.SLUICE_BENCH_DIR ?? "/tmp/sluice-bench";
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));

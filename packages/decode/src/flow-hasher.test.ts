@@ -1,6 +1,7 @@
 import { LinkType } from "@sluice/pcap-format";
 import { describe, expect, it } from "vitest";
 import { FlowHasher, flowHash } from "./flow-hasher.js";
+import { Rendezvous } from "./rendezvous.js";
 import {
   ethernet,
   ipv4,
@@ -32,6 +33,22 @@ function udpFragments(id: number, srcPort: number): Uint8Array[] {
 }
 
 describe("FlowHasher", () => {
+  // The master's flow pools and `sluice-pcap split --nodes` (maybe another version, on another host) must
+  // agree: a change of the mixing, the tags or the seeds fails here instead of moving sessions silently.
+  it("keeps its hash values and rendezvous choices from one version to the next", () => {
+    const five = new FlowHasher();
+    const two = new FlowHasher({ key: "2-tuple" });
+    const a = five.hash(tcpFrame(40000, 80), ETH);
+    const b = five.hash(tcpFrame(40001, 443), ETH);
+    const c = two.hash(tcpFrame(40000, 80), ETH);
+    expect([a, b, c]).toEqual([1066932847, 102438885, 1711576797]);
+    const nodes = new Rendezvous(["node01", "node02", "node03"]);
+    expect([a, b, c].map((h) => nodes.pick(h))).toEqual([0, 0, 1]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((x) => nodes.pick((x * 2654435761) >>> 1))).toEqual([
+      2, 1, 1, 0, 2, 1, 0, 0,
+    ]);
+  });
+
   it("gives both directions of a TCP connection the same hash", () => {
     const hasher = new FlowHasher();
     expect(hasher.hash(tcpFrame(40000, 80), ETH)).toBe(hasher.hash(tcpFrame(40000, 80, true), ETH));

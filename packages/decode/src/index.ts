@@ -7,4 +7,4 @@ export type { DecodeLayer, DecodeStop } from "./packet-decoder.js";
 export { IpProtocol, PacketDecoder } from "./packet-decoder.js";
 export { nodeSeed, Rendezvous, rendezvousPick } from "./rendezvous.js";
 export type { SplitOptions, SplitPart, SplitResult } from "./split-capture.js";
-export { splitCapture } from "./split-capture.js";
+export { captureStem, splitCapture } from "./split-capture.js";

@@ -190,6 +190,15 @@ class SplitSink implements DecoderSink {
   }
 }
 
+/**
+ * The stem split parts are named after: the file name without its capture extension (`.pcap`, `.pcapng`,
+ * `.cap`, `.dmp`), or "capture". The router's flow parts and `sluice-pcap split --nodes` both use it, so an
+ * offline split names its parts as the router does.
+ */
+export function captureStem(fileName: string): string {
+  return fileName.replace(/\.(pcapng|pcap|cap|dmp)$/i, "") || "capture";
+}
+
 /** Checks split options; throws RangeError naming the bad option. */
 function partsOf(options: SplitOptions): {
   count: number;

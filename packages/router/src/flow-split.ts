@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
-import { type FlowKeyKind, splitCapture } from "@sluice/decode";
+import { captureStem, type FlowKeyKind, splitCapture } from "@sluice/decode";
 
 /** One node's share of a file split by flow. */
 export interface FlowPart {
@@ -15,11 +15,7 @@ export interface FlowPart {
 
 /** The name of `node`'s part of the spool file `name`: the file's name with `-<node>` before `.pcap`. */
 export function partName(name: string, node: string): string {
-  return `${stemOf(name)}-${node}.pcap`;
-}
-
-function stemOf(name: string): string {
-  return name.replace(/\.pcap(ng)?$/, "");
+  return `${captureStem(name)}-${node}.pcap`;
 }
 
 /**
@@ -38,7 +34,7 @@ export async function splitByFlow(
 ): Promise<FlowPart[]> {
   mkdirSync(dir, { recursive: true });
   // splitCapture names each part `<stem>-<node>.pcap`: partName(name, node).
-  const result = await splitCapture(source, { directory: dir, name: stemOf(name), nodes, key });
+  const result = await splitCapture(source, { directory: dir, name: captureStem(name), nodes, key });
   const parts: FlowPart[] = [];
   for (const { part, path, packets, size } of result.parts) {
     fsyncPath(path);

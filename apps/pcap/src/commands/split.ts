@@ -1,13 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { basename } from "node:path";
-import { type FlowKeyKind, splitCapture } from "@sluice/decode";
+import { captureStem, type FlowKeyKind, splitCapture } from "@sluice/decode";
 import type { ParsedCommand } from "../cli.js";
 import { describeFailure, type ExitCode, UsageError } from "../exit.js";
 import { sourceOf } from "./source.js";
 
 function stemOf(input: string): string {
-  if (input === "-") return "stdin";
-  return basename(input).replace(/\.(pcapng|pcap|cap|dmp)$/i, "") || "capture";
+  return input === "-" ? "stdin" : captureStem(basename(input));
 }
 
 function flowKeyOf(value: unknown): FlowKeyKind {
