@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
-import type { z } from "zod";
+import { z } from "zod";
 import { ConfigError, formatProblem, loadConfigFile } from "./config-file.js";
+import { configReference } from "./config-reference.js";
 import { parseMetrics, type Sample } from "./metrics.js";
 import { fetchMetricsText } from "./metrics-server.js";
 
@@ -172,4 +173,26 @@ export function loadRunConfig<S extends z.ZodType>(
     process.stderr.write(`${app}: ${error.message}\n`);
     return null;
   }
+}
+
+/** A config's JSON Schema, generated from its zod schema: what editors validate a config file against. */
+export function jsonSchemaOf(schema: z.ZodType, app: string): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }),
+    $id: `https://sluice.dev/schema/${app}.schema.json`,
+    title: `${app} configuration`,
+  };
+}
+
+/** `schema [--markdown]`: the config's JSON Schema, or its reference table. */
+export function schemaCommand(schema: z.ZodType, app: string): Command {
+  return (args) => {
+    const unknown = args.find((a) => a !== "--markdown");
+    if (unknown !== undefined) throw new UsageError(`schema takes only --markdown, not ${unknown}`);
+    const json = jsonSchemaOf(schema, app);
+    process.stdout.write(
+      args.includes("--markdown") ? configReference(json) : `${JSON.stringify(json, null, 2)}\n`,
+    );
+    return 0;
+  };
 }

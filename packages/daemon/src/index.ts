@@ -1,5 +1,13 @@
 export type { CliApp, Command, RunConfig, StatusCommandOptions } from "./cli-kit.js";
-export { checkConfigCommand, loadRunConfig, runCli, statusCommand, UsageError } from "./cli-kit.js";
+export {
+  checkConfigCommand,
+  jsonSchemaOf,
+  loadRunConfig,
+  runCli,
+  schemaCommand,
+  statusCommand,
+  UsageError,
+} from "./cli-kit.js";
 export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
 export {
   ConfigError,
@@ -15,6 +23,6 @@ export { configReference, referenceRows } from "./config-reference.js";
 export type { LogFields, LoggerOptions, LogLevel } from "./logger.js";
 export { Logger, silentLogger } from "./logger.js";
 export type { Labels, MetricType, Sample } from "./metrics.js";
-export { Counter, Gauge, MetricsRegistry, parseMetrics } from "./metrics.js";
+export { Counter, formatSize, Gauge, MetricsRegistry, parseMetrics, sampleSum } from "./metrics.js";
 export type { MetricsServer } from "./metrics-server.js";
 export { fetchMetricsText, parseListenAddress, serveMetrics } from "./metrics-server.js";

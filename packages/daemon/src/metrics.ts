@@ -209,3 +209,19 @@ export function parseMetrics(text: string): Sample[] {
   }
   return samples;
 }
+
+/** The sum of the samples named `name` whose labels include `labels` (0 when none): what a status line shows. */
+export function sampleSum(samples: readonly Sample[], name: string, labels: Labels = {}): number {
+  let sum = 0;
+  for (const s of samples) {
+    if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) sum += s.value;
+  }
+  return sum;
+}
+
+/** Bytes for a human: "12.3 MiB" or "1.2 GiB". */
+export function formatSize(bytes: number): string {
+  return bytes >= 1024 ** 3
+    ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
+    : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}

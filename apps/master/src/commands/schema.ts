@@ -1,24 +1,10 @@
-import { configReference } from "@sluice/daemon";
-import { z } from "zod";
+import { jsonSchemaOf, schemaCommand } from "@sluice/daemon";
 import { MasterConfig } from "../config.js";
-import { UsageError } from "../usage.js";
 
 /** The master config's JSON Schema, generated from the zod schema (what editors validate against). */
 export function masterJsonSchema(): Record<string, unknown> {
-  return {
-    ...z.toJSONSchema(MasterConfig, { io: "input", unrepresentable: "any" }),
-    $id: "https://sluice.dev/schema/sluice-master.schema.json",
-    title: "sluice-master configuration",
-  };
+  return jsonSchemaOf(MasterConfig, "sluice-master");
 }
 
 /** `sluice-master schema [--markdown]`: the config's JSON Schema, or its reference table. */
-export function runSchema(args: string[]): number {
-  const unknown = args.find((a) => a !== "--markdown");
-  if (unknown !== undefined) throw new UsageError(`schema takes only --markdown, not ${unknown}`);
-  const schema = masterJsonSchema();
-  process.stdout.write(
-    args.includes("--markdown") ? configReference(schema) : `${JSON.stringify(schema, null, 2)}\n`,
-  );
-  return 0;
-}
+export const runSchema = schemaCommand(MasterConfig, "sluice-master");

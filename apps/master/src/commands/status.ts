@@ -1,4 +1,4 @@
-import { type Sample, statusCommand } from "@sluice/daemon";
+import { formatSize, type Sample, sampleSum, statusCommand } from "@sluice/daemon";
 import { MasterConfig } from "../config.js";
 
 /** `sluice-master status`: a running master's metrics as a human summary. */
@@ -14,9 +14,7 @@ export const runStatus = statusCommand({
 /** The summary `status` prints: sources, spool, destinations. */
 export function formatStatus(samples: Sample[]): string {
   const value = (name: string, labels: Record<string, string> = {}): number =>
-    samples
-      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((sum, s) => sum + s.value, 0);
+    sampleSum(samples, name, labels);
   const labelValues = (name: string, label: string): string[] => [
     ...new Set(samples.filter((s) => s.name === name).map((s) => s.labels[label]!)),
   ];
@@ -46,7 +44,7 @@ export function formatStatus(samples: Sample[]): string {
     ]),
   );
   lines.push(
-    `spool: ${value("sluice_spool_pending_files")} files (${mib(value("sluice_spool_pending_bytes"))}) waiting, ` +
+    `spool: ${value("sluice_spool_pending_files")} files (${formatSize(value("sluice_spool_pending_bytes"))}) waiting, ` +
       `${value("sluice_files_dispatched_total")} dispatched, ${value("sluice_spool_dropped_files_total")} dropped`,
     "",
   );
@@ -60,17 +58,11 @@ export function formatStatus(samples: Sample[]): string {
         labels["kind"]!,
         value("sluice_destination_healthy", { destination }) ? "yes" : "NO",
         value("sluice_destination_backlog_files", { destination }),
-        mib(value("sluice_destination_free_bytes", { destination })),
+        formatSize(value("sluice_destination_free_bytes", { destination })),
         value("sluice_deliveries_total", { destination, result: "ok" }),
         value("sluice_deliveries_total", { destination, result: "failed" }),
       ];
     }),
   );
   return `${lines.join("\n").trimEnd()}\n`;
-}
-
-function mib(bytes: number): string {
-  return bytes >= 1024 ** 3
-    ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
-    : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }

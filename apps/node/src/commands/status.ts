@@ -1,4 +1,4 @@
-import { type Sample, statusCommand } from "@sluice/daemon";
+import { formatSize, type Sample, sampleSum, statusCommand } from "@sluice/daemon";
 import { NodeConfig } from "../config.js";
 
 /** `sluice-node status`: a running node's metrics as a human summary. */
@@ -14,9 +14,7 @@ export const runStatus = statusCommand({
 /** The summary `status` prints: output, current file, backlog, totals. */
 export function formatStatus(samples: Sample[]): string {
   const value = (name: string, labels: Record<string, string> = {}): number =>
-    samples
-      .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((sum, s) => sum + s.value, 0);
+    sampleSum(samples, name, labels);
   const current = samples.find((s) => s.name === "sluice_node_current_file" && s.value > 0)?.labels["file"];
   const failedBy = samples
     .filter((s) => s.name === "sluice_node_files_failed_total" && s.value > 0)
@@ -37,21 +35,15 @@ export function formatStatus(samples: Sample[]): string {
         ? `, ${value("sluice_node_output_retries_total")} retries`
         : ""),
     `current:   ${current === undefined ? "idle" : `${current} (${value("sluice_node_current_file_packets_sent")} packets sent)`}`,
-    `backlog:   ${value("sluice_node_backlog_files")} files (${mib(value("sluice_node_backlog_bytes"))}) waiting, ` +
+    `backlog:   ${value("sluice_node_backlog_files")} files (${formatSize(value("sluice_node_backlog_bytes"))}) waiting, ` +
       `lag ${duration(value("sluice_node_replay_lag_seconds"))}`,
     `replayed:  ${value("sluice_node_files_replayed_total")} files, ${value("sluice_node_packets_sent_total")} packets, ` +
-      `${mib(value("sluice_node_bytes_sent_total"))}`,
+      `${formatSize(value("sluice_node_bytes_sent_total"))}`,
     `failed:    ${value("sluice_node_files_failed_total")} files${failedBy.length ? ` (${failedBy.join(", ")})` : ""}`,
     `skipped:   ${value("sluice_node_packets_skipped_total")} packets${skippedBy.length ? ` (${skippedBy.join(", ")})` : ""}, ` +
       `${value("sluice_node_packets_truncated_total")} truncated, ${value("sluice_node_inject_failed_total")} inject failures`,
   ];
   return `${lines.join("\n")}\n`;
-}
-
-function mib(bytes: number): string {
-  return bytes >= 1024 ** 3
-    ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
-    : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 function duration(seconds: number): string {
