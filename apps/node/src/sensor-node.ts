@@ -5,9 +5,9 @@ import { type PcapFormatReason, type VerifyResult, verifyCapture } from "@sluice
 import {
   type FileReplayStats,
   formatSpeed,
+  isFileFault,
   parseSpeed,
   ReplayError,
-  type ReplayErrorReason,
   Replayer,
   type ReplayerOptions,
   type ReplayOutput,
@@ -38,13 +38,6 @@ interface Waiting {
 export type FailReason = PcapFormatReason | "symlink" | "incomplete" | "bad-file" | "unsupported-linktype";
 
 // Errors of the output, not of the file: keep the file, wait, open the output again.
-const OUTPUT_REASONS = new Set<ReplayErrorReason>([
-  "no-such-interface",
-  "interface-down",
-  "permission-denied",
-  "inject-failed",
-  "fifo-failed",
-]);
 
 /** Options of a SensorNode. */
 export interface SensorNodeOptions {
@@ -77,9 +70,10 @@ export class SensorNode {
   private wake: (() => void) | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private rescan: () => void = () => {};
-  private backoffMs = 0;
-  /** Wait after a file system error on a file (e.g. its delete refused): doubles up to retry.maxSeconds. */
-  private fileErrorBackoffMs = 0;
+  /** Waits while the output is down. */
+  private readonly outputBackoff = new Backoff(() => this.config.retry);
+  /** Waits after a file system error on a file (e.g. its delete refused). */
+  private readonly fileErrorBackoff = new Backoff(() => this.config.retry);
   private scanning: Promise<void> | null = null;
   private scanAgain = false;
   private verified: (FileIdentity & { result: VerifyResult }) | null = null;
@@ -172,10 +166,9 @@ export class SensorNode {
     this.stopController.abort();
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.notify();
-    await this.replayer?.stop().catch(() => {});
+    // The abort ends a replay in flight at a record boundary; then the loop ends and the output closes.
     await this.loop;
-    await this.replayer?.stop().catch(() => {});
-    this.replayer = null;
+    await this.closeOutput().catch(() => {});
     await this.watcher?.close();
     this.journal.close();
     return { pending: this.waiting.size };
@@ -284,18 +277,14 @@ export class SensorNode {
       }
       try {
         const waitMs = await this.take(file);
-        this.fileErrorBackoffMs = 0;
+        this.fileErrorBackoff.reset();
         if (waitMs > 0) await this.sleep(waitMs, false);
       } catch (error) {
         // A file system error on one file (permissions, a full failed folder): log it and look again
         // later, soon at first (a brief fault), less often while it lasts.
-        const { initialSeconds, maxSeconds } = this.config.retry;
-        this.fileErrorBackoffMs = Math.min(
-          maxSeconds * 1000,
-          this.fileErrorBackoffMs === 0 ? initialSeconds * 1000 : this.fileErrorBackoffMs * 2,
-        );
-        this.log.error("file-error", { file: file.name, error, retryInMs: this.fileErrorBackoffMs });
-        await this.sleep(this.fileErrorBackoffMs, false);
+        const waitMs = this.fileErrorBackoff.next();
+        this.log.error("file-error", { file: file.name, error, retryInMs: waitMs });
+        await this.sleep(waitMs, false);
       }
     }
   }
@@ -389,14 +378,14 @@ export class SensorNode {
         this.log.info("replay-interrupted", { file: file.name, packetsSent: partial?.packetsSent ?? null });
         return 0;
       }
-      if (error.reason === "bad-file" || error.reason === "unsupported-linktype") {
+      if (isFileFault(error.reason)) {
         await this.fail(file, error.reason, {
           message: error.message,
           packetsSent: partial?.packetsSent ?? 0,
         });
         return 0;
       }
-      if (!OUTPUT_REASONS.has(error.reason)) throw error;
+      if (error.reason === "bad-option") throw error;
       this.log.warn("output-failed", {
         file: file.name,
         reason: error.reason,
@@ -414,7 +403,7 @@ export class SensorNode {
     this.count(stats);
     this.journal.record(identity);
     this.metrics.filesReplayed.inc();
-    this.backoffMs = 0;
+    this.outputBackoff.reset();
     this.log.info("replayed", {
       file: file.name,
       packetsSent: stats.packetsSent,
@@ -442,13 +431,8 @@ export class SensorNode {
   }
 
   private backoff(): number {
-    const { initialSeconds, maxSeconds } = this.config.retry;
-    this.backoffMs = Math.min(
-      maxSeconds * 1000,
-      this.backoffMs === 0 ? initialSeconds * 1000 : this.backoffMs * 2,
-    );
     this.metrics.retries.inc();
-    return this.backoffMs;
+    return this.outputBackoff.next();
   }
 
   /** The open replayer for the current config, or null (logged) when the output cannot be opened now. */
@@ -474,7 +458,7 @@ export class SensorNode {
         output: this.config.output,
         reason: ReplayError.isInstance(error) ? error.reason : null,
         error,
-        retryInSeconds: this.nextBackoffSeconds(),
+        retryInSeconds: this.outputBackoff.peek() / 1000,
       });
       return null;
     }
@@ -483,11 +467,6 @@ export class SensorNode {
     this.metrics.outputUp.set({}, 1);
     this.log.info("output-open", { output: this.config.output, speed: formatSpeed(options.speed!) });
     return replayer;
-  }
-
-  private nextBackoffSeconds(): number {
-    const { initialSeconds, maxSeconds } = this.config.retry;
-    return Math.min(maxSeconds, this.backoffMs === 0 ? initialSeconds : (this.backoffMs * 2) / 1000);
   }
 
   private async closeOutput(): Promise<void> {
@@ -558,4 +537,26 @@ function replayOutput(output: NodeConfig["output"]): ReplayOutput {
 
 function before(a: Waiting, b: Waiting): boolean {
   return compareCaptureOrder(a, b) < 0;
+}
+
+/** Waits that double from `retry.initialSeconds` up to `retry.maxSeconds` while a fault lasts. */
+class Backoff {
+  private ms = 0;
+
+  constructor(private readonly retry: () => { initialSeconds: number; maxSeconds: number }) {}
+
+  /** The wait `next()` will return, without taking it. */
+  peek(): number {
+    const { initialSeconds, maxSeconds } = this.retry();
+    return Math.min(maxSeconds * 1000, this.ms === 0 ? initialSeconds * 1000 : this.ms * 2);
+  }
+
+  next(): number {
+    this.ms = this.peek();
+    return this.ms;
+  }
+
+  reset(): void {
+    this.ms = 0;
+  }
 }

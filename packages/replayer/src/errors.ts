@@ -21,6 +21,14 @@ export type ReplayErrorReason =
   /** stop() or the caller's AbortSignal interrupted the replay at a record boundary. */
   | "stopped";
 
+/**
+ * True when the file itself cannot be replayed (malformed, or a link type the output cannot carry): set it
+ * aside. Any other failure but "stopped" and "bad-option" is the output's: keep the file and retry later.
+ */
+export function isFileFault(reason: ReplayErrorReason): reason is "bad-file" | "unsupported-linktype" {
+  return reason === "bad-file" || reason === "unsupported-linktype";
+}
+
 const marker = Symbol.for("@sluice/replayer/ReplayError");
 
 /** The error this package throws: literal `code`, a `reason` to branch on, what was sent so far. */

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { verifyCapture } from "@sluice/pcap-format";
 import {
   formatSpeed,
+  isFileFault,
   parseSpeed,
   ReplayError,
   Replayer,
@@ -126,7 +127,7 @@ export async function runReplay(args: string[]): Promise<number> {
       totals.filesFailed++;
       process.stderr.write(`${file}: ${error.reason}: ${error.message}\n`);
       // The output is gone: the other files cannot go anywhere either.
-      if (!["bad-file", "unsupported-linktype"].includes(error.reason)) break;
+      if (!isFileFault(error.reason)) break;
     }
   }
   await replayer.stop().catch(() => {});
