@@ -14,8 +14,6 @@ export const BATCH_HEADER = 8;
 export const RECORD_HEADER = 16;
 /** The record starts a file: the child may re-anchor the clock when the record is already late. */
 export const FLAG_FIRST_OF_FILE = 1;
-/** Start a new timeline at this record whatever the clock says (after a stopped or failed file). */
-export const FLAG_RESET = 2;
 
 /** What the child is started with (argv[2], JSON). */
 export interface InjectChildConfig {

@@ -78,7 +78,6 @@ export class FifoOutput implements Output {
     const error = result.error ?? feeder.error;
     if (cancelled || result.error) {
       this.context.timeline.reset();
-      this.context.resetPending = true;
     }
     return { ...result, cancelled, error, ...feeder.feed.counts };
   }

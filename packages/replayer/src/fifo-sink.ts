@@ -9,7 +9,7 @@
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { copyBytes } from "./batch-builder.js";
-import { FLAG_FIRST_OF_FILE, FLAG_RESET, type TimingSummary } from "./child-protocol.js";
+import { FLAG_FIRST_OF_FILE, type TimingSummary } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { TimingRecorder } from "./timing.js";
 
@@ -270,7 +270,6 @@ export class FifoSink {
           const flags = chunk.flags[end]!;
           if (
             this.anchor === null ||
-            (flags & FLAG_RESET) !== 0 ||
             ((flags & FLAG_FIRST_OF_FILE) !== 0 && end === chunk.index && this.anchor + sendAt < now)
           ) {
             this.anchor = now - sendAt;

@@ -8,7 +8,6 @@ import {
   type ChildMessage,
   type ErrorJson,
   FLAG_FIRST_OF_FILE,
-  FLAG_RESET,
   FRAME_BATCH,
   FRAME_END,
   FRAME_PREFIX,
@@ -121,7 +120,6 @@ class InjectLoop {
         return this.converter;
       },
       truncate: config.oversize === "truncate",
-      resetPending: false,
     };
     const headerLength = state.ethernet ? 14 : 0;
     this.mtu = state.mtu;
@@ -296,15 +294,12 @@ class InjectLoop {
       if (!Number.isNaN(sendAt) && this.attempt === 0) {
         let now = nowNs();
         // A file's first record may start the clock anew when it is already late (the file came after
-        // its gap had passed); decided once per record, not again after waiting for it.
+        // its gap had passed, or the timeline was reset after a stopped or failed file: its first send
+        // time is then 0); decided once per record, not again after waiting for it.
         const late = this.anchor !== null && this.anchor + sendAt < now;
         const fresh = !this.waited;
         this.waited = true;
-        if (
-          this.anchor === null ||
-          (fresh && (flags & FLAG_RESET) !== 0) ||
-          (fresh && (flags & FLAG_FIRST_OF_FILE) !== 0 && late)
-        ) {
+        if (this.anchor === null || (fresh && (flags & FLAG_FIRST_OF_FILE) !== 0 && late)) {
           this.anchor = now - sendAt;
         }
         target = this.anchor + sendAt;
@@ -389,7 +384,6 @@ class InjectLoop {
     if (state.cancelled || state.error) {
       // The next file starts a fresh timeline instead of waiting out what this one did not send.
       this.context.timeline.reset();
-      this.context.resetPending = true;
     }
     send({
       type: "done",

@@ -7,7 +7,7 @@ import {
   PcapFormatError,
   readChunks,
 } from "@sluice/pcap-format";
-import { FLAG_FIRST_OF_FILE, FLAG_RESET } from "./child-protocol.js";
+import { FLAG_FIRST_OF_FILE } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { type FrameConverter, IDENTITY, type LinkConverter } from "./link-convert.js";
 import type { Timeline } from "./timeline.js";
@@ -42,8 +42,6 @@ export interface FeedContext {
   timeline: Timeline;
   converter: (outputLinkType: number) => LinkConverter;
   truncate: boolean;
-  /** Set after a stopped or failed file: the next record starts a fresh timeline. */
-  resetPending: boolean;
 }
 
 /** Decoder callbacks of one file: convert, check size, schedule, add. */
@@ -105,11 +103,7 @@ export class RecordFeed implements DecoderSink {
       this.counts.truncated++;
     }
     const sendAt = this.context.timeline.next(seconds, nanoseconds, length);
-    let flags = this.first ? FLAG_FIRST_OF_FILE : 0;
-    if (this.context.resetPending) {
-      flags |= FLAG_RESET;
-      this.context.resetPending = false;
-    }
+    const flags = this.first ? FLAG_FIRST_OF_FILE : 0;
     this.first = false;
     const wireLength = originalLength - capturedLength + length;
     if (this.target.add(frame, start, length, sendAt, flags, seconds, nanoseconds, wireLength))

@@ -170,7 +170,6 @@ export class Replayer {
         return converter;
       },
       truncate: this.oversize === "truncate",
-      resetPending: false,
     };
   }
 
