@@ -14,7 +14,7 @@ import type { Timeline } from "./timeline.js";
 
 /** Takes records ready to go out; `add` returns true when a batch filled up. */
 export interface RecordTarget {
-  /** Link type of the output, or null to take the first record's (a FIFO stream). */
+  /** Link type of the output given the first record's (a FIFO stream takes the first record's). */
   linkType(first: number): number;
   /** Largest frame the output takes for the frame at `buf[start, start + length)`. */
   frameLimit(buf: Uint8Array, start: number, length: number): number;

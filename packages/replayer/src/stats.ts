@@ -9,7 +9,7 @@ export interface FileReplayStats {
   truncated: number;
   /** Inject calls that failed and were given up on. */
   failed: number;
-  /** Wall time of the replayFile call, waiting for its turn and for gaps included. */
+  /** Wall time of replaying the file, from its turn (not the wait for it) to its end, gaps included. */
   durationMs: number;
   /** From the first record sent to the last (what tcpreplay's "Rated" divides by). */
   sendingMs: number;
