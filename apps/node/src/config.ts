@@ -29,6 +29,12 @@ const InterfaceOutput = z
     type: z.literal("interface"),
     interface: z.string().min(1).max(15).describe("Interface the sensors listen on (see setup-interface)."),
     netns: z.string().optional().describe("Network namespace the interface is in."),
+    timer: z
+      .enum(["sleep", "spin"])
+      .default("sleep")
+      .describe(
+        'Paced speeds: "sleep" until just before each send time (little CPU), or "spin" like tcpreplay (one core busy while replaying, a gap-error tail about half as long).',
+      ),
     macs: z
       .strictObject({
         src: mac.describe("Source MAC address."),

@@ -445,6 +445,7 @@ export class SensorNode {
       ...(this.config.output.type === "interface" && this.config.output.macs
         ? { macs: this.config.output.macs }
         : {}),
+      ...(this.config.output.type === "interface" ? { timer: this.config.output.timer } : {}),
     };
     const key = JSON.stringify(options);
     if (this.replayer !== null && key === this.replayerConfig) return this.replayer;

@@ -29,6 +29,9 @@ Commands:
       --mbps N               a fixed bit rate instead
       --max-gap-ms N         original pacing: the longest pause replayed (default 5000)
       --oversize skip|truncate   frames over the MTU: count and skip (default), or truncate
+      --timer spin|sleep     paced speeds: busy-wait between sends like tcpreplay (default: the
+                             most exact timing, one core busy), or sleep until just before each
+                             send time (little CPU, a longer tail of late frames)
 
   status [--config FILE | --metrics HOST:PORT] [--json]
       asks a running node's metrics endpoint (the config's metrics.listen; default config

@@ -6,6 +6,7 @@ import { parseSpeed, Replayer } from "../dist/index.js";
 
 const [iface, netns, speed, ...files] = process.argv.slice(2);
 const replayer = new Replayer({
+  timer: process.env.BENCH_TIMER ?? "spin",
   output: { type: "interface", interface: iface, ...(netns && netns !== "-" ? { netns } : {}) },
   speed: parseSpeed(speed),
 });

@@ -15,6 +15,8 @@ import { fileURLToPath } from "node:url";
 const dir = process.env.SLUICE_BENCH_DIR ?? "/tmp/sluice-bench";
 const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 150);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
+// BENCH_PARTS=1x (or topspeed) runs one of the two comparisons.
+const parts = (process.env.BENCH_PARTS ?? "topspeed,1x").split(",");
 const big = join(dir, `lab-${sizeMB}M.pcap`);
 const short = join(dir, "replayer-1x-short.pcap");
 const once = fileURLToPath(new URL("./replay-once.mjs", import.meta.url));
@@ -114,74 +116,77 @@ try {
   };
 
   // 1. topspeed
-  const inputPackets = records(big).length;
-  const top = { ours: [], tcpreplay: [] };
-  for (let i = 0; i < runs; i++) {
-    const a = await peer("replayer-top-ours.pcap", () => ours("topspeed", big));
-    rmSync(a.path, { force: true });
-    const b = await peer("replayer-top-tcpreplay.pcap", () => tcpreplay(["--topspeed"], big));
-    rmSync(b.path, { force: true });
-    top.ours.push(a);
-    top.tcpreplay.push(b);
-    console.log(
-      `  run ${i + 1}: ours ${a.pps} pps (wall ${a.wallPps}, peer got ${a.received}), tcpreplay ${b.pps} pps (wall ${b.wallPps}, peer got ${b.received})`,
-    );
-  }
-  const summary = (list) => ({
-    pps: Math.round(median(list.map((r) => r.pps))),
-    wallPps: Math.round(median(list.map((r) => r.wallPps))),
-    sent: median(list.map((r) => r.sent)),
-    received: median(list.map((r) => r.received)),
-  });
-  const topOurs = summary(top.ours);
-  const topPeer = summary(top.tcpreplay);
-  console.log(`\ntopspeed, ${big} (${inputPackets} packets), median of ${runs}:`);
-  const line = (name, r) =>
-    `  ${name.padEnd(17)} ${r.pps} pps sending, ${r.wallPps} pps wall-clock   sent ${r.sent}   peer tcpdump received ${r.received}`;
-  console.log(line("@sluice/replayer", topOurs));
-  console.log(line("tcpreplay", topPeer));
-  console.log(
-    `  ratio ours/tcpreplay: ${(topOurs.pps / topPeer.pps).toFixed(2)} (sending pps), ${(topOurs.wallPps / topPeer.wallPps).toFixed(2)} (wall-clock pps), ${(topOurs.received / topPeer.received).toFixed(2)} (received)`,
-  );
-
-  // 2. original speed: gap error seen at the peer
-  const sent = records(short);
-  const gapErrors = (path) => {
-    const got = records(path);
-    if (got.length !== sent.length) return { count: got.length, p50: Number.NaN, p99: Number.NaN };
-    const ns = (r) => BigInt(r.seconds) * 1_000_000_000n + BigInt(r.nanoseconds);
-    const errors = [];
-    for (let i = 1; i < got.length; i++) {
-      const peerGap = ns(got[i]) - ns(got[i - 1]);
-      const fileGap = ns(sent[i]) - ns(sent[i - 1]);
-      errors.push(Math.abs(Number(peerGap - fileGap)) / 1000);
+  if (parts.includes("topspeed")) {
+    const inputPackets = records(big).length;
+    const top = { ours: [], tcpreplay: [] };
+    for (let i = 0; i < runs; i++) {
+      const a = await peer("replayer-top-ours.pcap", () => ours("topspeed", big));
+      rmSync(a.path, { force: true });
+      const b = await peer("replayer-top-tcpreplay.pcap", () => tcpreplay(["--topspeed"], big));
+      rmSync(b.path, { force: true });
+      top.ours.push(a);
+      top.tcpreplay.push(b);
+      console.log(
+        `  run ${i + 1}: ours ${a.pps} pps (wall ${a.wallPps}, peer got ${a.received}), tcpreplay ${b.pps} pps (wall ${b.wallPps}, peer got ${b.received})`,
+      );
     }
-    errors.sort((x, y) => x - y);
-    return { count: got.length, p50: pct(errors, 0.5), p99: pct(errors, 0.99) };
-  };
-  const paced = { ours: [], tcpreplay: [] };
-  for (let i = 0; i < runs; i++) {
-    const a = await peer("replayer-1x-ours.pcap", () => ours("original", short));
-    const ea = gapErrors(a.path);
-    const b = await peer("replayer-1x-tcpreplay.pcap", () => tcpreplay([], short));
-    const eb = gapErrors(b.path);
-    paced.ours.push(ea);
-    paced.tcpreplay.push(eb);
+    const summary = (list) => ({
+      pps: Math.round(median(list.map((r) => r.pps))),
+      wallPps: Math.round(median(list.map((r) => r.wallPps))),
+      sent: median(list.map((r) => r.sent)),
+      received: median(list.map((r) => r.received)),
+    });
+    const topOurs = summary(top.ours);
+    const topPeer = summary(top.tcpreplay);
+    console.log(`\ntopspeed, ${big} (${inputPackets} packets), median of ${runs}:`);
+    const line = (name, r) =>
+      `  ${name.padEnd(17)} ${r.pps} pps sending, ${r.wallPps} pps wall-clock   sent ${r.sent}   peer tcpdump received ${r.received}`;
+    console.log(line("@sluice/replayer", topOurs));
+    console.log(line("tcpreplay", topPeer));
     console.log(
-      `  1x run ${i + 1}: ours p50 ${ea.p50?.toFixed(1)} µs p99 ${ea.p99?.toFixed(1)} µs (${ea.count} pkts), tcpreplay p50 ${eb.p50?.toFixed(1)} µs p99 ${eb.p99?.toFixed(1)} µs (${eb.count} pkts)`,
+      `  ratio ours/tcpreplay: ${(topOurs.pps / topPeer.pps).toFixed(2)} (sending pps), ${(topOurs.wallPps / topPeer.wallPps).toFixed(2)} (wall-clock pps), ${(topOurs.received / topPeer.received).toFixed(2)} (received)`,
     );
   }
-  const gaps = (list) => ({ p50: median(list.map((e) => e.p50)), p99: median(list.map((e) => e.p99)) });
-  const go = gaps(paced.ours);
-  const gt = gaps(paced.tcpreplay);
-  console.log(
-    `\noriginal speed (1x), ${short} (${sent.length} packets), gap error at the peer, median of ${runs}:`,
-  );
-  console.log(`  @sluice/replayer  p50 ${go.p50.toFixed(1)} µs   p99 ${go.p99.toFixed(1)} µs`);
-  console.log(`  tcpreplay         p50 ${gt.p50.toFixed(1)} µs   p99 ${gt.p99.toFixed(1)} µs`);
-  console.log(
-    `  ratio ours/tcpreplay: p50 ${(go.p50 / gt.p50).toFixed(2)}, p99 ${(go.p99 / gt.p99).toFixed(2)}`,
-  );
+  // 2. original speed: gap error seen at the peer
+  if (parts.includes("1x")) {
+    const sent = records(short);
+    const gapErrors = (path) => {
+      const got = records(path);
+      if (got.length !== sent.length) return { count: got.length, p50: Number.NaN, p99: Number.NaN };
+      const ns = (r) => BigInt(r.seconds) * 1_000_000_000n + BigInt(r.nanoseconds);
+      const errors = [];
+      for (let i = 1; i < got.length; i++) {
+        const peerGap = ns(got[i]) - ns(got[i - 1]);
+        const fileGap = ns(sent[i]) - ns(sent[i - 1]);
+        errors.push(Math.abs(Number(peerGap - fileGap)) / 1000);
+      }
+      errors.sort((x, y) => x - y);
+      return { count: got.length, p50: pct(errors, 0.5), p99: pct(errors, 0.99) };
+    };
+    const paced = { ours: [], tcpreplay: [] };
+    for (let i = 0; i < runs; i++) {
+      const a = await peer("replayer-1x-ours.pcap", () => ours("original", short));
+      const ea = gapErrors(a.path);
+      const b = await peer("replayer-1x-tcpreplay.pcap", () => tcpreplay([], short));
+      const eb = gapErrors(b.path);
+      paced.ours.push(ea);
+      paced.tcpreplay.push(eb);
+      console.log(
+        `  1x run ${i + 1}: ours p50 ${ea.p50?.toFixed(1)} µs p99 ${ea.p99?.toFixed(1)} µs (${ea.count} pkts), tcpreplay p50 ${eb.p50?.toFixed(1)} µs p99 ${eb.p99?.toFixed(1)} µs (${eb.count} pkts)`,
+      );
+    }
+    const gaps = (list) => ({ p50: median(list.map((e) => e.p50)), p99: median(list.map((e) => e.p99)) });
+    const go = gaps(paced.ours);
+    const gt = gaps(paced.tcpreplay);
+    console.log(
+      `\noriginal speed (1x), ${short} (${sent.length} packets), gap error at the peer, median of ${runs}:`,
+    );
+    console.log(`  @sluice/replayer  p50 ${go.p50.toFixed(1)} µs   p99 ${go.p99.toFixed(1)} µs`);
+    console.log(`  tcpreplay         p50 ${gt.p50.toFixed(1)} µs   p99 ${gt.p99.toFixed(1)} µs`);
+    console.log(
+      `  ratio ours/tcpreplay: p50 ${(go.p50 / gt.p50).toFixed(2)}, p99 ${(go.p99 / gt.p99).toFixed(2)}`,
+    );
+  }
 } finally {
   await lab.destroy();
 }

@@ -21,6 +21,8 @@ export interface InjectChildConfig {
   speed: Speed;
   maxGapMs: number;
   oversize: "skip" | "truncate";
+  /** How paced sends wait: sleep until just before each send time, or spin all the way (see Replayer). */
+  timer: "sleep" | "spin";
   macs: { src: string; dst: string };
   bufferTimeoutMs: number;
   retry: RetryPolicy;

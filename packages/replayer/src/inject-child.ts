@@ -20,14 +20,16 @@ import { InjectHandle, type InterfaceState, interfaceState } from "./inject-hand
 import { LinkConverter, parseMac } from "./link-convert.js";
 import { type FeedContext, type FeedCounts, FileFeeder, type RecordTarget } from "./record-feed.js";
 import { Timeline } from "./timeline.js";
-import { TimingRecorder } from "./timing.js";
+import { SendLatency, Spinner, TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
 const TIMER_SLEEP_NS = 4_000_000;
 /** A timer wakes up this long before the send time: Node's timers have 1 ms steps and fire late. */
 const TIMER_MARGIN_NS = 2_000_000;
-/** The last stretch before a send time is busy-waited; before it the thread sleeps in Atomics.wait. */
+/** Timer "sleep": the last stretch before a send time is busy-waited; before it the thread sleeps. */
 const SPIN_NS = 500_000;
+/** Timer "spin" busy-waits a long wait in slices this long, letting IPC in between. */
+const SPIN_SLICE_NS = 1_000_000;
 /** Sleeping in Atomics.wait blocks IPC: the loop yields to the event loop this often when it has room, */
 const YIELD_EVERY_NS = 10_000_000;
 /** room being a wait this long, */
@@ -46,6 +48,7 @@ const DIRECT_YIELD_EVERY = 256;
 const config = JSON.parse(process.argv[2] ?? "{}") as InjectChildConfig;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const nowNs = (): number => performance.now() * 1e6;
+const spinning = config.timer === "spin";
 
 function send(message: ChildMessage, then?: () => void): void {
   if (!process.connected) {
@@ -107,6 +110,8 @@ class InjectLoop {
   private mtu: number;
   /** The record at the cursor was already scheduled once (the loop waited for it). */
   private waited = false;
+  private readonly spinner = new Spinner(nowNs);
+  private readonly latency = new SendLatency();
 
   constructor(
     private readonly handle: InjectHandle,
@@ -292,7 +297,7 @@ class InjectLoop {
       const start = this.offset + RECORD_HEADER;
       let target = Number.NaN;
       if (!Number.isNaN(sendAt) && this.attempt === 0) {
-        let now = nowNs();
+        const now = nowNs();
         // A file's first record may start the clock anew when it is already late (the file came after
         // its gap had passed, or the timeline was reset after a stopped or failed file: its first send
         // time is then 0); decided once per record, not again after waiting for it.
@@ -302,9 +307,11 @@ class InjectLoop {
         if (this.anchor === null || (fresh && (flags & FLAG_FIRST_OF_FILE) !== 0 && late)) {
           this.anchor = now - sendAt;
         }
+        // A send after a quiet spell takes longer to reach the wire: it starts that much earlier.
         target = this.anchor + sendAt;
+        target -= this.latency.lead(target);
         const wait = target - now;
-        if (wait > TIMER_SLEEP_NS) {
+        if (!spinning && wait > TIMER_SLEEP_NS) {
           this.progress(seq, state);
           this.readAhead();
           this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
@@ -314,13 +321,20 @@ class InjectLoop {
         // before the send time, or when it has been too long.
         if (wait > YIELD_ROOM_NS && this.readAhead()) return false;
         const sinceYield = now - this.lastYield;
+        if (spinning && wait > YIELD_ROOM_NS) {
+          // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.
+          this.spinner.until(now + SPIN_SLICE_NS);
+          this.progress(seq, state);
+          this.yieldThenPump();
+          return false;
+        }
         if ((wait > YIELD_ROOM_NS && sinceYield > YIELD_EVERY_NS) || sinceYield > YIELD_AT_LEAST_NS) {
           this.progress(seq, state);
           if (!this.readAhead()) this.yieldThenPump();
           return false;
         }
-        if (wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
-        while (now < target) now = nowNs();
+        if (!spinning && wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
+        this.spinner.until(target);
       }
       const sentAt = nowNs();
       try {
@@ -330,6 +344,7 @@ class InjectLoop {
         this.advance(start + length);
         continue;
       }
+      if (this.paced) this.latency.record(sentAt, nowNs());
       if (!Number.isNaN(target)) state.timing.add((sentAt - target) / 1000);
       const sentMs = sentAt / 1e6;
       state.firstSendMs ??= sentMs;

@@ -27,6 +27,13 @@ export interface ReplayerOptions {
   oversize?: "skip" | "truncate";
   /** Used when SLL/SLL2/raw-IP records become Ethernet frames (default 02:00:00:00:00:01 → …:02). */
   macs?: { src: string; dst: string };
+  /**
+   * How a paced interface replay waits for send times. "sleep" (default) sleeps until just before each
+   * send time and spins the last half millisecond: little CPU, but a CPU that went idle makes the next
+   * send cold. "spin" busy-waits the whole time, as tcpreplay does: one core at 100% for the replay,
+   * and a tail (p99 gap error) about a third of sleep's. Topspeed and FIFO output never wait.
+   */
+  timer?: "sleep" | "spin";
   /** A failing inject is retried this often with doubling delays before the file fails (default 8, 20 ms up to 1 s). */
   retry?: Partial<RetryPolicy>;
 }
@@ -64,7 +71,10 @@ function checkOptions(options: ReplayerOptions): void {
   } else {
     throw badOption("output", 'must be { type: "interface", interface } or { type: "fifo", path }', output);
   }
-  const { maxGapMs, oversize } = options;
+  const { maxGapMs, oversize, timer } = options;
+  if (timer !== undefined && timer !== "sleep" && timer !== "spin") {
+    throw badOption("timer", 'must be "sleep" or "spin"', timer);
+  }
   if (
     maxGapMs !== undefined &&
     !(typeof maxGapMs === "number" && maxGapMs >= 0 && Number.isFinite(maxGapMs))
@@ -147,6 +157,7 @@ export class Replayer {
         speed: this.speed,
         maxGapMs: this.maxGapMs,
         oversize: this.oversize,
+        timer: this.options.timer ?? "sleep",
         macs: this.macs,
         retry: this.retry,
       });

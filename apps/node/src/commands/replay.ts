@@ -22,6 +22,7 @@ interface ReplayFlags {
   mbps?: string;
   "max-gap-ms"?: string;
   oversize?: string;
+  timer?: string;
 }
 
 /** `sluice-node replay --interface IF [--speed …] FILE...`: a tcpreplay-like one-shot. */
@@ -40,6 +41,7 @@ export async function runReplay(args: string[]): Promise<number> {
         mbps: { type: "string" },
         "max-gap-ms": { type: "string" },
         oversize: { type: "string" },
+        timer: { type: "string" },
       },
       allowPositionals: true,
       strict: true,
@@ -58,8 +60,17 @@ export async function runReplay(args: string[]): Promise<number> {
   if (oversize !== undefined && oversize !== "skip" && oversize !== "truncate") {
     throw new UsageError(`--oversize must be skip or truncate, not "${oversize}"`);
   }
+  // Like tcpreplay, a one-shot replay spins by default: the most exact timing, one core busy meanwhile.
+  const timer = values.timer ?? "spin";
+  if (timer !== "spin" && timer !== "sleep") {
+    throw new UsageError(`--timer must be spin or sleep, not "${timer}"`);
+  }
+  if (values.timer !== undefined && output.type === "fifo") {
+    throw new UsageError("--timer goes with --interface, not --fifo");
+  }
   const replayer = new Replayer({
     output,
+    timer,
     speed,
     ...(maxGapMs !== undefined ? { maxGapMs } : {}),
     ...(oversize !== undefined ? { oversize } : {}),
