@@ -7,9 +7,13 @@ const root = import.meta.dirname;
  * Tests import sibling workspace packages from their TypeScript sources, so a change in one package is
  * seen by the others' tests without a build. (Binaries under test still run from dist/, built by turbo.)
  */
-export const workspaceAliases: Record<string, string> = Object.fromEntries(
-  readdirSync(join(root, "packages")).map((dir) => [
-    `@sluice/${dir}`,
-    join(root, "packages", dir, "src", "index.ts"),
-  ]),
-);
+export const workspaceAliases: Record<string, string> = {
+  // Subpath exports first: an alias also matches ids that start with it.
+  "@sluice/daemon/run-cli": join(root, "packages", "daemon", "src", "run-cli.ts"),
+  ...Object.fromEntries(
+    readdirSync(join(root, "packages")).map((dir) => [
+      `@sluice/${dir}`,
+      join(root, "packages", dir, "src", "index.ts"),
+    ]),
+  ),
+};

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // sluice-node vs tcpreplay on the same input: a lab capture cut into files is sent at top speed into one
 // end of a veth pair, by tcpreplay --topspeed, by `sluice-node replay --speed topspeed`, and by
-// `sluice-node run` (watching a folder, verifying, replaying and deleting each file), one after the other.
-// Prints packets per second for each (packets / wall-clock seconds of the whole command, start-up
-// included), the median of BENCH_RUNS runs, and our figure over tcpreplay's.
+// `sluice-node run` (watching a folder, verifying, replaying and deleting each file), one after the other,
+// each with the same consumer: tcpdump on the peer end. tcpreplay and `replay` are both started with
+// `ip netns exec`. Prints packets per second for each (packets / wall-clock seconds of the whole command,
+// start-up included), the median of BENCH_RUNS runs, and our figure over tcpreplay's.
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -85,13 +86,15 @@ function tcpreplay(lab) {
 }
 
 function sluiceReplay(lab) {
-  const { seconds, stdout } = timedSync(process.execPath, [
+  const { seconds, stdout } = timedSync("ip", [
+    "netns",
+    "exec",
+    lab.a.netns,
+    process.execPath,
     cli,
     "replay",
     "--interface",
     lab.a.iface,
-    "--netns",
-    lab.a.netns,
     "--speed",
     "topspeed",
     ...pieces,
@@ -147,31 +150,41 @@ async function sluiceRun(lab, round) {
 
 const lab = await createLab();
 try {
+  // Silent kernels (no IPv6 chatter), and frames either end sends itself are left out of the peer capture.
+  const macs = [];
+  for (const end of [lab.a, lab.b]) {
+    spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
+  }
+  const filter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
   console.log(
     `input: ${pieces.length} files, ${packets} packets (${sizeMB} MB lab capture); ${runs} runs each, alternating`,
   );
-  const results = { tcpreplay: [], replay: [], run: [] };
+  const tools = [
+    { name: "tcpreplay", label: "tcpreplay --topspeed (peer)", fn: tcpreplay },
+    { name: "replay", label: "sluice-node replay --speed topspeed", fn: sluiceReplay },
+    { name: "run", label: "sluice-node run (watch, verify, replay, delete)", fn: sluiceRun },
+  ].map((tool) => ({ ...tool, pps: [], received: [] }));
   for (let round = 0; round < runs; round++) {
-    for (const [name, fn] of [
-      ["tcpreplay", tcpreplay],
-      ["replay", sluiceReplay],
-      ["run", sluiceRun],
-    ]) {
-      const { sent, seconds } = await fn(lab, round);
+    for (const tool of tools) {
+      const peerFile = join(dir, "peer.pcap");
+      const capture = await lab.capture(peerFile, { on: "b", filter });
+      const { sent, seconds } = await tool.fn(lab, round);
+      const { packets: received } = await capture.stop();
+      rmSync(peerFile, { force: true });
       if (sent !== packets)
-        console.log(`  note: ${name} sent ${sent} of ${packets} packets in round ${round + 1}`);
-      results[name].push(sent / seconds);
+        console.log(`  note: ${tool.name} sent ${sent} of ${packets} packets in round ${round + 1}`);
+      tool.pps.push(sent / seconds);
+      tool.received.push(received);
     }
   }
-  const peer = median(results.tcpreplay);
-  const row = (label, xs) =>
-    `${label.padEnd(44)} ${String(Math.round(median(xs))).padStart(9)} pps   ratio ${(median(xs) / peer).toFixed(2)}`;
-  console.log(row("tcpreplay --topspeed (peer)", results.tcpreplay));
-  console.log(row("sluice-node replay --speed topspeed", results.replay));
-  console.log(row("sluice-node run (watch, verify, replay, delete)", results.run));
-  console.log(
-    `(runs, pps: tcpreplay ${results.tcpreplay.map(Math.round).join(" ")}; replay ${results.replay.map(Math.round).join(" ")}; run ${results.run.map(Math.round).join(" ")})`,
-  );
+  const peer = median(tools[0].pps);
+  for (const { label, pps, received } of tools) {
+    console.log(
+      `${label.padEnd(48)} ${String(Math.round(median(pps))).padStart(7)} pps   ratio ${(median(pps) / peer).toFixed(2)}   peer tcpdump got ${median(received)}`,
+    );
+  }
+  console.log(`(runs, pps: ${tools.map((t) => `${t.name} ${t.pps.map(Math.round).join(" ")}`).join("; ")})`);
 } finally {
   await lab.destroy();
 }

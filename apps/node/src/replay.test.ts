@@ -30,7 +30,19 @@ afterAll(async () => {
 });
 
 function replay(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CLI, "replay", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return run(process.execPath, [CLI, "replay", ...args]);
+}
+
+/** `ip netns exec NS sluice-node replay …`, as tcpreplay is run: the replay injects from its own process. */
+function replayInside(
+  netns: string,
+  ...args: string[]
+): Promise<{ code: number | null; out: string; err: string }> {
+  return run("ip", ["netns", "exec", netns, process.execPath, CLI, "replay", ...args]);
+}
+
+function run(command: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => {
@@ -64,6 +76,27 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
         `^sent ${expected.length} packets .* from 2 files in .*; skipped 0, truncated 0, failed 0\\n$`,
       ),
     );
+  });
+
+  it.each([
+    ["topspeed", []],
+    ["20x", ["--timer", "spin"]],
+    ["20x", ["--timer", "sleep"]],
+  ])("injects from its own process inside the namespace, at %s %s", async (speed, extra) => {
+    const capture = await lab.capture(join(root, `inside-${speed}-${extra.join("")}.pcap`), { filter: own });
+    const result = await replayInside(
+      lab.a.netns,
+      "--interface",
+      lab.a.iface,
+      "--speed",
+      speed,
+      ...extra,
+      pieces[0]!,
+      pieces[1]!,
+    );
+    await capture.stop();
+    expect(result.code, result.err).toBe(0);
+    expect(framesOf(capture.path)).toEqual([...framesOf(pieces[0]!), ...framesOf(pieces[1]!)]);
   });
 
   it("reports a malformed file, still replays the others, and exits 1", async () => {

@@ -1,12 +1,10 @@
-export type { CliApp, Command, RunConfig, StatusCommandOptions } from "./cli-kit.js";
+export type { RunConfig, StatusCommandOptions } from "./cli-kit.js";
 export {
   checkConfigCommand,
   jsonSchemaOf,
   loadRunConfig,
-  runCli,
   schemaCommand,
   statusCommand,
-  UsageError,
 } from "./cli-kit.js";
 export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
 export {
@@ -26,3 +24,5 @@ export type { Labels, MetricType, Sample } from "./metrics.js";
 export { Counter, formatSize, Gauge, MetricsRegistry, parseMetrics, sampleSum } from "./metrics.js";
 export type { MetricsServer } from "./metrics-server.js";
 export { fetchMetricsText, parseListenAddress, serveMetrics } from "./metrics-server.js";
+export type { CliApp, Command } from "./run-cli.js";
+export { runCli, UsageError } from "./run-cli.js";

@@ -1,10 +1,21 @@
-// The parent's side of an inject child: spawns it (inside `ip netns exec` when asked), names the files
-// to replay over IPC and turns the child's messages into file outcomes.
-import { type ChildProcess, spawn } from "node:child_process";
+// The caller's side of an inject loop: spawns the inject child (inside `ip netns exec` when asked) or,
+// for a one-shot replay, runs the loop in this process; names the files to replay and turns the loop's
+// messages into file outcomes.
+import { spawn } from "node:child_process";
 import type { ChildMessage, InjectChildConfig, ParentMessage } from "./child-protocol.js";
 import { injectChildPath } from "./child-script.js";
 import { ReplayError } from "./errors.js";
+import { InjectHandle, interfaceState } from "./inject-handle.js";
+import { InjectLoop } from "./inject-loop.js";
 import type { FileOutcome, Output } from "./output.js";
+
+/** Where the loop runs: the inject child, over IPC, or this process. */
+interface LoopLink {
+  post(message: ParentMessage): void;
+  readonly pid: number | null;
+  /** Ends the loop; resolves once it is gone (the child exited). */
+  stop(): Promise<void>;
+}
 
 interface PendingFile {
   packets: number;
@@ -16,30 +27,57 @@ interface PendingFile {
 /** What the inject child is started with, beyond its own defaults. */
 export type InjectOutputOptions = Omit<InjectChildConfig, "bufferTimeoutMs" | "timingSamples"> & {
   netns?: string;
+  /**
+   * Runs the loop in this process instead of a child: no second Node process to start (about 0.1 s),
+   * but the libpcap handle stays open until the process exits, and a paced replay blocks this
+   * process's event loop between yields. For one-shot replays; not with `netns`.
+   */
+  inProcess?: boolean;
 };
+
+const TIMING_SAMPLES = 1_000_000;
 
 export class InjectOutput implements Output {
   private readonly files = new Map<number, PendingFile>();
   private exited = false;
   private exit: { code: number | null; signal: string | null } = { code: null, signal: null };
-  private readonly exitPromise: Promise<void>;
+  private link!: LoopLink;
 
   private constructor(
-    private readonly child: ChildProcess,
     private readonly options: InjectOutputOptions,
     /** What libpcap reported for the interface. */
     readonly linkType: number,
-  ) {
-    this.exitPromise = new Promise((resolve) => child.once("exit", () => resolve()));
-    child.on("message", (message: ChildMessage) => this.onMessage(message));
-    child.once("exit", (code, signal) => this.onExit(code, signal));
-    child.stderr?.on("data", (text: Buffer) => process.stderr.write(text));
+  ) {}
+
+  /** Opens the interface in this process and runs the loop here (see `inProcess`). */
+  private static openInProcess(options: InjectOutputOptions): InjectOutput {
+    const { netns, inProcess, ...rest } = options;
+    if (netns !== undefined) throw new Error("an in-process inject loop cannot enter a network namespace");
+    const config: InjectChildConfig = { ...rest, bufferTimeoutMs: 1000, timingSamples: TIMING_SAMPLES };
+    const handle = InjectHandle.open(config.interface, config.bufferTimeoutMs);
+    const output = new InjectOutput(options, handle.linkType);
+    const loop = new InjectLoop(handle, interfaceState(config.interface), config, (message) =>
+      output.onMessage(message),
+    );
+    output.link = {
+      pid: null,
+      post: (message) => {
+        if (message.type === "file") loop.replay(message.seq, message.path);
+        else if (message.type === "cancel") loop.cancel(message.seq);
+      },
+      stop: async () => {
+        for (const seq of output.files.keys()) loop.cancel(seq);
+        output.onExit(0, null);
+      },
+    };
+    return output;
   }
 
   /** Spawns the child and waits until its handle is open; rejects with ReplayError. */
   static async open(options: InjectOutputOptions): Promise<InjectOutput> {
-    const { netns, ...rest } = options;
-    const config: InjectChildConfig = { ...rest, bufferTimeoutMs: 1000, timingSamples: 1_000_000 };
+    if (options.inProcess) return InjectOutput.openInProcess(options);
+    const { netns, inProcess: _, ...rest } = options;
+    const config: InjectChildConfig = { ...rest, bufferTimeoutMs: 1000, timingSamples: TIMING_SAMPLES };
     const nodeArgs = [injectChildPath(), JSON.stringify(config)];
     const [command, args] = netns
       ? ["ip", ["netns", "exec", netns, process.execPath, ...nodeArgs]]
@@ -80,16 +118,33 @@ export class InjectOutput implements Output {
       child.on("message", onMessage);
       child.once("exit", onExit);
     });
-    return new InjectOutput(child, options, ready.linkType);
+    const output = new InjectOutput(options, ready.linkType);
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.on("message", (message: ChildMessage) => output.onMessage(message));
+    child.once("exit", (code, signal) => output.onExit(code, signal));
+    child.stderr?.on("data", (text: Buffer) => process.stderr.write(text));
+    output.link = {
+      pid: child.pid ?? null,
+      post: (message) => {
+        if (child.connected) child.send(message);
+      },
+      stop: async () => {
+        if (child.connected) child.send({ type: "stop" });
+        const killer = setTimeout(() => child.kill("SIGKILL"), 2000);
+        await exited;
+        clearTimeout(killer);
+      },
+    };
+    return output;
   }
 
   get alive(): boolean {
     return !this.exited;
   }
 
-  /** Process id of the inject child. */
+  /** Process id of the inject child (null when the loop runs in this process). */
   get pid(): number | null {
-    return this.exited ? null : (this.child.pid ?? null);
+    return this.exited ? null : this.link.pid;
   }
 
   replay(
@@ -109,7 +164,7 @@ export class InjectOutput implements Output {
   }
 
   private post(message: ParentMessage): void {
-    if (!this.exited && this.child.connected) this.child.send(message);
+    if (!this.exited) this.link.post(message);
   }
 
   private onMessage(message: ChildMessage): void {
@@ -169,9 +224,6 @@ export class InjectOutput implements Output {
 
   async close(): Promise<void> {
     if (this.exited) return;
-    this.post({ type: "stop" });
-    const killer = setTimeout(() => this.child.kill("SIGKILL"), 2000);
-    await this.exitPromise;
-    clearTimeout(killer);
+    await this.link.stop();
   }
 }

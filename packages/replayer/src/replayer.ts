@@ -12,7 +12,12 @@ import { Timeline } from "./timeline.js";
 
 /** Where replayed records go: an interface (optionally inside a network namespace) or a FIFO. */
 export type ReplayOutput =
-  | { type: "interface"; interface: string; netns?: string }
+  /**
+   * `inProcess`: inject from this process instead of a child of its own. A one-shot replay starts
+   * about 0.1 s sooner, but the interface stays open until the process exits and a paced replay holds
+   * the event loop between its yields (every millisecond or so). Not with `netns`.
+   */
+  | { type: "interface"; interface: string; netns?: string; inProcess?: boolean }
   /** `precision` of the stream's timestamps: "micro" (default, what every reader takes) or "nano". */
   | { type: "fifo"; path: string; precision?: "micro" | "nano" };
 
@@ -60,6 +65,11 @@ function checkOptions(options: ReplayerOptions): void {
         "must be an interface name (1-15 characters, no / or spaces)",
         output.interface,
       );
+    }
+    if (output.inProcess && output.netns !== undefined) {
+      throw badOption("output.inProcess", "cannot inject in this process inside another network namespace", {
+        netns: output.netns,
+      });
     }
   } else if (output?.type === "fifo") {
     if (typeof output.path !== "string" || output.path === "") {
@@ -154,6 +164,7 @@ export class Replayer {
       opened = await InjectOutput.open({
         interface: output.interface,
         ...(output.netns === undefined ? {} : { netns: output.netns }),
+        ...(output.inProcess ? { inProcess: true } : {}),
         speed: this.speed,
         maxGapMs: this.maxGapMs,
         oversize: this.oversize,

@@ -166,10 +166,12 @@ function outputOf(values: ReplayFlags): ReplayOutput {
     if (values.netns !== undefined) throw new UsageError("--netns goes with --interface, not --fifo");
     return { type: "fifo", path: values.fifo };
   }
+  // One shot: inject from this process (no second Node process to start) unless a namespace needs a
+  // child of its own to run in.
   return {
     type: "interface",
     interface: values.interface!,
-    ...(values.netns ? { netns: values.netns } : {}),
+    ...(values.netns ? { netns: values.netns } : { inProcess: true }),
   };
 }
 
