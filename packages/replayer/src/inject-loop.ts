@@ -99,7 +99,8 @@ export class InjectLoop {
   private mtu: number;
   /** The record at the cursor was already scheduled once (the loop waited for it). */
   private waited = false;
-  private readonly spinner = new Spinner(nowNs);
+  /** Paced only: its calibration takes a few milliseconds, which a topspeed replay need not wait. */
+  private readonly spinner: Spinner | null;
   private readonly latency = new SendLatency();
 
   constructor(
@@ -110,6 +111,7 @@ export class InjectLoop {
   ) {
     this.paced = config.speed.kind !== "topspeed";
     this.spinning = config.timer === "spin";
+    this.spinner = this.paced ? new Spinner(nowNs) : null;
     const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
     this.context = {
       timeline: new Timeline(config.speed, config.maxGapMs),
@@ -316,7 +318,7 @@ export class InjectLoop {
         const sinceYield = now - this.lastYield;
         if (this.spinning && wait > YIELD_ROOM_NS) {
           // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.
-          this.spinner.until(now + SPIN_SLICE_NS);
+          this.spinner!.until(now + SPIN_SLICE_NS);
           this.progress(seq, state);
           this.yieldThenPump();
           return false;
@@ -327,7 +329,7 @@ export class InjectLoop {
           return false;
         }
         if (!this.spinning && wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
-        this.spinner.until(target);
+        this.spinner!.until(target);
       }
       const sentAt = nowNs();
       try {

@@ -97,6 +97,9 @@ const COLD_AFTER_NS = 1_000_000;
 const WARM_WITHIN_NS = 200_000;
 /** Cold sends are told apart by how long the quiet spell was: 1–2, 2–4, 4–8, 8–16 and over 16 ms. */
 const COLD_BUCKETS = 5;
+/** A kind of cold send is led by the median of its last few, once there are enough of them. */
+const COLD_WINDOW = 15;
+const COLD_MIN_SAMPLES = 8;
 /** The lead never exceeds this, whatever a few slow sends taught it. */
 const MAX_LEAD_NS = 100_000;
 
@@ -107,21 +110,23 @@ const MAX_LEAD_NS = 100_000;
  * burst, and the longer the spell the colder. The loop starts a cold send earlier by the difference,
  * so the frame reaches the wire on time and the gap before it keeps its length.
  *
- * The figures are running medians of this run's own sends, one per length of spell, that start at zero
- * and climb: a mean would follow the odd preempted send, and the first sends of a run (code not yet
- * compiled) are slower than any later ones; either would start the next cold sends too early.
+ * Both figures are medians of this run's own sends: of the last 15 cold sends after a spell of about
+ * the same length, and a running median of warm ones. A mean would follow the odd preempted send, and
+ * the first sends of a run (code not yet compiled) are slower than any later ones; either would start
+ * the next cold sends too early, which is as wrong as too late.
  */
 export class SendLatency {
-  private readonly cold = new Float64Array(COLD_BUCKETS).fill(Number.NaN);
+  private readonly cold = Array.from({ length: COLD_BUCKETS }, () => new WindowMedian(COLD_WINDOW));
   private warm = Number.NaN;
   private lastEnd = Number.NEGATIVE_INFINITY;
 
   /** How much earlier than `sendAt` (ns, on the clock `record` gets) a send due then should start. */
   lead(sendAt: number): number {
     const bucket = coldBucket(sendAt - this.lastEnd);
-    if (bucket < 0) return 0;
-    const lead = this.cold[bucket]! - this.warm;
-    return Number.isNaN(lead) ? 0 : Math.max(0, Math.min(MAX_LEAD_NS, lead));
+    if (bucket < 0 || Number.isNaN(this.warm)) return 0;
+    const cold = this.cold[bucket]!;
+    if (cold.count < COLD_MIN_SAMPLES) return 0;
+    return Math.max(0, Math.min(MAX_LEAD_NS, cold.median - this.warm));
   }
 
   /** Records a send that started at `start` and returned at `end`. */
@@ -130,7 +135,7 @@ export class SendLatency {
     const idle = start - this.lastEnd;
     this.lastEnd = end;
     const bucket = coldBucket(idle);
-    if (bucket >= 0) this.cold[bucket] = towardMedian(this.cold[bucket]!, took);
+    if (bucket >= 0) this.cold[bucket]!.add(took);
     else if (idle < WARM_WITHIN_NS) this.warm = towardMedian(this.warm, took);
   }
 }
@@ -140,9 +145,30 @@ function coldBucket(idleNs: number): number {
   return Math.min(COLD_BUCKETS - 1, Math.floor(Math.log2(idleNs / COLD_AFTER_NS)));
 }
 
+/** The median of the last `size` samples (recomputed on each add: for samples that come rarely). */
+class WindowMedian {
+  private readonly samples: number[] = [];
+  private next = 0;
+  median = Number.NaN;
+
+  constructor(private readonly size: number) {}
+
+  get count(): number {
+    return this.samples.length;
+  }
+
+  add(sample: number): void {
+    if (this.samples.length < this.size) this.samples.push(sample);
+    else this.samples[this.next] = sample;
+    this.next = (this.next + 1) % this.size;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    this.median = sorted[sorted.length >> 1]!;
+  }
+}
+
 /** One step of a running median: a small step toward the sample, whatever the sample's size. */
 function towardMedian(estimate: number, sample: number): number {
   if (Number.isNaN(estimate)) return sample;
-  const step = Math.max(250, estimate / 16);
+  const step = Math.max(100, estimate / 32);
   return sample > estimate ? estimate + step : estimate - Math.min(step, estimate - sample);
 }
