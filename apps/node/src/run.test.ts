@@ -192,6 +192,26 @@ describe.skipIf(reason !== null)("sluice-node run", () => {
     expect(await stop(node)).toBe(0);
   });
 
+  it("does not keep the verdict on a file verified ahead while still being written", async () => {
+    // B is read while A is replayed (verified ahead), found incomplete, then completed: B goes out whole.
+    const s = setup({ stableSeconds: 60 });
+    const a = "ahead-20261122T100000Z-000001.pcap";
+    const b = "ahead-20261122T100100Z-000002.pcap";
+    const whole = readFileSync(pieces[2]!);
+    const half = Math.floor(whole.length / 2);
+    writeFileSync(join(s.incoming, a), readFileSync(pieces[1]!));
+    writeFileSync(join(s.incoming, b), whole.subarray(0, half));
+    const capture = await s.listen();
+    const node = s.start();
+    await node.event("file-incomplete-waiting", (e) => e["file"] === b);
+    writeFileSync(join(s.incoming, b), whole.subarray(half), { flag: "a" });
+    await node.event("file-deleted", (e) => e["file"] === b);
+    await capture.stop();
+    expect(framesOf(capture.path)).toEqual([...framesOf(pieces[1]!), ...framesOf(pieces[2]!)]);
+    expect(node.count("file-failed")).toBe(0);
+    expect(await stop(node)).toBe(0);
+  });
+
   it("refuses a symlink: the link goes to failed with its target named, the target is untouched", async () => {
     const s = setup();
     const target = join(s.dir, "elsewhere.pcap");

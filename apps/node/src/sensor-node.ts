@@ -76,7 +76,8 @@ export class SensorNode {
   private readonly fileErrorBackoff = new Backoff(() => this.config.retry);
   private scanning: Promise<void> | null = null;
   private scanAgain = false;
-  private verified: (FileIdentity & { result: VerifyResult }) | null = null;
+  /** Verdicts by file name, for the file as it was (size, time); see verify. */
+  private readonly verified = new Map<string, FileIdentity & { result: Promise<VerifyResult> }>();
 
   constructor(options: SensorNodeOptions) {
     this.config = options.config;
@@ -339,21 +340,43 @@ export class SensorNode {
 
   /**
    * verifyCapture, remembered for the file as it is (name, size, time): retries while the output is down,
-   * and an incomplete file waiting to be stable, are not read again until they change.
+   * and an incomplete file waiting to be stable, are not read again until they change; a file verified
+   * ahead (see verifyAhead) is not read twice.
    */
-  private async verify(path: string, identity: FileIdentity): Promise<VerifyResult> {
-    const known = this.verified;
-    if (
-      known &&
-      known.name === identity.name &&
-      known.size === identity.size &&
-      known.mtimeMs === identity.mtimeMs
-    ) {
-      return known.result;
+  private verify(path: string, identity: FileIdentity): Promise<VerifyResult> {
+    const known = this.verified.get(identity.name);
+    if (known && known.size === identity.size && known.mtimeMs === identity.mtimeMs) return known.result;
+    const result = verifyCapture(path);
+    this.verified.set(identity.name, { ...identity, result });
+    // A read that failed (the file went away, a permission) is tried again next time, not remembered.
+    result.catch(() => {
+      if (this.verified.get(identity.name)?.result === result) this.verified.delete(identity.name);
+    });
+    // The current file and the one verified ahead; older verdicts are of files long gone.
+    for (const name of this.verified.keys()) {
+      if (this.verified.size <= 2) break;
+      this.verified.delete(name);
     }
-    const result = await verifyCapture(path);
-    this.verified = { ...identity, result };
     return result;
+  }
+
+  /**
+   * While the inject child replays `current`, reads the file after it in capture order, so that one
+   * can start as soon as this one is done: the child sends, this process verifies.
+   */
+  private verifyAhead(current: Waiting): void {
+    let next: Waiting | null = null;
+    for (const file of this.waiting.values()) {
+      if (file !== current && before(current, file) && (next === null || before(file, next))) next = file;
+    }
+    if (next === null) return;
+    const { name } = next;
+    const path = join(this.incoming, name);
+    void lstat(path)
+      .then((info) =>
+        info.isFile() ? this.verify(path, { name, size: info.size, mtimeMs: info.mtimeMs }) : null,
+      )
+      .catch(() => {});
   }
 
   private async replay(file: Waiting, identity: FileIdentity, packets: number): Promise<number> {
@@ -366,10 +389,12 @@ export class SensorNode {
     this.log.info("replay-started", { file: file.name, size: identity.size, packets });
     let stats: FileReplayStats;
     try {
-      stats = await replayer.replayFile(path, {
+      const replaying = replayer.replayFile(path, {
         signal: this.stopController.signal,
         onProgress: (p) => this.metrics.currentPackets.set({}, p.packetsSent),
       });
+      this.verifyAhead(file);
+      stats = await replaying;
     } catch (error) {
       const partial = ReplayError.isInstance(error) ? error.stats : undefined;
       if (partial) this.count(partial);
