@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // One replay with @sluice/replayer, as its own process (as sluice-node would run it): replays the files
 // into the interface and prints the stats of each file as one JSON line.
-// usage: replay-once.mjs IFACE NETNS SPEED FILE...
+// usage: [BENCH_TIMER=spin|sleep] replay-once.mjs IFACE NETNS SPEED FILE...
 import { parseSpeed, Replayer } from "../dist/index.js";
 
 const [iface, netns, speed, ...files] = process.argv.slice(2);

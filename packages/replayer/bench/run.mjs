@@ -4,7 +4,8 @@
 //   1. topspeed on a lab capture of BENCH_CAPTURE_MB (default 150) MB: packets/s of each, packets the
 //      peer's tcpdump received, and the ratio ours / tcpreplay's.
 //   2. original speed (1x) on a short capture (~3 s of UDP echo, HTTP and ping): the error of every
-//      inter-packet gap, as the peer's kernel timestamps saw it, against the file's gap (p50/p99).
+//      inter-packet gap, as the peer's kernel timestamps saw it, against the file's gap (p50/p99); ours
+//      with timer "spin" (as tcpreplay waits) and with timer "sleep".
 // Every figure is the median of BENCH_RUNS (default 3) runs. Our replayer runs as its own process
 // (bench/replay-once.mjs), like tcpreplay.
 import { spawnSync } from "node:child_process";
@@ -75,10 +76,11 @@ try {
 
   // pps: packets over the tool's own first-to-last-send time (tcpreplay's "Rated"); wallPps: packets over
   // the whole command, process start and file opening included.
-  const ours = (speed, file) => {
+  const ours = (speed, file, timer = "spin") => {
     const started = performance.now();
     const run = spawnSync(process.execPath, [once, lab.a.iface, lab.a.netns, speed, file], {
       encoding: "utf8",
+      env: { ...process.env, BENCH_TIMER: timer },
     });
     const wallMs = performance.now() - started;
     if (run.status !== 0) throw new Error(`replay-once failed: ${run.stderr}`);
@@ -163,28 +165,32 @@ try {
       errors.sort((x, y) => x - y);
       return { count: got.length, p50: pct(errors, 0.5), p99: pct(errors, 0.99) };
     };
-    const paced = { ours: [], tcpreplay: [] };
+    // Ours with both timers: "spin" busy-waits like tcpreplay, "sleep" (the daemon's default) does not.
+    const paced = { spin: [], sleep: [], tcpreplay: [] };
+    const line = (e) => `p50 ${e.p50?.toFixed(1)} µs p99 ${e.p99?.toFixed(1)} µs (${e.count} pkts)`;
     for (let i = 0; i < runs; i++) {
-      const a = await peer("replayer-1x-ours.pcap", () => ours("original", short));
-      const ea = gapErrors(a.path);
-      const b = await peer("replayer-1x-tcpreplay.pcap", () => tcpreplay([], short));
-      const eb = gapErrors(b.path);
-      paced.ours.push(ea);
-      paced.tcpreplay.push(eb);
-      console.log(
-        `  1x run ${i + 1}: ours p50 ${ea.p50?.toFixed(1)} µs p99 ${ea.p99?.toFixed(1)} µs (${ea.count} pkts), tcpreplay p50 ${eb.p50?.toFixed(1)} µs p99 ${eb.p99?.toFixed(1)} µs (${eb.count} pkts)`,
+      const a = gapErrors((await peer("replayer-1x-ours.pcap", () => ours("original", short, "spin"))).path);
+      const b = gapErrors((await peer("replayer-1x-tcpreplay.pcap", () => tcpreplay([], short))).path);
+      const c = gapErrors(
+        (await peer("replayer-1x-sleep.pcap", () => ours("original", short, "sleep"))).path,
       );
+      paced.spin.push(a);
+      paced.tcpreplay.push(b);
+      paced.sleep.push(c);
+      console.log(`  1x run ${i + 1}: spin ${line(a)}, tcpreplay ${line(b)}, sleep ${line(c)}`);
     }
     const gaps = (list) => ({ p50: median(list.map((e) => e.p50)), p99: median(list.map((e) => e.p99)) });
-    const go = gaps(paced.ours);
+    const go = gaps(paced.spin);
     const gt = gaps(paced.tcpreplay);
+    const gs = gaps(paced.sleep);
     console.log(
       `\noriginal speed (1x), ${short} (${sent.length} packets), gap error at the peer, median of ${runs}:`,
     );
-    console.log(`  @sluice/replayer  p50 ${go.p50.toFixed(1)} µs   p99 ${go.p99.toFixed(1)} µs`);
-    console.log(`  tcpreplay         p50 ${gt.p50.toFixed(1)} µs   p99 ${gt.p99.toFixed(1)} µs`);
+    console.log(`  @sluice/replayer, timer spin   p50 ${go.p50.toFixed(1)} µs   p99 ${go.p99.toFixed(1)} µs`);
+    console.log(`  tcpreplay                      p50 ${gt.p50.toFixed(1)} µs   p99 ${gt.p99.toFixed(1)} µs`);
+    console.log(`  @sluice/replayer, timer sleep  p50 ${gs.p50.toFixed(1)} µs   p99 ${gs.p99.toFixed(1)} µs`);
     console.log(
-      `  ratio ours/tcpreplay: p50 ${(go.p50 / gt.p50).toFixed(2)}, p99 ${(go.p99 / gt.p99).toFixed(2)}`,
+      `  ratio spin/tcpreplay: p50 ${(go.p50 / gt.p50).toFixed(2)}, p99 ${(go.p99 / gt.p99).toFixed(2)}; sleep/tcpreplay p99 ${(gs.p99 / gt.p99).toFixed(2)}`,
     );
   }
 } finally {

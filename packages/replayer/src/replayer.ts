@@ -36,7 +36,7 @@ export interface ReplayerOptions {
    * How a paced interface replay waits for send times. "sleep" (default) sleeps until just before each
    * send time and spins the last half millisecond: little CPU, but a CPU that went idle makes the next
    * send cold. "spin" busy-waits the whole time, as tcpreplay does: one core at 100% for the replay,
-   * and a tail (p99 gap error) about a third of sleep's. Topspeed and FIFO output never wait.
+   * and a tail (p99 gap error) about half of sleep's. Topspeed and FIFO output never wait.
    */
   timer?: "sleep" | "spin";
   /** A failing inject is retried this often with doubling delays before the file fails (default 8, 20 ms up to 1 s). */
