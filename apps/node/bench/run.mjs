@@ -5,8 +5,19 @@
 // each with the same consumer: tcpdump on the peer end. tcpreplay and `replay` are both started with
 // `ip netns exec`. Prints packets per second for each (packets / wall-clock seconds of the whole command,
 // start-up included), the median of BENCH_RUNS runs, and our figure over tcpreplay's.
+// Then at original speed (1x), on a short capture of mixed traffic (~3 s): tcpreplay and
+// `sluice-node replay` (its default timer, spin), the error of every inter-packet gap at the peer
+// against the file's (p50/p99), median of the runs. BENCH_PARTS=topspeed or 1x runs one of the two.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,9 +27,18 @@ const fileCount = Number(process.env.BENCH_FILES ?? 10);
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
-const { labUnavailableReason, makeLabCapture, createLab, capinfos, editcap } = await import(
-  "@sluice/testlab"
-);
+const {
+  labUnavailableReason,
+  makeLabCapture,
+  makePacedCapture,
+  createLab,
+  capinfos,
+  editcap,
+  gapErrorsUs,
+  percentile,
+} = await import("@sluice/testlab");
+const { readCaptureSync } = await import("@sluice/pcap-format");
+const parts = (process.env.BENCH_PARTS ?? "topspeed,1x").split(",");
 const reason = labUnavailableReason();
 if (reason) {
   console.log(`sluice-node bench skipped: it needs ${reason}`);
@@ -70,7 +90,7 @@ function timedSync(command, args) {
   return { seconds, stdout: result.stdout, stderr: result.stderr };
 }
 
-function tcpreplay(lab) {
+function tcpreplay(lab, _round, files = pieces, flags = ["--topspeed"]) {
   const { seconds, stdout } = timedSync("ip", [
     "netns",
     "exec",
@@ -78,14 +98,14 @@ function tcpreplay(lab) {
     "tcpreplay",
     "-i",
     lab.a.iface,
-    "--topspeed",
-    ...pieces,
+    ...flags,
+    ...files,
   ]);
   const sent = Number(/Actual: (\d+) packets/.exec(stdout)?.[1]);
   return { sent, seconds };
 }
 
-function sluiceReplay(lab) {
+function sluiceReplay(lab, _round, files = pieces, speed = "topspeed") {
   const { seconds, stdout } = timedSync("ip", [
     "netns",
     "exec",
@@ -96,8 +116,8 @@ function sluiceReplay(lab) {
     "--interface",
     lab.a.iface,
     "--speed",
-    "topspeed",
-    ...pieces,
+    speed,
+    ...files,
   ]);
   const sent = Number(/^sent (\d+) packets/.exec(stdout)?.[1]);
   return { sent, seconds };
@@ -160,31 +180,77 @@ try {
   console.log(
     `input: ${pieces.length} files, ${packets} packets (${sizeMB} MB lab capture); ${runs} runs each, alternating`,
   );
-  const tools = [
-    { name: "tcpreplay", label: "tcpreplay --topspeed (peer)", fn: tcpreplay },
-    { name: "replay", label: "sluice-node replay --speed topspeed", fn: sluiceReplay },
-    { name: "run", label: "sluice-node run (watch, verify, replay, delete)", fn: sluiceRun },
-  ].map((tool) => ({ ...tool, pps: [], received: [] }));
-  for (let round = 0; round < runs; round++) {
-    for (const tool of tools) {
-      const peerFile = join(dir, "peer.pcap");
-      const capture = await lab.capture(peerFile, { on: "b", filter });
-      const { sent, seconds } = await tool.fn(lab, round);
-      const { packets: received } = await capture.stop();
-      rmSync(peerFile, { force: true });
-      if (sent !== packets)
-        console.log(`  note: ${tool.name} sent ${sent} of ${packets} packets in round ${round + 1}`);
-      tool.pps.push(sent / seconds);
-      tool.received.push(received);
+  if (parts.includes("topspeed")) {
+    const tools = [
+      { name: "tcpreplay", label: "tcpreplay --topspeed (peer)", fn: tcpreplay },
+      { name: "replay", label: "sluice-node replay --speed topspeed", fn: sluiceReplay },
+      { name: "run", label: "sluice-node run (watch, verify, replay, delete)", fn: sluiceRun },
+    ].map((tool) => ({ ...tool, pps: [], received: [] }));
+    for (let round = 0; round < runs; round++) {
+      for (const tool of tools) {
+        const peerFile = join(dir, "peer.pcap");
+        const capture = await lab.capture(peerFile, { on: "b", filter });
+        const { sent, seconds } = await tool.fn(lab, round);
+        const { packets: received } = await capture.stop();
+        rmSync(peerFile, { force: true });
+        if (sent !== packets)
+          console.log(`  note: ${tool.name} sent ${sent} of ${packets} packets in round ${round + 1}`);
+        tool.pps.push(sent / seconds);
+        tool.received.push(received);
+      }
     }
-  }
-  const peer = median(tools[0].pps);
-  for (const { label, pps, received } of tools) {
+    const peer = median(tools[0].pps);
+    for (const { label, pps, received } of tools) {
+      console.log(
+        `${label.padEnd(48)} ${String(Math.round(median(pps))).padStart(7)} pps   ratio ${(median(pps) / peer).toFixed(2)}   peer tcpdump got ${median(received)}`,
+      );
+    }
     console.log(
-      `${label.padEnd(48)} ${String(Math.round(median(pps))).padStart(7)} pps   ratio ${(median(pps) / peer).toFixed(2)}   peer tcpdump got ${median(received)}`,
+      `(runs, pps: ${tools.map((t) => `${t.name} ${t.pps.map(Math.round).join(" ")}`).join("; ")})`,
     );
   }
-  console.log(`(runs, pps: ${tools.map((t) => `${t.name} ${t.pps.map(Math.round).join(" ")}`).join("; ")})`);
+
+  if (parts.includes("1x")) {
+    const short = join(dir, "node-1x-short.pcap");
+    if (!existsSync(short)) {
+      console.log("making a short capture for the 1x comparison...");
+      await makePacedCapture(short);
+    }
+    const records = (path) => readCaptureSync(new Uint8Array(readFileSync(path))).packets;
+    const sent = records(short);
+    const series = { tcpreplay: [], replay: [] };
+    for (let round = 0; round < runs; round++) {
+      for (const [name, fn] of [
+        ["tcpreplay", () => tcpreplay(lab, round, [short], [])],
+        ["replay", () => sluiceReplay(lab, round, [short], "original")],
+      ]) {
+        const peerFile = join(dir, `peer-1x-${name}.pcap`);
+        const capture = await lab.capture(peerFile, { on: "b", filter, precision: "nano" });
+        fn();
+        await capture.stop();
+        const got = records(peerFile);
+        rmSync(peerFile, { force: true });
+        const errors = got.length === sent.length ? gapErrorsUs(sent, got) : [];
+        if (got.length !== sent.length)
+          console.log(`  note: the peer got ${got.length} of ${sent.length} from ${name}`);
+        series[name].push({ p50: percentile(errors, 0.5), p99: percentile(errors, 0.99) });
+      }
+      const [t, r] = [series.tcpreplay.at(-1), series.replay.at(-1)];
+      console.log(
+        `  1x run ${round + 1}: tcpreplay p50 ${t.p50.toFixed(1)} µs p99 ${t.p99.toFixed(1)} µs, sluice-node replay p50 ${r.p50.toFixed(1)} µs p99 ${r.p99.toFixed(1)} µs`,
+      );
+    }
+    const of = (list, key) => median(list.map((e) => e[key]).filter(Number.isFinite));
+    console.log(`original speed (1x), ${sent.length} packets, gap error at the peer, median of ${runs}:`);
+    for (const [label, list] of [
+      ["tcpreplay (peer)", series.tcpreplay],
+      ["sluice-node replay (--timer spin)", series.replay],
+    ]) {
+      console.log(
+        `${label.padEnd(48)} p50 ${of(list, "p50").toFixed(1).padStart(6)} µs   p99 ${of(list, "p99").toFixed(1).padStart(6)} µs   p99 ratio ${(of(list, "p99") / of(series.tcpreplay, "p99")).toFixed(2)}`,
+      );
+    }
+  }
 } finally {
   await lab.destroy();
 }

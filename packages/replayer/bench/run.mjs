@@ -22,9 +22,15 @@ const big = join(dir, `lab-${sizeMB}M.pcap`);
 const short = join(dir, "replayer-1x-short.pcap");
 const once = fileURLToPath(new URL("./replay-once.mjs", import.meta.url));
 
-const { labUnavailableReason, makeLabCapture, createLab, missingTools, withLab } = await import(
-  "@sluice/testlab"
-);
+const {
+  labUnavailableReason,
+  makeLabCapture,
+  makePacedCapture,
+  createLab,
+  gapErrorsUs,
+  missingTools,
+  percentile,
+} = await import("@sluice/testlab");
 const { readCaptureSync } = await import("@sluice/pcap-format");
 const reason = labUnavailableReason() ?? missingTools("tcpreplay", "tcpdump");
 if (reason) {
@@ -47,21 +53,11 @@ const median = (values) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const records = (path) => readCaptureSync(new Uint8Array(readFileSync(path))).packets;
 
 if (!existsSync(short)) {
-  // Made in a lab of its own: its frames carry MACs the bench lab's peer filter does not drop.
   console.log("making a short capture for the 1x comparison...");
-  await withLab(async (lab) => {
-    const capture = await lab.capture(short, { on: "b", precision: "nano" });
-    await Promise.all([
-      lab.udp({ packets: 6000, ratePps: 2000, size: [32, 1200], receiver: "echo" }),
-      lab.http({ requests: 60, responseBytes: [0, 40_000] }),
-      lab.ping({ count: 10 }).catch(() => {}),
-    ]);
-    await capture.stop();
-  });
+  await makePacedCapture(short);
 }
 
 const lab = await createLab();
@@ -155,15 +151,8 @@ try {
     const gapErrors = (path) => {
       const got = records(path);
       if (got.length !== sent.length) return { count: got.length, p50: Number.NaN, p99: Number.NaN };
-      const ns = (r) => BigInt(r.seconds) * 1_000_000_000n + BigInt(r.nanoseconds);
-      const errors = [];
-      for (let i = 1; i < got.length; i++) {
-        const peerGap = ns(got[i]) - ns(got[i - 1]);
-        const fileGap = ns(sent[i]) - ns(sent[i - 1]);
-        errors.push(Math.abs(Number(peerGap - fileGap)) / 1000);
-      }
-      errors.sort((x, y) => x - y);
-      return { count: got.length, p50: pct(errors, 0.5), p99: pct(errors, 0.99) };
+      const errors = gapErrorsUs(sent, got);
+      return { count: got.length, p50: percentile(errors, 0.5), p99: percentile(errors, 0.99) };
     };
     // Ours with both timers: "spin" busy-waits like tcpreplay, "sleep" (the daemon's default) does not.
     const paced = { spin: [], sleep: [], tcpreplay: [] };

@@ -328,7 +328,11 @@ export class InjectLoop {
           if (!this.readAhead()) this.yieldThenPump();
           return false;
         }
-        if (!this.spinning && wait > SPIN_NS) Atomics.wait(sleeper, 0, 0, (wait - SPIN_NS) / 1e6);
+        if (!this.spinning) {
+          // From the clock as it is now: the checks above may have taken a while (a GC pause, say).
+          const left = target - nowNs();
+          if (left > SPIN_NS) Atomics.wait(sleeper, 0, 0, (left - SPIN_NS) / 1e6);
+        }
         this.spinner!.until(target);
       }
       const sentAt = nowNs();

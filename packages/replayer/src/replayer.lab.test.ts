@@ -6,10 +6,12 @@ import { LinkType, type PacketRecord, PcapWriter, readCaptureSync } from "@sluic
 import {
   type CaptureHandle,
   createLab,
+  gapErrorsUs,
   type Lab,
   labUnavailableReason,
   makeLabCapture,
   missingTools,
+  percentile,
   randpkt,
 } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -492,16 +494,6 @@ function seconds(r: PacketRecord): number {
 }
 
 // |gap at the peer - gap in the file| for each consecutive pair, in µs.
-function gapErrorsUs(sent: PacketRecord[], received: PacketRecord[]): number[] {
-  return received.slice(1).map((r, i) => {
-    const peerGap = (r.seconds - received[i]!.seconds) * 1e9 + (r.nanoseconds - received[i]!.nanoseconds);
-    const fileGap =
-      (sent[i + 1]!.seconds - sent[i]!.seconds) * 1e9 + (sent[i + 1]!.nanoseconds - sent[i]!.nanoseconds);
-    return Math.abs(peerGap - fileGap) / 1000;
-  });
-}
-
 function pct(values: number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+  return Math.round(percentile(values, q));
 }

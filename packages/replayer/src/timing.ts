@@ -78,7 +78,9 @@ export class Spinner {
       // A quarter of what is left, at most 20 µs, between two readings: a loop slowed down or preempted
       // still reads the clock long before the target.
       const left = target - now;
-      if (left > 1000) this.turn(Math.min(left / 4, 20_000) * this.turnsPerNs);
+      // Always a small integer count, as in the calibration: a fractional count would make V8 drop the
+      // compiled loop, and an interpreted turn meant for 20 µs then takes a millisecond or more.
+      if (left > 1000) this.turn(Math.floor(Math.min(left / 4, 20_000) * this.turnsPerNs));
       now = this.clock();
     }
     return now;

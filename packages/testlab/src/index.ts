@@ -22,6 +22,8 @@ export {
   tsharkFrames,
   tsharkSessions,
 } from "./oracles.js";
+export type { RecordTime } from "./pacing.js";
+export { gapErrorsUs, makePacedCapture, percentile } from "./pacing.js";
 export type { LabProcess } from "./processes.js";
 export { parseSize } from "./size.js";
 export type {
