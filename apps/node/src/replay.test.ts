@@ -41,8 +41,13 @@ function replayInside(
   return run("ip", ["netns", "exec", netns, process.execPath, CLI, "replay", ...args]);
 }
 
-function run(command: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function run(
+  command: string,
+  args: string[],
+  started?: (pid: number) => void,
+): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  started?.(child.pid!);
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => {
@@ -98,6 +103,30 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
     expect(result.code, result.err).toBe(0);
     expect(framesOf(capture.path)).toEqual([...framesOf(pieces[0]!), ...framesOf(pieces[1]!)]);
   });
+
+  it.each(["spin", "sleep"])(
+    "stops at a record boundary on SIGINT while injecting from its own process (timer %s)",
+    async (timer) => {
+      const capture = await lab.capture(join(root, `sigint-${timer}.pcap`), { filter: own });
+      // 200 packets at 200 pps: a second of replay, interrupted after 0.4 s (ip netns exec execs node).
+      const args = ["--interface", lab.a.iface, "--pps", "200", "--timer", timer, pieces[0]!];
+      const result = await run(
+        "ip",
+        ["netns", "exec", lab.a.netns, process.execPath, CLI, "replay", ...args],
+        (pid) => {
+          setTimeout(() => process.kill(pid, "SIGINT"), 400);
+        },
+      );
+      await capture.stop();
+      expect(result.code, result.err).toBe(1);
+      expect(result.err).toContain("stopped (signal) at a record boundary");
+      const sent = Number(/^sent (\d+) packets/.exec(result.out)?.[1]);
+      const all = framesOf(pieces[0]!);
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(all.length);
+      expect(framesOf(capture.path)).toEqual(all.slice(0, sent));
+    },
+  );
 
   it("reports a malformed file, still replays the others, and exits 1", async () => {
     const bad = join(root, "bad.pcap");
