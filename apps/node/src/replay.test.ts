@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,18 +36,19 @@ function replay(...args: string[]): Promise<{ code: number | null; out: string; 
 /** `ip netns exec NS sluice-node replay …`, as tcpreplay is run: the replay injects from its own process. */
 function replayInside(
   netns: string,
-  ...args: string[]
+  args: string[],
+  started?: (child: ChildProcess) => void,
 ): Promise<{ code: number | null; out: string; err: string }> {
-  return run("ip", ["netns", "exec", netns, process.execPath, CLI, "replay", ...args]);
+  return run("ip", ["netns", "exec", netns, process.execPath, CLI, "replay", ...args], started);
 }
 
 function run(
   command: string,
   args: string[],
-  started?: (pid: number) => void,
+  started?: (child: ChildProcess) => void,
 ): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-  started?.(child.pid!);
+  started?.(child);
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => {
@@ -89,8 +90,7 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
     ["20x", ["--timer", "sleep"]],
   ])("injects from its own process inside the namespace, at %s %s", async (speed, extra) => {
     const capture = await lab.capture(join(root, `inside-${speed}-${extra.join("")}.pcap`), { filter: own });
-    const result = await replayInside(
-      lab.a.netns,
+    const result = await replayInside(lab.a.netns, [
       "--interface",
       lab.a.iface,
       "--speed",
@@ -98,7 +98,7 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
       ...extra,
       pieces[0]!,
       pieces[1]!,
-    );
+    ]);
     await capture.stop();
     expect(result.code, result.err).toBe(0);
     expect(framesOf(capture.path)).toEqual([...framesOf(pieces[0]!), ...framesOf(pieces[1]!)]);
@@ -108,16 +108,18 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
     "stops at a record boundary on SIGINT while injecting from its own process (timer %s)",
     async (timer) => {
       const capture = await lab.capture(join(root, `sigint-${timer}.pcap`), { filter: own });
-      // 200 packets at 200 pps: a second of replay, interrupted after 0.4 s (ip netns exec execs node).
+      // 200 packets at 200 pps: a second of replay. Once it says it is replaying (its handlers are in
+      // place), it has no child process (it injects itself), and SIGINT 0.3 s later stops it.
+      let children = "unknown";
       const args = ["--interface", lab.a.iface, "--pps", "200", "--timer", timer, pieces[0]!];
-      const result = await run(
-        "ip",
-        ["netns", "exec", lab.a.netns, process.execPath, CLI, "replay", ...args],
-        (pid) => {
-          setTimeout(() => process.kill(pid, "SIGINT"), 400);
-        },
-      );
+      const result = await replayInside(lab.a.netns, args, (child) => {
+        child.stderr!.once("data", () => {
+          children = spawnSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).stdout.trim();
+          setTimeout(() => child.kill("SIGINT"), 300);
+        });
+      });
       await capture.stop();
+      expect(children).toBe("");
       expect(result.code, result.err).toBe(1);
       expect(result.err).toContain("stopped (signal) at a record boundary");
       const sent = Number(/^sent (\d+) packets/.exec(result.out)?.[1]);

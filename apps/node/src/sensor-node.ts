@@ -361,8 +361,9 @@ export class SensorNode {
   }
 
   /**
-   * While the inject child replays `current`, reads the file after it in capture order, so that one
-   * can start as soon as this one is done: the child sends, this process verifies.
+   * While `current` replays, reads the file after it in capture order, so that one can start as soon as
+   * this one is done: the inject child sends while this process verifies (a FIFO output shares this
+   * process's event loop with the read, in turns).
    */
   private verifyAhead(current: Waiting): void {
     let next: Waiting | null = null;

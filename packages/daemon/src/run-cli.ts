@@ -2,9 +2,20 @@
 // command that needs neither (sluice-node replay) starts in the time Node itself takes.
 // Exported on its own as "@sluice/daemon/run-cli" (and from the package root).
 
+const marker = Symbol.for("@sluice/daemon/UsageError");
+
 /** Thrown for a command line that cannot run: the app prints it with its usage text and exits 2. */
 export class UsageError extends Error {
   override name = "UsageError";
+  readonly [marker] = true;
+
+  /**
+   * True for a UsageError from any copy of this code: the CommonJS build has one in each entry point
+   * (index and run-cli), and a command may throw one class while runCli came from the other.
+   */
+  static isInstance(error: unknown): error is UsageError {
+    return typeof error === "object" && error !== null && marker in error;
+  }
 }
 
 /** A subcommand: its arguments in, an exit status out. */
@@ -40,7 +51,7 @@ export async function runCli(app: CliApp, argv: string[]): Promise<number> {
     if (run === undefined) throw new UsageError(`unknown command "${command}"`);
     return await run(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (UsageError.isInstance(error)) {
       process.stderr.write(`${app.name}: ${error.message}\n\n${app.usage}`);
       return 2;
     }

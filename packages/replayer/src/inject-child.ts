@@ -33,9 +33,8 @@ function main(): void {
   const loop = new InjectLoop(handle, state, config, (message) => send(message));
   const exit = (): void => process.exit(0);
   process.on("message", (message: ParentMessage) => {
-    if (message.type === "file") loop.replay(message.seq, message.path);
-    else if (message.type === "cancel") loop.cancel(message.seq);
-    else if (message.type === "stop") exit();
+    if (message.type === "stop") exit();
+    else loop.receive(message);
   });
   process.on("disconnect", exit);
   process.on("SIGTERM", exit);

@@ -1,6 +1,7 @@
-// A libpcap handle used only to inject, inside the inject child process. node_pcap's open_live also
-// captures: a filter that matches nothing and never polling keep the capture side silent, so no JS
-// runs per packet; the child exits to close the handle (session.close() only breaks a capture loop).
+// A libpcap handle used only to inject, in the inject child (or in the caller's process, see inProcess).
+// node_pcap's open_live also captures: a filter that matches nothing and never polling keep the capture
+// side silent, so no JS runs per packet; the child exits to close the handle (session.close() only
+// breaks a capture loop), and in process the handle lives as long as the process.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { LinkType } from "@sluice/pcap-format";

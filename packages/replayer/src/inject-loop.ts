@@ -13,11 +13,18 @@ import {
   FRAME_END,
   FRAME_PREFIX,
   type InjectChildConfig,
+  type ParentMessage,
   RECORD_HEADER,
 } from "./child-protocol.js";
 import { type InjectHandle, type InterfaceState, interfaceState } from "./inject-handle.js";
 import { LinkConverter, parseMac } from "./link-convert.js";
-import { type FeedContext, type FeedCounts, FileFeeder, type RecordTarget } from "./record-feed.js";
+import {
+  type FeedContext,
+  type FeedCounts,
+  FileFeeder,
+  fileError,
+  type RecordTarget,
+} from "./record-feed.js";
 import { Timeline } from "./timeline.js";
 import { SendLatency, Spinner, TimingRecorder } from "./timing.js";
 
@@ -172,8 +179,17 @@ export class InjectLoop {
     this.pump();
   }
 
+  /** What the caller asks: replay a file, or cancel one (a stop is the caller's to carry out). */
+  receive(message: ParentMessage): void {
+    if (message.type === "file") this.replay(message.seq, message.path);
+    else if (message.type === "cancel") this.cancel(message.seq);
+  }
+
   cancel(seq: number): void {
-    this.file(seq).cancelled = true;
+    // A file already finished (its outcome sent) has nothing left to stop.
+    const state = this.files.get(seq);
+    if (!state) return;
+    state.cancelled = true;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -217,21 +233,27 @@ export class InjectLoop {
     const sentBefore = state.packets;
     // A stopped or failed file is read no further.
     const step = state.cancelled || state.error ? job.feeder.close() : job.feeder.next();
-    step.then(() => {
-      this.reading = false;
-      if (state.packets !== sentBefore) state.lastSendMs = performance.now();
-      if (job.feeder.done) {
-        job.builder.seal();
-        if (job.feeder.error) state.readError = job.feeder.error.toJSON();
-      }
-      if (!state.cancelled) for (const frame of job.builder.take()) this.queue.push(frame);
-      if (job.feeder.done) {
-        this.jobs.shift();
-        this.queue.push(endFrame(job.seq));
-      }
-      this.progress(job.seq, state);
-      this.yieldThenPump();
-    });
+    // next() turns a read error into feeder.error itself; close() failing (closing the file) ends the read.
+    step
+      .catch((error: unknown) => {
+        job.feeder.done = true;
+        job.feeder.error ??= fileError(job.feeder.path, error);
+      })
+      .then(() => {
+        this.reading = false;
+        if (state.packets !== sentBefore) state.lastSendMs = performance.now();
+        if (job.feeder.done) {
+          job.builder.seal();
+          if (job.feeder.error) state.readError = job.feeder.error.toJSON();
+        }
+        if (!state.cancelled) for (const frame of job.builder.take()) this.queue.push(frame);
+        if (job.feeder.done) {
+          this.jobs.shift();
+          this.queue.push(endFrame(job.seq));
+        }
+        this.progress(job.seq, state);
+        this.yieldThenPump();
+      });
     return true;
   }
 

@@ -37,11 +37,19 @@ export type InjectOutputOptions = Omit<InjectChildConfig, "bufferTimeoutMs" | "t
 
 const TIMING_SAMPLES = 1_000_000;
 
+/** The loop's settings: the output's options and the loop's own defaults, in the child or in process. */
+function loopConfig(options: InjectOutputOptions): InjectChildConfig {
+  const { netns: _netns, inProcess: _inProcess, ...rest } = options;
+  return { ...rest, bufferTimeoutMs: 1000, timingSamples: TIMING_SAMPLES };
+}
+
 export class InjectOutput implements Output {
   private readonly files = new Map<number, PendingFile>();
   private exited = false;
   private exit: { code: number | null; signal: string | null } = { code: null, signal: null };
   private link!: LoopLink;
+  /** Called once no file is pending (see drained). */
+  private waiters: (() => void)[] = [];
 
   private constructor(
     private readonly options: InjectOutputOptions,
@@ -51,34 +59,43 @@ export class InjectOutput implements Output {
 
   /** Opens the interface in this process and runs the loop here (see `inProcess`). */
   private static openInProcess(options: InjectOutputOptions): InjectOutput {
-    const { netns, inProcess, ...rest } = options;
-    if (netns !== undefined) throw new Error("an in-process inject loop cannot enter a network namespace");
-    const config: InjectChildConfig = { ...rest, bufferTimeoutMs: 1000, timingSamples: TIMING_SAMPLES };
+    if (options.netns !== undefined) {
+      throw new ReplayError(
+        "bad-option",
+        "an in-process inject loop cannot enter another network namespace",
+        {
+          option: "output.inProcess",
+          value: { netns: options.netns },
+        },
+      );
+    }
+    const config = loopConfig(options);
     const handle = InjectHandle.open(config.interface, config.bufferTimeoutMs);
     const output = new InjectOutput(options, handle.linkType);
+    // Both ways go through a microtask, as IPC would a moment later: the caller's callbacks (progress,
+    // an abort that cancels) never run inside the loop's send code, nor the loop inside theirs.
     const loop = new InjectLoop(handle, interfaceState(config.interface), config, (message) =>
-      output.onMessage(message),
+      queueMicrotask(() => output.onMessage(message)),
     );
     output.link = {
       pid: null,
-      post: (message) => {
-        if (message.type === "file") loop.replay(message.seq, message.path);
-        else if (message.type === "cancel") loop.cancel(message.seq);
-      },
+      post: (message) => queueMicrotask(() => loop.receive(message)),
       stop: async () => {
+        // Files still going are stopped at a record boundary and end as cancelled, not as failed.
+        const drained = output.drained();
         for (const seq of output.files.keys()) loop.cancel(seq);
+        await drained;
         output.onExit(0, null);
       },
     };
     return output;
   }
 
-  /** Spawns the child and waits until its handle is open; rejects with ReplayError. */
+  /** Spawns the child and waits until its handle is open (or opens it here); rejects with ReplayError. */
   static async open(options: InjectOutputOptions): Promise<InjectOutput> {
     if (options.inProcess) return InjectOutput.openInProcess(options);
-    const { netns, inProcess: _, ...rest } = options;
-    const config: InjectChildConfig = { ...rest, bufferTimeoutMs: 1000, timingSamples: TIMING_SAMPLES };
-    const nodeArgs = [injectChildPath(), JSON.stringify(config)];
+    const { netns } = options;
+    const nodeArgs = [injectChildPath(), JSON.stringify(loopConfig(options))];
     const [command, args] = netns
       ? ["ip", ["netns", "exec", netns, process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
@@ -191,7 +208,14 @@ export class InjectOutput implements Output {
             ? 0
             : message.lastSendMs - message.firstSendMs,
       });
+      if (this.files.size === 0) for (const resolve of this.waiters.splice(0)) resolve();
     }
+  }
+
+  /** Resolves once no file is pending. */
+  private drained(): Promise<void> {
+    if (this.files.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   private onExit(code: number | null, signal: string | null): void {
@@ -202,6 +226,7 @@ export class InjectOutput implements Output {
 
   private failPending(): void {
     const { code, signal } = this.exit;
+    for (const resolve of this.waiters.splice(0)) resolve();
     for (const [seq, file] of this.files) {
       this.files.delete(seq);
       file.done({

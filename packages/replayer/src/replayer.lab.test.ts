@@ -350,6 +350,43 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(hex(received)).toEqual(hex(readFile(file).slice(0, sent)));
   });
 
+  it("in process (inProcess, run inside the namespace), stop() ends the file as stopped, not failed", async () => {
+    const file = writeCapture(
+      join(dir, "long-inprocess.pcap"),
+      Array.from({ length: 1000 }, (_, i) => ({ data: frame(i, 200), at: i * 0.001 })),
+    );
+    // A process of its own inside the lab namespace: in process there is no child to enter it.
+    const script = join(dir, "in-process.mjs");
+    const dist = new URL("../dist/index.js", import.meta.url).href;
+    writeFileSync(
+      script,
+      `import { Replayer } from ${JSON.stringify(dist)};
+const r = new Replayer({ output: { type: "interface", interface: ${JSON.stringify(lab.a.iface)}, inProcess: true },
+  speed: { kind: "pps", pps: 500 } });
+await r.start();
+const replay = r.replayFile(${JSON.stringify(file)}).then(() => null, (e) => e);
+await new Promise((resolve) => setTimeout(resolve, 500));
+const childPid = r.childPid;
+await r.stop();
+const error = await replay;
+console.log(JSON.stringify({ childPid, reason: error?.reason, sent: error?.stats?.packetsSent }));
+`,
+    );
+    const capture = await peerCapture("stop-inprocess-peer.pcap");
+    const run = spawnSync("ip", ["netns", "exec", lab.a.netns, process.execPath, script], {
+      encoding: "utf8",
+    });
+    await capture.stop();
+    expect(run.status, run.stderr).toBe(0);
+    const outcome = JSON.parse(run.stdout) as { childPid: number | null; reason: string; sent: number };
+    expect(outcome.childPid).toBeNull();
+    expect(outcome.reason).toBe("stopped");
+    expect(outcome.sent).toBeGreaterThan(50);
+    expect(outcome.sent).toBeLessThan(900);
+    const received = readFile(join(dir, "stop-inprocess-peer.pcap"));
+    expect(hex(received)).toEqual(hex(readFile(file).slice(0, outcome.sent)));
+  });
+
   it("stop() at topspeed also ends at a record boundary, with exactly the records before it on the wire", async () => {
     const file = writeCapture(
       join(dir, "many.pcap"),
@@ -493,7 +530,7 @@ function seconds(r: PacketRecord): number {
   return r.seconds + r.nanoseconds / 1e9;
 }
 
-// |gap at the peer - gap in the file| for each consecutive pair, in µs.
+/** A percentile rounded to whole µs, for the log line and the bounds. */
 function pct(values: number[], q: number): number {
   return Math.round(percentile(values, q));
 }

@@ -15,7 +15,8 @@ export type ReplayOutput =
   /**
    * `inProcess`: inject from this process instead of a child of its own. A one-shot replay starts
    * about 0.1 s sooner, but the interface stays open until the process exits and a paced replay holds
-   * the event loop between its yields (every millisecond or so). Not with `netns`.
+   * the event loop between its yields (every millisecond while waiting, at least every 50 ms in dense
+   * traffic). Not with `netns`.
    */
   | { type: "interface"; interface: string; netns?: string; inProcess?: boolean }
   /** `precision` of the stream's timestamps: "micro" (default, what every reader takes) or "nano". */
@@ -108,7 +109,8 @@ interface ActiveFile {
 
 /**
  * Replays capture files into an interface or a FIFO, one continuous timeline across files. Files are
- * replayed one after another in call order; the interface is driven by a child process of its own.
+ * replayed one after another in call order; the interface is driven by a child process of its own (or,
+ * with `inProcess`, from this process).
  */
 export class Replayer {
   private readonly speed: Speed;
@@ -143,7 +145,7 @@ export class Replayer {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  /** Opens the interface (its own child process) or creates the FIFO; rejects with ReplayError. */
+  /** Opens the interface (in its own child process, or here) or creates the FIFO; rejects with ReplayError. */
   start(): Promise<void> {
     if (this.stopping)
       return Promise.reject(new ReplayError("stopped", "this Replayer was stopped; make a new one"));
@@ -219,7 +221,7 @@ export class Replayer {
     await this.output?.close();
   }
 
-  /** Process id of the inject child while it runs (interface output), for monitoring; null otherwise. */
+  /** Process id of the inject child while it runs (interface output), for monitoring; null otherwise (also in process). */
   get childPid(): number | null {
     return this.output instanceof InjectOutput ? this.output.pid : null;
   }

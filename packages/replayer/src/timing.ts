@@ -172,5 +172,7 @@ class WindowMedian {
 function towardMedian(estimate: number, sample: number): number {
   if (Number.isNaN(estimate)) return sample;
   const step = Math.max(100, estimate / 32);
-  return sample > estimate ? estimate + step : estimate - Math.min(step, estimate - sample);
+  return sample > estimate
+    ? estimate + Math.min(step, sample - estimate)
+    : estimate - Math.min(step, estimate - sample);
 }
