@@ -26,3 +26,5 @@ export type { MetricsServer } from "./metrics-server.js";
 export { fetchMetricsText, parseListenAddress, serveMetrics } from "./metrics-server.js";
 export type { CliApp, Command } from "./run-cli.js";
 export { runCli, UsageError } from "./run-cli.js";
+export type { Daemon, DaemonConfig, DaemonSpec } from "./run-daemon.js";
+export { runDaemon } from "./run-daemon.js";
