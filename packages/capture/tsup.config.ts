@@ -1,9 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/capture-child.ts"],
+  entry: ["src/index.ts", "src/capture-child.ts", "src/binding.ts"],
   format: ["esm", "cjs"],
-  dts: { entry: "src/index.ts" },
+  dts: { entry: ["src/index.ts", "src/binding.ts"] },
   sourcemap: true,
   clean: true,
   shims: true,

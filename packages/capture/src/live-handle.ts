@@ -1,61 +1,11 @@
-// libpcap through node_pcap's native binding, used only inside a capture child process.
-//
-// The binding is used directly rather than through pcap.js: pcap.js allocates an object and emits an
-// event for every packet, and its kick-start and close semantics do not fit a process that must drain
-// its ring and exit. The binding calls back once per packet with a 16-byte pcap record header (host
-// byte order, microseconds) and the packet in two reused buffers.
+// libpcap through node_pcap's native binding (binding.ts), used only inside a capture child process.
+// The binding calls back once per packet with a 16-byte pcap record header (host byte order,
+// microseconds) and the packet in two reused buffers.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LinkType } from "@sluice/pcap-format";
+import { type NativeSession, pcapBinding, pcapLinkType } from "./binding.js";
 import { CaptureError } from "./errors.js";
-
-interface NativeSession {
-  open_live(
-    device: string,
-    filter: string,
-    bufferSize: number,
-    snaplen: number,
-    outfile: string,
-    onPacket: () => void,
-    monitor: boolean,
-    bufferTimeoutMs: number,
-    onWarning: (message: string) => void,
-    promiscuous: boolean,
-  ): string;
-  open_offline(
-    path: string,
-    filter: string,
-    bufferSize: number,
-    snaplen: number,
-    outfile: string,
-    onPacket: () => void,
-    monitor: boolean,
-    bufferTimeoutMs: number,
-    onWarning: (message: string) => void,
-    promiscuous: boolean,
-  ): string;
-  dispatch(buffer: Buffer, header: Buffer): number;
-  start_polling(): void;
-  stats(): { ps_recv: number; ps_drop: number; ps_ifdrop: number };
-  read_callback?: () => void;
-}
-
-interface NativeBinding {
-  PcapSession: new () => NativeSession;
-  findalldevs(): { name: string }[];
-  lib_version(): string;
-}
-
-const require = createRequire(import.meta.url);
-let loaded: NativeBinding | null = null;
-
-/** node_pcap's native binding, loaded on first use (it needs libpcap and a built addon). */
-export function pcapBinding(): NativeBinding {
-  loaded ??= require("pcap/build/Release/pcap_binding.node") as NativeBinding;
-  return loaded;
-}
 
 /** What a live capture is opened with. */
 export interface LiveOptions {
@@ -69,22 +19,11 @@ export interface LiveOptions {
   bufferTimeoutMs: number;
 }
 
-const LINK_TYPES: Record<string, number> = {
-  LINKTYPE_NULL: LinkType.NULL,
-  LINKTYPE_ETHERNET: LinkType.ETHERNET,
-  LINKTYPE_IEEE802_11_RADIO: LinkType.IEEE802_11_RADIOTAP,
-  LINKTYPE_RAW: LinkType.RAW,
-  LINKTYPE_LINUX_SLL: LinkType.LINUX_SLL,
-};
-
-// node_pcap names five link types and reports the DLT number of the others ("Unknown linktype 276"),
-// which equals the LINKTYPE_ value for every DLT above 104.
 function linkTypeOf(name: string): number {
-  const known = LINK_TYPES[name];
-  if (known !== undefined) return known;
-  const match = /linktype (\d+)/i.exec(name);
-  if (!match) throw new CaptureError("open-failed", `libpcap reported an unknown link type: ${name}`);
-  return Number(match[1]);
+  const linkType = pcapLinkType(name);
+  if (linkType === null)
+    throw new CaptureError("open-failed", `libpcap reported an unknown link type: ${name}`);
+  return linkType;
 }
 
 /** Names of the interfaces libpcap can capture on. */

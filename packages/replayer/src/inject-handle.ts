@@ -3,48 +3,9 @@
 // side silent, so no JS runs per packet; the child exits to close the handle (session.close() only
 // breaks a capture loop), and in process the handle lives as long as the process.
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { LinkType } from "@sluice/pcap-format";
+import { type NativeSession, pcapBinding, pcapLinkType } from "@sluice/capture/binding";
 import { copyBytes } from "./batch-builder.js";
 import { ReplayError } from "./errors.js";
-
-interface NativeSession {
-  open_live(
-    device: string,
-    filter: string,
-    bufferSize: number,
-    snaplen: number,
-    outfile: string,
-    onPacket: () => void,
-    monitor: boolean,
-    bufferTimeoutMs: number,
-    onWarning: (message: string) => void,
-    promiscuous: boolean,
-  ): string;
-  inject(frame: Uint8Array): void;
-}
-
-interface NativeBinding {
-  PcapSession: new () => NativeSession;
-}
-
-const require = createRequire(import.meta.url);
-
-const LINK_TYPES: Record<string, number> = {
-  LINKTYPE_NULL: LinkType.NULL,
-  LINKTYPE_ETHERNET: LinkType.ETHERNET,
-  LINKTYPE_IEEE802_11_RADIO: LinkType.IEEE802_11_RADIOTAP,
-  LINKTYPE_RAW: LinkType.RAW,
-  LINKTYPE_LINUX_SLL: LinkType.LINUX_SLL,
-};
-
-// node_pcap names five link types and reports the DLT number of the others ("Unknown linktype 276").
-function linkTypeOf(name: string): number {
-  const known = LINK_TYPES[name];
-  if (known !== undefined) return known;
-  const match = /linktype (\d+)/i.exec(name);
-  return match ? Number(match[1]) : -1;
-}
 
 /** BPF that no frame passes: the handle captures nothing, so the ring stays empty. */
 export const MATCH_NOTHING = "less 1";
@@ -97,8 +58,7 @@ export class InjectHandle {
     if (!state.exists) {
       throw new ReplayError("no-such-interface", `interface "${name}" does not exist`, { interface: name });
     }
-    const binding = require("pcap/build/Release/pcap_binding.node") as NativeBinding;
-    const session = new binding.PcapSession();
+    const session = new (pcapBinding().PcapSession)();
     let linkTypeName: string;
     try {
       linkTypeName = session.open_live(
@@ -116,7 +76,7 @@ export class InjectHandle {
     } catch (error) {
       throw openError(name, error);
     }
-    return new InjectHandle(session, linkTypeOf(linkTypeName));
+    return new InjectHandle(session, pcapLinkType(linkTypeName) ?? -1);
   }
 
   /** Sends one frame; throws when libpcap's inject fails (node_pcap gives no errno). */
