@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { LogSettings, metricsSettings } from "@sluice/daemon";
 import { z } from "zod";
 
 // One schema is the source of the config's types, defaults, check-config errors and the JSON Schema file
@@ -175,18 +176,9 @@ export const MasterConfig = z
           .describe("On SIGTERM, how long in-flight deliveries may take."),
       })
       .prefault({}),
-    metrics: z
-      .strictObject({ listen: z.string().describe('"host:port" of the Prometheus endpoint (GET /metrics).') })
-      .optional(),
+    metrics: metricsSettings("sluice-master"),
     user: z.string().optional().describe("Switch capture children to this user once interfaces are open."),
-    log: z
-      .strictObject({
-        level: z
-          .enum(["debug", "info", "warn", "error"])
-          .default("info")
-          .describe("Lowest level logged (JSON lines on stdout)."),
-      })
-      .prefault({}),
+    log: LogSettings,
   })
   .superRefine((config, ctx) => {
     unique(ctx, config.sources, "sources", (s) => s.name);

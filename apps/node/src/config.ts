@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { LogSettings, metricsSettings } from "@sluice/daemon";
 import { z } from "zod";
 
 // One schema is the source of the config's types, defaults, check-config errors and the JSON Schema file
@@ -111,19 +112,8 @@ export const NodeConfig = z
       .describe(
         "Backoff while the output is down (the file is kept and replayed again from its start) or a file cannot be deleted or moved.",
       ),
-    metrics: z
-      .strictObject({ listen: z.string().describe('"host:port" of the Prometheus endpoint (GET /metrics).') })
-      .optional()
-      .describe("Prometheus metrics endpoint (what sluice-node status reads)."),
-    log: z
-      .strictObject({
-        level: z
-          .enum(["debug", "info", "warn", "error"])
-          .default("info")
-          .describe("Lowest level logged (JSON lines on stdout)."),
-      })
-      .prefault({})
-      .describe("Logging."),
+    metrics: metricsSettings("sluice-node"),
+    log: LogSettings,
   })
   .superRefine((config, ctx) => {
     const incoming = resolve(config.incoming);

@@ -6,6 +6,7 @@ export {
   schemaCommand,
   statusCommand,
 } from "./cli-kit.js";
+export { LogSettings, metricsSettings } from "./config-fields.js";
 export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
 export {
   ConfigError,

@@ -65,8 +65,12 @@ describe("runCli", () => {
     async () => {
       const require = createRequire(import.meta.url);
       const fromIndex = require(new URL("index.cjs", dist).pathname) as { UsageError: typeof UsageError };
-      const fromRunCli = require(new URL("run-cli.cjs", dist).pathname) as { runCli: typeof runCli };
-      expect(fromIndex.UsageError).not.toBe(UsageError);
+      const fromRunCli = require(new URL("run-cli.cjs", dist).pathname) as {
+        runCli: typeof runCli;
+        UsageError: typeof UsageError;
+      };
+      // Two classes of one name: what instanceof got wrong.
+      expect(fromIndex.UsageError).not.toBe(fromRunCli.UsageError);
       const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
       try {
         const status = await fromRunCli.runCli(
