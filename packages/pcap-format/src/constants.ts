@@ -29,6 +29,20 @@ export function maxCaptureLengthFor(linkType: number): number {
 export function effectiveSnaplen(linkType: number, snaplen: number): number {
   return snaplen === 0 || snaplen > 0x7fffffff ? maxCaptureLengthFor(linkType) : snaplen;
 }
+// Old header values that are the BSD DLT_ numbers of link types, which libpcap (on Linux) reads as those link
+// types and `tcpdump -w` writes as their LINKTYPE_ values.
+const LINKTYPE_OF_DLT: Readonly<Record<number, number>> = {
+  11: 100, // DLT_ATM_RFC1483
+  12: 101, // DLT_RAW
+  15: 102, // DLT_SLIP_BSDOS
+  16: 103, // DLT_PPP_BSDOS
+  19: 106, // DLT_ATM_CLIP
+};
+
+/** The link type `tcpdump -r IN -w OUT` writes for one read from a header: old DLT_ values become LINKTYPE_ ones. */
+export function writtenLinkType(linkType: number): number {
+  return LINKTYPE_OF_DLT[linkType] ?? linkType;
+}
 
 /** Classic pcap magic for microsecond timestamps, as a number read in the file's own byte order. */
 export const PCAP_MAGIC_MICRO = 0xa1b2c3d4;

@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { type ByteSource, DEFAULT_CHUNK_SIZE, readChunks } from "./byte-source.js";
 import { hostIsLittleEndian, u32 } from "./bytes.js";
 import { CaptureDecoder, type CaptureDecoderOptions } from "./capture-decoder.js";
-import { effectiveSnaplen } from "./constants.js";
+import { effectiveSnaplen, writtenLinkType } from "./constants.js";
 import type { DecoderSink } from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import { PcapWriter, type PcapWriterOptions, type WriteTarget } from "./pcap-writer.js";
@@ -120,11 +120,13 @@ class ConvertSink implements DecoderSink {
     this.flushRun();
     const end = dataOffset + capturedLength;
     if (recordOffset >= 0) {
-      // A classic record in another byte order or precision: its time fields as read, scaled as libpcap does.
+      // A classic record in another byte order or precision: its time fields as read, scaled as libpcap does
+      // (a signed 32-bit fraction, divided towards zero or multiplied, then cut back to 32 bits).
       const le = this.inputLittleEndian;
       let fraction = u32(buf, recordOffset + 4, le);
-      if (this.unitChange === NANO_TO_MICRO) fraction = Math.floor(fraction / 1000);
-      else if (this.unitChange === MICRO_TO_NANO) fraction = (fraction * 1000) % 4294967296;
+      if (this.unitChange === NANO_TO_MICRO) fraction = Math.trunc((fraction | 0) / 1000) >>> 0;
+      else if (this.unitChange === MICRO_TO_NANO)
+        fraction = Number(BigInt.asUintN(32, BigInt((fraction | 0) * 1000)));
       writer.writeRawSlice(u32(buf, recordOffset, le), fraction, originalLength, buf, dataOffset, end);
       return;
     }
@@ -157,7 +159,7 @@ class ConvertSink implements DecoderSink {
     const endianness = hostIsLittleEndian ? "little" : "big";
     // pcap_dump_open writes thiszone and sigfigs as 0 and the link type with the input's upper bits.
     this.writer = this.open({
-      linkType: first.linkType,
+      linkType: writtenLinkType(first.linkType),
       linkTypeExtension: first.linkTypeExtension,
       snaplen: this.maxSnaplen,
       precision,

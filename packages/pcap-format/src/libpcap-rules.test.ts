@@ -1,7 +1,7 @@
-// The rules of the README's "Reading as libpcap reads" table, one small crafted file each, checked against the
-// real tools at test time: tcpdump (libpcap) reads or refuses it as we do, `tcpdump -r IN -w OUT` writes the
-// bytes convertCapture writes (or, where it stops, the same salvage), and capinfos counts what we count —
-// or, where Wireshark reads differently from libpcap, the count written in the row.
+// The rules of the README's "Reading as libpcap reads" and "Convert" tables, one small crafted file each,
+// checked against the real tools at test time: tcpdump (libpcap) reads or refuses it as we do, `tcpdump -r IN
+// -w OUT` writes the bytes convertCapture writes (or, where it stops, the same salvage), and capinfos counts
+// what we count — or, where Wireshark reads differently from libpcap, the count written in the row.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -116,6 +116,12 @@ export const rules: Rule[] = [
     libpcap: "reads",
   },
   {
+    rule: "old BSD link type 12 (raw IP): written as LINKTYPE_RAW, 101",
+    file: () => classic({ linkType: 12 }, record(0, Buffer.from(frame(60).subarray(14)))),
+    ours: { packets: 1 },
+    libpcap: "reads",
+  },
+  {
     rule: "thiszone and sigfigs: written as 0",
     file: () => classic({ timezoneOffset: -3600, sigfigs: 6 }, record(0, frame(60))),
     ours: { packets: 1 },
@@ -185,6 +191,18 @@ export const rules: Rule[] = [
     libpcap: "reads",
   },
   {
+    rule: "microsecond file to nanoseconds: fraction multiplied by 1000 as read, cut to 32 bits",
+    nano: true,
+    file: () =>
+      classic(
+        {},
+        record(0, frame(60), { fraction: 2_500_000 }),
+        record(1, frame(60), { fraction: 0xfffffff0 }),
+      ),
+    ours: { packets: 2, warnings: { "fraction-over-second": 2 } },
+    libpcap: "reads",
+  },
+  {
     rule: "fraction of a second or more in a big-endian file: written as read in the host's order",
     file: () =>
       classic({ le: false }, classicRecord({ le: false, seconds: T, fraction: 1_000_001, data: frame(60) })),
@@ -194,8 +212,14 @@ export const rules: Rule[] = [
   {
     rule: "nanosecond file to microseconds: fraction divided by 1000 as read",
     file: () =>
-      classic({ nano: true }, record(0, frame(60), { fraction: 1_500_000_123 }), record(1, frame(60))),
-    ours: { packets: 2, warnings: { "fraction-over-second": 1 } },
+      classic(
+        { nano: true },
+        record(0, frame(60), { fraction: 1_500_000_123 }),
+        // libpcap holds the fraction in a signed 32-bit field: this one is negative to it.
+        record(1, frame(60), { fraction: 2_147_483_648 }),
+        record(2, frame(60)),
+      ),
+    ours: { packets: 3, warnings: { "fraction-over-second": 2 } },
     libpcap: "reads",
   },
   {
