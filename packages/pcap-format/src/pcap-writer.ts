@@ -226,7 +226,7 @@ export class PcapWriter {
       );
     }
     const fraction = this.nano ? nanoseconds : Math.floor(nanoseconds / 1000);
-    return this.writeFields(seconds, fraction, originalLength, source, start, end);
+    return this.writeRawSlice(seconds, fraction, originalLength, source, start, end);
   }
 
   /**
@@ -243,17 +243,6 @@ export class PcapWriter {
     end: number,
   ): boolean {
     this.assertOpen();
-    return this.writeFields(seconds, fraction, originalLength, source, start, end);
-  }
-
-  private writeFields(
-    seconds: number,
-    fraction: number,
-    originalLength: number,
-    source: Uint8Array,
-    start: number,
-    end: number,
-  ): boolean {
     const caplen = Math.min(end - start, this.snaplen);
     const length = PCAP_RECORD_HEADER_LENGTH + caplen;
     let ok = true;
