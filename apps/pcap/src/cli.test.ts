@@ -250,6 +250,16 @@ describe.skipIf(skip !== null)("sluice-pcap", () => {
     });
   });
 
+  describe("split", () => {
+    it("names the warnings of what it read on a line of its own", async () => {
+      const run = await sluicePcap(["split", path("oversnap.pcap"), "--parts", "2", "-o", path("parts")]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(
+        `sluice-pcap: ${path("oversnap.pcap")}: warnings: caplen-over-snaplen 2, caplen-over-origlen 1\n`,
+      );
+    });
+  });
+
   describe("usage", () => {
     it("exits 2 with a message for unknown commands, flags and values", async () => {
       for (const args of [
