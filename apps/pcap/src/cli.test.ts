@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PcapWriter } from "@sluice/pcap-format";
 import { capinfos, editcap, mergecap, missingTools, randpkt, tool, tsharkFrames } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -49,6 +50,36 @@ describe.skipIf(skip !== null)("sluice-pcap", () => {
     await mergecap(["-F", "pcapng", "-w", path("two.pcapng"), path("usec.pcap"), path("usb.pcap")]);
     const whole = readFileSync(path("usec.pcap"));
     writeFileSync(path("cut.pcap"), whole.subarray(0, whole.length - 7));
+    // Records of up to 300 bytes under a header that says snaplen 100, one longer than its original length.
+    const oversnap = PcapWriter.create(path("oversnap.pcap"), { linkType: 1, snaplen: 300 });
+    for (const [i, [size, original]] of [
+      [60, 60],
+      [150, 150],
+      [80, 70],
+      [300, 300],
+    ].entries()) {
+      oversnap.writePacket({
+        seconds: i,
+        nanoseconds: 0,
+        data: Buffer.alloc(size!, i),
+        originalLength: original!,
+      });
+    }
+    await oversnap.close();
+    const header = readFileSync(path("oversnap.pcap"));
+    header.writeUInt32LE(100, 16);
+    writeFileSync(path("oversnap.pcap"), header);
+    // pcapng: a section, an Ethernet interface and one Simple Packet Block (no timestamp) of 60 bytes.
+    writeFileSync(
+      path("simple.pcapng"),
+      Buffer.concat([
+        Buffer.from("0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000", "hex"),
+        Buffer.from("0100000014000000010000000000000014000000", "hex"),
+        Buffer.from("030000004c0000003c000000", "hex"),
+        Buffer.alloc(60, 0xab),
+        Buffer.from("4c000000", "hex"),
+      ]),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,11 +99,38 @@ describe.skipIf(skip !== null)("sluice-pcap", () => {
         snaplen: 2500,
         packets: truth.packets,
         bytes: truth.dataBytes,
+        originalBytes: truth.dataBytes,
         firstTime: times[0],
         lastTime: times.at(-1),
         complete: true,
         error: null,
+        warnings: {
+          "caplen-over-snaplen": 0,
+          "caplen-over-origlen": 0,
+          "fraction-over-second": 0,
+          "no-timestamp": 0,
+        },
       });
+    });
+
+    it("reads records over the snaplen on as libpcap does, counts them, and agrees with capinfos", async () => {
+      const run = await sluicePcap(["info", "--json", path("oversnap.pcap")]);
+      expect(run.code).toBe(0);
+      const info = JSON.parse(run.stdout);
+      const truth = await capinfos(path("oversnap.pcap"));
+      expect(info).toMatchObject({ complete: true, packets: truth.packets, originalBytes: truth.dataBytes });
+      expect(info.warnings).toMatchObject({ "caplen-over-snaplen": 2, "caplen-over-origlen": 1 });
+      const human = await sluicePcap(["info", path("oversnap.pcap")]);
+      expect(human.stdout).toMatch(/^Warnings: +caplen-over-snaplen 2, caplen-over-origlen 1$/m);
+    });
+
+    it("reports no first or last time for a capture whose only packet has none, as capinfos", async () => {
+      const run = await sluicePcap(["info", "--json", path("simple.pcapng")]);
+      const info = JSON.parse(run.stdout);
+      expect(info).toMatchObject({ packets: 1, firstTime: null, lastTime: null, complete: true });
+      expect(info.warnings["no-timestamp"]).toBe(1);
+      const table = await tool("capinfos", ["-T", "-r", "-a", "-e", path("simple.pcapng")]);
+      expect(table.trim().split("\t").slice(1)).toEqual(["n/a", "n/a"]);
     });
 
     it("prints an array for several files and exits 1 when one is incomplete", async () => {
@@ -124,6 +182,14 @@ describe.skipIf(skip !== null)("sluice-pcap", () => {
       const run = await sluicePcap(["verify", path("usec.pcap"), path("nsec.pcapng")]);
       expect(run.code).toBe(0);
     });
+
+    it("names the warnings of a complete file on its line and still exits 0", async () => {
+      const run = await sluicePcap(["verify", path("oversnap.pcap")]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(
+        `${path("oversnap.pcap")}: ok, 4 packets; warnings: caplen-over-snaplen 2, caplen-over-origlen 1\n`,
+      );
+    });
   });
 
   describe("convert", () => {
@@ -158,11 +224,39 @@ describe.skipIf(skip !== null)("sluice-pcap", () => {
       expect(existsSync(path("two.pcap"))).toBe(false);
     });
 
+    it("writes records over the snaplen cut to it, as tcpdump -r -w does, and names the warnings", async () => {
+      const run = await sluicePcap(["convert", path("oversnap.pcap"), "-o", path("oversnap.out")]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(/4 packets, pcap → pcap \(micro\); warnings: caplen-over-snaplen 2/);
+      await tool("tcpdump", ["-r", path("oversnap.pcap"), "-w", path("oversnap.tcpdump")]);
+      expect(readFileSync(path("oversnap.out")).equals(readFileSync(path("oversnap.tcpdump")))).toBe(true);
+    });
+
+    it("says in --help what the README says about a damaged input", async () => {
+      const help = (await sluicePcap(["convert", "--help"])).stdout;
+      expect(help).toMatch(/a damaged IN is salvaged: the packets before the\s+problem are written/);
+      expect(help).not.toMatch(/OUT appears only when complete/);
+      const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+      expect(readme).toMatch(
+        /A truncated or damaged\s+input is salvaged: every packet before the\s+problem is converted/,
+      );
+    });
+
     it("salvages the complete records of a cut file and exits 1", async () => {
       const run = await sluicePcap(["convert", path("cut.pcap"), "-o", path("salvaged.pcap")]);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/truncated-record at byte \d+.*wrote the 299 packets/);
       expect((await capinfos(path("salvaged.pcap"))).packets).toBe(299);
+    });
+  });
+
+  describe("split", () => {
+    it("names the warnings of what it read on a line of its own", async () => {
+      const run = await sluicePcap(["split", path("oversnap.pcap"), "--parts", "2", "-o", path("parts")]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(
+        `sluice-pcap: ${path("oversnap.pcap")}: warnings: caplen-over-snaplen 2, caplen-over-origlen 1\n`,
+      );
     });
   });
 

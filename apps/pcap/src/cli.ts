@@ -13,11 +13,16 @@ Inspect, verify, convert, split and decode pcap and pcapng captures.
 
 Commands:
   info FILE... [--json]     format, byte order, precision, link types, snaplen, packets, bytes,
-                            earliest and latest packet time, and whether the file is complete
-  verify FILE...            one line per file: ok, or the first problem with its byte offset
+                            earliest and latest packet time, warnings, and whether the file is
+                            complete
+  verify FILE...            one line per file: ok, or the first problem with its byte offset;
+                            records read on as libpcap reads on (cut to the snaplen, ...) counted
   convert IN -o OUT [--precision micro|nano]
-                            pcap or pcapng in, classic pcap out (host byte order, like tcpdump -w);
-                            OUT appears only when complete; refuses inputs with several link types
+                            pcap or pcapng in, classic pcap out, the bytes tcpdump -r IN -w OUT
+                            writes (but in IN's precision); OUT appears under its name only when
+                            written to the end; a damaged IN is salvaged: the packets before the
+                            problem are written, the problem reported, exit status 1; refuses
+                            inputs with several link types and writes nothing
   split IN (--parts N | --nodes a,b,c) [--key 5-tuple|2-tuple] -o DIR
                             by flow into DIR/<name>-<i>.pcap (i from 0) or DIR/<name>-<node>.pcap
                             (rendezvous hash, as the router's flow pool); both directions of a flow in

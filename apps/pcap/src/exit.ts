@@ -20,3 +20,14 @@ export function describeFailure(file: string, error: unknown): string {
 function stripSuffix(message: string): string {
   return message.replace(/ \([a-z-]+ at byte \d+\)$/, "");
 }
+
+/**
+ * Warnings with a count, as "caplen-over-snaplen 188, no-timestamp 3", or "" when there are none: packets
+ * read on from as libpcap reads on, named as pcap-format names them.
+ */
+export function describeWarnings(warnings: Readonly<Record<string, number>>): string {
+  return Object.entries(warnings)
+    .filter(([, count]) => count > 0)
+    .map(([warning, count]) => `${warning} ${count}`)
+    .join(", ");
+}

@@ -37,6 +37,48 @@ function recordsOf(path: string): string[] {
   );
 }
 
+// Minimal little-endian pcapng blocks (pcap-format's test builders are not exported).
+function pcapngBlock(type: number, body: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(type, 0);
+  head.writeUInt32LE(12 + body.length, 4);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(12 + body.length, 0);
+  return Buffer.concat([head, body, tail]);
+}
+
+function sectionHeader(): Buffer {
+  const body = Buffer.alloc(16, 0xff);
+  body.writeUInt32LE(0x1a2b3c4d, 0);
+  body.writeUInt32LE(1, 4);
+  return pcapngBlock(0x0a0d0d0a, body);
+}
+
+function interfaceBlock(tsoffset: bigint): Buffer {
+  const body = Buffer.alloc(8 + 12 + 4);
+  body.writeUInt16LE(LinkType.ETHERNET, 0);
+  body.writeUInt16LE(14, 8); // if_tsoffset
+  body.writeUInt16LE(8, 10);
+  body.writeBigInt64LE(tsoffset, 12);
+  return pcapngBlock(1, body);
+}
+
+function enhancedPacket(
+  interfaceId: number,
+  micros: bigint,
+  data: Uint8Array,
+  origlen = data.length,
+): Buffer {
+  const body = Buffer.alloc(20 + data.length + ((4 - (data.length % 4)) % 4));
+  body.writeUInt32LE(interfaceId, 0);
+  body.writeUInt32LE(Number(micros >> 32n), 4);
+  body.writeUInt32LE(Number(micros & 0xffffffffn), 8);
+  body.writeUInt32LE(data.length, 12);
+  body.writeUInt32LE(origlen, 16);
+  body.set(data, 20);
+  return pcapngBlock(6, body);
+}
+
 describe("splitCapture", () => {
   for (const endianness of ["little", "big"] as const) {
     for (const chunkSize of [97, 4096, 1 << 17]) {
@@ -75,6 +117,30 @@ describe("splitCapture", () => {
     await expect(
       splitCapture(join(dir, "x"), { directory: dir, name: "x", parts: 2, nodes: ["a"] }),
     ).rejects.toThrow(/parts or nodes/);
+  });
+
+  it("stops at a time classic pcap cannot hold, names its input offset, and leaves no empty part", async () => {
+    // pcapng: interface 0 in 2023, interface 1 shifted before 1970 by if_tsoffset.
+    const early = tcpFrame(20001, 443, false, 100);
+    const late = tcpFrame(20002, 443, false, 100);
+    const head = Buffer.concat([sectionHeader(), interfaceBlock(0n), interfaceBlock(-2_000_000_000n)]);
+    const bad = enhancedPacket(1, 1_700_000_000_000_000n, late);
+    const input = Buffer.concat([head, bad, enhancedPacket(0, 1_700_000_001_000_000n, early)]);
+    const result = await splitCapture(input, { directory: dir, name: "in", parts: 4 });
+    expect(result.error).toMatchObject({ reason: "timestamp-out-of-range", offset: head.length });
+    expect(result).toMatchObject({ packets: 0, parts: [] });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("counts the packets it reads on from with a warning", async () => {
+    const head = Buffer.concat([sectionHeader(), interfaceBlock(0n)]);
+    const packet = enhancedPacket(0, 1_700_000_000_000_000n, tcpFrame(20001, 443, false, 100), 60);
+    const result = await splitCapture(Buffer.concat([head, packet]), {
+      directory: dir,
+      name: "in",
+      parts: 2,
+    });
+    expect(result).toMatchObject({ error: null, packets: 1, warnings: { "caplen-over-origlen": 1 } });
   });
 
   it("writes nothing and throws a PcapFormatError for bytes that are not a capture", async () => {

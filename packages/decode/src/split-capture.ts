@@ -10,6 +10,7 @@ import {
   PcapWriter,
   type Precision,
   precisionOf,
+  type ReadWarnings,
   readChunks,
   type SectionInfo,
   temporaryPathFor,
@@ -52,10 +53,13 @@ export interface SplitResult {
   /** Parts that received packets, in part order; parts without packets are not written. */
   parts: SplitPart[];
   /**
-   * A format problem in the input: every packet before it was split and the parts are complete captures of
-   * those packets, but the input was not whole.
+   * A format problem in the input (or a packet time classic pcap cannot hold, at the input byte where its
+   * block starts): every packet before it was split and the parts are complete captures of those packets,
+   * but not all of the input is in them.
    */
   error: PcapFormatError | null;
+  /** Input packets libpcap reads on from with a warning (cut to the snaplen, …), per warning. */
+  warnings: ReadWarnings;
 }
 
 const MAX_PARTS = 1024;
@@ -134,13 +138,14 @@ class SplitSink implements DecoderSink {
     nanoseconds: number,
     _interfaceId: number,
     recordOffset: number,
+    inputOffset: number,
   ): void {
     const end = dataOffset + capturedLength;
     const part = this.choose(this.hasher.hash(buf, this.linkType, dataOffset, end));
-    this.packets++;
     // Classic pcap records are already in the parts' encoding: consecutive records of one part are copied as
     // one run (flows come in bursts), which costs one copy per run instead of one per packet.
     if (recordOffset >= 0) {
+      this.packets++;
       if (part === this.runPart && buf === this.runBuffer && recordOffset === this.runEnd) {
         this.runEnd = end;
         this.runPackets++;
@@ -154,6 +159,16 @@ class SplitSink implements DecoderSink {
       this.runPackets = 1;
       return;
     }
+    // Checked before a part is opened for it, so a time no part can hold never leaves an empty part behind.
+    if (!(seconds >= 0 && seconds <= 0xffffffff)) {
+      throw new PcapFormatError(
+        "timestamp-out-of-range",
+        inputOffset,
+        `packet time ${seconds}s is outside what a classic pcap record holds (1970 to 2106)`,
+      );
+    }
+    this.flushRun();
+    this.packets++;
     const writer = this.writers[part] ?? this.open(part);
     writer.writeSlice(seconds, nanoseconds, originalLength, buf, dataOffset, end);
   }
@@ -179,7 +194,7 @@ class SplitSink implements DecoderSink {
       precision: precisionOf(first.resolution),
       // Classic input keeps its byte order so every record header is the input's, byte for byte.
       ...(section.format === "pcap" && { endianness: section.endianness }),
-      fcsLength: first.fcsLength,
+      linkTypeExtension: first.linkTypeExtension,
       timezoneOffset: section.timezoneOffset,
       sigfigs: section.sigfigs,
       bufferSize: this.bufferSize,
@@ -261,6 +276,13 @@ export async function splitCapture(source: ByteSource, options: SplitOptions): P
     for (let part = 0; part < count; part++) {
       const writer = sink.writers[part];
       if (!writer) continue;
+      if (writer.packets === 0) {
+        // Opened for a packet that then could not be written: the part stays unwritten, as documented.
+        writer.abort();
+        unlinkSync(sink.temporaries[part]!);
+        sink.temporaries[part] = null;
+        continue;
+      }
       await writer.close();
       renameSync(sink.temporaries[part]!, pathOf(part));
       sink.temporaries[part] = null;
@@ -273,6 +295,7 @@ export async function splitCapture(source: ByteSource, options: SplitOptions): P
       packets: sink.packets,
       parts,
       error,
+      warnings: { ...decoder.warnings },
     };
   } catch (failure) {
     for (let part = 0; part < count; part++) {

@@ -1,34 +1,36 @@
 import { u32 } from "./bytes.js";
-import {
-  MAX_CAPTURE_LENGTH,
-  PCAP_MAGIC_KUZNETSOV,
-  PCAP_MAGIC_MICRO,
-  PCAP_MAGIC_NANO,
-  PCAPNG_SHB,
-} from "./constants.js";
+import { PCAP_MAGIC_KUZNETSOV, PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PCAPNG_SHB } from "./constants.js";
 import type { DecoderLimits, DecoderSink, FormatDecoder } from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import { PcapDecoder } from "./pcap-decoder.js";
 import { PcapngDecoder } from "./pcapng-decoder.js";
 import type { CaptureFormat } from "./types.js";
+import { noWarnings, type ReadWarning, type ReadWarnings } from "./warnings.js";
 
 /** Limits for decoding untrusted bytes; see DecoderLimits. */
 export type CaptureDecoderOptions = Partial<DecoderLimits>;
 
-const DEFAULT_MAX_BLOCK_LENGTH = 1 << 20;
+// libpcap's largest pcapng block (INITIAL_MAX_BLOCKSIZE).
+const DEFAULT_MAX_BLOCK_LENGTH = 16 << 20;
+// Records up to this size get their whole buffer at once: cheap even when the length is a lie.
+const EAGER_RESERVE = 256 * 1024;
 
 const MAGIC_PREFIXES: readonly Uint8Array[] = [
   [0xd4, 0xc3, 0xb2, 0xa1],
   [0xa1, 0xb2, 0xc3, 0xd4],
   [0x4d, 0x3c, 0xb2, 0xa1],
   [0xa1, 0xb2, 0x3c, 0x4d],
+  [0x34, 0xcd, 0xb2, 0xa1],
+  [0xa1, 0xb2, 0xcd, 0x34],
   [0x0a, 0x0d, 0x0d, 0x0a],
 ].map((bytes) => Uint8Array.from(bytes));
 
 /**
  * Push-based decoder for pcap and pcapng: feed it chunks as they arrive (file reads, socket data) and it
  * calls the sink for every complete packet. Memory stays bounded: only a record that spans two chunks is
- * buffered, and only after its length passed the limits. After a PcapFormatError every call rethrows it.
+ * buffered, only after its length passed the limits, and its buffer grows with the bytes that arrive, not
+ * with what the length field claims. Records libpcap reads on from are counted in `warnings`. After a
+ * PcapFormatError every call rethrows it.
  */
 export class CaptureDecoder {
   private readonly limits: DecoderLimits;
@@ -41,15 +43,25 @@ export class CaptureDecoder {
   private failure: PcapFormatError | null = null;
   private ended = false;
   private largestBuffer = 0;
+  private readonly counts: ReadWarnings = noWarnings();
+  private readonly warn = (warning: ReadWarning, inputOffset: number): void => {
+    this.counts[warning]++;
+    this.sink.warning?.(warning, inputOffset);
+  };
 
   constructor(
     private readonly sink: DecoderSink,
     options: CaptureDecoderOptions = {},
   ) {
     this.limits = {
-      maxCaptureLength: options.maxCaptureLength ?? MAX_CAPTURE_LENGTH,
+      maxCaptureLength: options.maxCaptureLength ?? null,
       maxBlockLength: options.maxBlockLength ?? DEFAULT_MAX_BLOCK_LENGTH,
     };
+  }
+
+  /** How many packets so far raised each warning (records libpcap reads on from; see ReadWarning). */
+  get warnings(): Readonly<ReadWarnings> {
+    return this.counts;
   }
 
   /** The container format, once the first four bytes arrived. */
@@ -111,7 +123,7 @@ export class CaptureDecoder {
       const need = this.neededAt(carry, this.carryLength);
       if (this.carryLength < need) {
         const take = Math.min(need - this.carryLength, n - off);
-        const room = this.reserve(need);
+        const room = this.reserve(this.carryLength + take, need);
         room.set(chunk.subarray(off, off + take), this.carryLength);
         this.carryLength += take;
         off += take;
@@ -133,7 +145,7 @@ export class CaptureDecoder {
       const need = this.decoder ? this.decoder.needed(tail, 0, tail.length, this.consumed) : 4;
       this.carry = null;
       this.carryLength = 0;
-      this.reserve(Math.max(need, tail.length)).set(tail);
+      this.reserve(tail.length, Math.max(need, tail.length)).set(tail);
       this.carryLength = tail.length;
     }
   }
@@ -163,16 +175,18 @@ export class CaptureDecoder {
       const rest = carry.slice(used, length);
       this.carry = null;
       this.carryLength = 0;
-      this.reserve(rest.length).set(rest);
+      this.reserve(rest.length, rest.length).set(rest);
       this.carryLength = rest.length;
     }
   }
 
-  // Makes the carry at least `size` bytes, keeping its contents. Sizes passed the decoder's limits.
-  private reserve(size: number): Uint8Array {
+  // Makes the carry at least `size` bytes, keeping its contents, growing by doubling up to `goal` (the
+  // validated size of the record it gathers) so a length field alone never costs its size in memory.
+  private reserve(size: number, goal: number): Uint8Array {
     const current = this.carry;
     if (current && current.length >= size) return current;
-    const next = new Uint8Array(Math.max(size, 64));
+    const grown = goal <= EAGER_RESERVE ? goal : Math.min(Math.max(2 * (current?.length ?? 0), 64), goal);
+    const next = new Uint8Array(Math.max(size, grown));
     if (current) next.set(current.subarray(0, this.carryLength));
     this.carry = next;
     if (next.length > this.largestBuffer) this.largestBuffer = next.length;
@@ -182,19 +196,13 @@ export class CaptureDecoder {
   private detect(buf: Uint8Array, off: number): FormatDecoder {
     const le = u32(buf, off, true);
     const be = u32(buf, off, false);
-    if (
-      le === PCAP_MAGIC_MICRO ||
-      le === PCAP_MAGIC_NANO ||
-      be === PCAP_MAGIC_MICRO ||
-      be === PCAP_MAGIC_NANO
-    ) {
+    const classic = [PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PCAP_MAGIC_KUZNETSOV];
+    if (classic.includes(le) || classic.includes(be)) {
       this.detected = "pcap";
-      this.decoder = new PcapDecoder(this.sink, this.limits);
+      this.decoder = new PcapDecoder(this.sink, this.limits, this.warn);
     } else if (le === PCAPNG_SHB) {
       this.detected = "pcapng";
-      this.decoder = new PcapngDecoder(this.sink, this.limits);
-    } else if (le === PCAP_MAGIC_KUZNETSOV || be === PCAP_MAGIC_KUZNETSOV) {
-      throw new PcapFormatError("bad-magic", 0, "Kuznetsov's modified pcap format is not supported");
+      this.decoder = new PcapngDecoder(this.sink, this.limits, this.warn);
     } else {
       const hex = Array.from(buf.subarray(off, off + 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
       throw new PcapFormatError("bad-magic", 0, `not a pcap or pcapng file (first bytes ${hex})`);

@@ -2,14 +2,15 @@ import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ByteSource, DEFAULT_CHUNK_SIZE, readChunks } from "./byte-source.js";
-import { hostIsLittleEndian } from "./bytes.js";
+import { hostIsLittleEndian, u32 } from "./bytes.js";
 import { CaptureDecoder, type CaptureDecoderOptions } from "./capture-decoder.js";
-import { MAX_CAPTURE_LENGTH } from "./constants.js";
+import { effectiveSnaplen, writtenLinkType } from "./constants.js";
 import type { DecoderSink } from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import { PcapWriter, type PcapWriterOptions, type WriteTarget } from "./pcap-writer.js";
-import { precisionOf } from "./timestamp.js";
+import { formatTimestamp, precisionOf } from "./timestamp.js";
 import type { CaptureFormat, InterfaceInfo, Precision, SectionInfo } from "./types.js";
+import type { ReadWarnings } from "./warnings.js";
 
 /** Options for convertCapture. */
 export interface ConvertOptions extends CaptureDecoderOptions {
@@ -28,18 +29,29 @@ export interface ConvertResult {
   /** Size of the output file. */
   size: number;
   /**
-   * A format problem in the input: everything before it was converted and the output is a valid,
-   * complete capture of those packets (a salvage), but the input was not whole.
+   * A format problem in the input (or a packet time classic pcap cannot hold): everything before it was
+   * converted and the output is a valid, complete capture of those packets (a salvage), but not all of the
+   * input is in it.
    */
   error: PcapFormatError | null;
+  /** Input packets libpcap reads on from with a warning (cut to the snaplen, …), per warning. */
+  warnings: ReadWarnings;
 }
 
-// Decoded packets into a PcapWriter. Records already in the output's encoding are copied as whole runs.
+// How a classic record's fraction field changes between precisions: libpcap's arithmetic, on the raw value.
+const SAME_UNIT = 0;
+const MICRO_TO_NANO = 1;
+const NANO_TO_MICRO = 2;
+
+// Decoded packets into a PcapWriter, each header field as tcpdump's pcap_dump writes it. Records already in
+// the output's encoding are copied as whole runs.
 class ConvertSink implements DecoderSink {
   writer: PcapWriter | null = null;
   private first: InterfaceInfo | null = null;
   private inputSection: SectionInfo | null = null;
   private raw = false;
+  private inputLittleEndian = true;
+  private unitChange = SAME_UNIT;
   private runBuffer: Uint8Array | null = null;
   private runStart = 0;
   private runEnd = 0;
@@ -89,9 +101,10 @@ class ConvertSink implements DecoderSink {
     nanoseconds: number,
     _interfaceId: number,
     recordOffset: number,
+    inputOffset: number,
   ): void {
     const writer = this.writer ?? this.start();
-    if (this.raw) {
+    if (recordOffset >= 0 && this.raw) {
       if (buf === this.runBuffer && recordOffset === this.runEnd) {
         this.runEnd = dataOffset + capturedLength;
         this.runPackets++;
@@ -104,7 +117,27 @@ class ConvertSink implements DecoderSink {
       this.runPackets = 1;
       return;
     }
-    writer.writeSlice(seconds, nanoseconds, originalLength, buf, dataOffset, dataOffset + capturedLength);
+    this.flushRun();
+    const end = dataOffset + capturedLength;
+    if (recordOffset >= 0) {
+      // A classic record in another byte order or precision: its time fields as read, scaled as libpcap does
+      // (a signed 32-bit fraction, divided towards zero or multiplied, then cut back to 32 bits).
+      const le = this.inputLittleEndian;
+      let fraction = u32(buf, recordOffset + 4, le);
+      if (this.unitChange === NANO_TO_MICRO) fraction = Math.trunc((fraction | 0) / 1000) >>> 0;
+      else if (this.unitChange === MICRO_TO_NANO)
+        fraction = Number(BigInt.asUintN(32, BigInt((fraction | 0) * 1000)));
+      writer.writeRawSlice(u32(buf, recordOffset, le), fraction, originalLength, buf, dataOffset, end);
+      return;
+    }
+    if (!(seconds >= 0 && seconds <= 0xffffffff)) {
+      throw new PcapFormatError(
+        "timestamp-out-of-range",
+        inputOffset,
+        `packet time ${formatTimestamp(seconds, nanoseconds)} is outside what a classic pcap record holds (1970 to 2106)`,
+      );
+    }
+    writer.writeSlice(seconds, nanoseconds, originalLength, buf, dataOffset, end);
   }
 
   /** Hands a pending run of raw records to the writer; call before the chunk they lie in is reused. */
@@ -124,29 +157,36 @@ class ConvertSink implements DecoderSink {
     const precision = this.precision ?? inputPrecision;
     const section = this.inputSection!;
     const endianness = hostIsLittleEndian ? "little" : "big";
+    // pcap_dump_open writes thiszone and sigfigs as 0 and the link type with the input's upper bits.
     this.writer = this.open({
-      linkType: first.linkType,
+      linkType: writtenLinkType(first.linkType),
+      linkTypeExtension: first.linkTypeExtension,
       snaplen: this.maxSnaplen,
       precision,
       endianness,
-      fcsLength: first.fcsLength,
-      timezoneOffset: section.timezoneOffset,
-      sigfigs: section.sigfigs,
     });
+    this.inputLittleEndian = section.endianness === "little";
+    this.unitChange =
+      precision === inputPrecision ? SAME_UNIT : precision === "nano" ? MICRO_TO_NANO : NANO_TO_MICRO;
     this.raw = section.format === "pcap" && section.endianness === endianness && precision === inputPrecision;
     return this.writer;
   }
 }
 
-/** The snaplen a classic pcap header gets for an interface: pcapng's 0 ("no limit") and oversize become 262144. */
+/**
+ * The snaplen libpcap reads an interface with, and so the one `tcpdump -w` writes: 0 ("no limit") and values
+ * above 2^31-1 become the link type's maximum (262144 for most); every other value is kept as it is.
+ */
 export function classicSnaplen(info: InterfaceInfo): number {
-  return info.snaplen === 0 || info.snaplen > MAX_CAPTURE_LENGTH ? MAX_CAPTURE_LENGTH : info.snaplen;
+  return effectiveSnaplen(info.linkType, info.snaplen);
 }
 
 /**
- * Converts pcap or pcapng into classic pcap in the host's byte order, as `tcpdump -r IN -w OUT` does.
- * A path target is written under a hidden temporary name and renamed when complete, so OUT never exists
- * half-written. Refuses (and writes nothing) when the input has several link types.
+ * Converts pcap or pcapng into classic pcap in the host's byte order, byte for byte as `tcpdump -r IN -w OUT`
+ * does (in the input's precision unless told otherwise; see the README for the few differences). A path
+ * target is written under a hidden temporary name and renamed when done, so OUT never exists half-written;
+ * a damaged input is salvaged up to the problem, reported in `error`. Refuses (and writes nothing) when the
+ * input has several link types.
  */
 export async function convertCapture(
   source: ByteSource,
@@ -186,6 +226,7 @@ export async function convertCapture(
       packets: writer.packets,
       size: writer.size,
       error,
+      warnings: { ...decoder.warnings },
     };
   } catch (failure) {
     sink.writer?.abort();

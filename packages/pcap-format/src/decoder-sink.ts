@@ -1,4 +1,5 @@
 import type { InterfaceInfo, SectionInfo } from "./types.js";
+import type { ReadWarning } from "./warnings.js";
 
 /**
  * Receives what a decoder finds, without a per-packet allocation. `buf` is a chunk given to the decoder or a
@@ -8,7 +9,10 @@ import type { InterfaceInfo, SectionInfo } from "./types.js";
 export interface DecoderSink {
   /**
    * One packet: captured bytes are `buf[dataOffset, dataOffset + capturedLength)`. `recordOffset` is where
-   * the classic pcap record header starts in `buf` (the 16 bytes before the data), or -1 for pcapng.
+   * the record's 16-byte classic pcap header starts in `buf` when the record is exactly what a version 2.4
+   * file in the input's byte order would hold, so it can be copied as it is; otherwise -1 (pcapng, and
+   * classic records read differently from their bytes: cut to the snaplen, lengths swapped by an old
+   * version, Kuznetsov headers). `inputOffset` is where the record or block starts in the whole input.
    */
   packet(
     buf: Uint8Array,
@@ -19,20 +23,29 @@ export interface DecoderSink {
     nanoseconds: number,
     interfaceId: number,
     recordOffset: number,
+    inputOffset: number,
   ): void;
   /** A classic file header or pcapng section header was read. */
   section?(info: SectionInfo): void;
   /** An interface was described (classic header or pcapng IDB), before any of its packets. */
   interface?(info: InterfaceInfo): void;
+  /** The next packet raised a warning; `inputOffset` is where its record or block starts. */
+  warning?(warning: ReadWarning, inputOffset: number): void;
 }
 
 /** Limits that keep hostile input from costing memory. */
 export interface DecoderLimits {
-  /** Largest captured length accepted in a record (default 262144, libpcap's and Wireshark's limit). */
-  maxCaptureLength: number;
-  /** Largest pcapng block that is buffered to be parsed (default 1 MiB); skipped blocks may be any size. */
+  /**
+   * Largest captured length accepted in a record, or null (the default) for libpcap's limit of the link
+   * type: 262144, or 1 MiB (USBPcap), 8 MiB (EBHSCR), 128 MiB (D-Bus).
+   */
+  maxCaptureLength: number | null;
+  /** Largest pcapng block that is buffered to be parsed (default 16 MiB, libpcap's); skipped blocks may be any size. */
   maxBlockLength: number;
 }
+
+/** Where a format decoder reports warnings: CaptureDecoder counts them and tells the sink. */
+export type WarningReporter = (warning: ReadWarning, inputOffset: number) => void;
 
 /** One container format's incremental parser, driven by CaptureDecoder. */
 export interface FormatDecoder {

@@ -11,11 +11,11 @@ export type PcapFormatReason =
   | "truncated-header"
   /** The last record or block is incomplete: typically a file that is still being written. */
   | "truncated-record"
-  /** A record's captured length is larger than the snapshot length of its interface. */
+  /** A pcapng packet's captured length is larger than its interface's snaplen (classic records are cut to it). */
   | "caplen-over-snaplen"
-  /** A record's captured length is larger than any real capture allows (262144 bytes by default). */
+  /** A record's captured length is larger than libpcap allows for its link type (262144 for most). */
   | "caplen-over-max"
-  /** A record's captured length is larger than the packet's original length. */
+  /** No longer raised: libpcap reads such a record, and so do we, counting the `caplen-over-origlen` warning. */
   | "caplen-over-origlen"
   /** A pcapng block length that is too small, not a multiple of 4, or too small for what the block holds. */
   | "bad-block-length"

@@ -15,6 +15,8 @@ import {
 
 interface Outcome {
   packets: string[];
+  /** Warnings as "<warning>@<offset>", in the order they came. */
+  warnings: string[];
   error: string | null;
   largest: number;
 }
@@ -24,20 +26,30 @@ const MAX_BLOCK = 1 << 20;
 // Decodes bytes fed in the given chunk sizes (cycled). Anything but a PcapFormatError fails the test.
 function decode(bytes: Uint8Array, chunkSizes: number[] = [bytes.length || 1]): Outcome {
   const packets: string[] = [];
+  const warnings: string[] = [];
+  let pending: string[] = [];
   let interfaces = 0;
   const sink: DecoderSink = {
-    packet(buf, dataOffset, caplen, origlen, seconds, nanoseconds, interfaceId) {
-      expect(caplen).toBeLessThanOrEqual(MAX_CAPTURE_LENGTH);
-      expect(caplen).toBeLessThanOrEqual(origlen);
+    packet(buf, dataOffset, caplen, origlen, seconds, nanoseconds, interfaceId, _record, inputOffset) {
+      expect(caplen).toBeLessThanOrEqual(Math.max(MAX_CAPTURE_LENGTH, bytes.length));
       expect(dataOffset + caplen).toBeLessThanOrEqual(buf.length);
       expect(nanoseconds >= 0 && nanoseconds < 1e9).toBe(true);
       expect(interfaceId).toBeLessThan(interfaces);
+      expect(inputOffset).toBeGreaterThanOrEqual(0);
+      // A packet that says more was captured than was sent is read on, but never without its warning.
+      if (caplen > origlen) expect(pending).toContain(`caplen-over-origlen@${inputOffset}`);
+      for (const warning of pending) expect(warning.endsWith(`@${inputOffset}`)).toBe(true);
+      pending = [];
       packets.push(
         `${seconds}.${nanoseconds}/${origlen}/${Buffer.from(buf.subarray(dataOffset, dataOffset + caplen)).toString("base64")}`,
       );
     },
     interface() {
       interfaces++;
+    },
+    warning(warning, inputOffset) {
+      warnings.push(`${warning}@${inputOffset}`);
+      pending.push(`${warning}@${inputOffset}`);
     },
   };
   const decoder = new CaptureDecoder(sink);
@@ -57,7 +69,9 @@ function decode(bytes: Uint8Array, chunkSizes: number[] = [bytes.length || 1]): 
     expect(caught.offset).toBeLessThanOrEqual(Math.max(bytes.length, 0));
     error = `${caught.reason}@${caught.offset}`;
   }
-  return { packets, error, largest: decoder.largestBufferedRecord };
+  const counted = Object.values(decoder.warnings).reduce((sum, n) => sum + n, 0);
+  expect(counted).toBe(warnings.length);
+  return { packets, warnings, error, largest: decoder.largestBufferedRecord };
 }
 
 const le = fc.boolean();
@@ -171,6 +185,7 @@ describe("hostile input", () => {
         const whole = decode(bytes);
         const pieces = decode(bytes, chunks);
         expect(pieces.packets).toEqual(whole.packets);
+        expect(pieces.warnings).toEqual(whole.warnings);
         expect(pieces.error).toEqual(whole.error);
         expect(pieces.largest).toBeLessThanOrEqual(MAX_BLOCK);
       }),
@@ -184,6 +199,86 @@ describe("hostile input", () => {
         const whole = decode(bytes);
         expect(whole.error).toBeNull();
         expect(decode(bytes, chunks)).toEqual({ ...whole, largest: decode(bytes, chunks).largest });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("reads versions 2.0 to 2.3 and 543.0, lengths swapped as libpcap swaps them, as the same packets as 2.4", () => {
+    const records = fc.array(fc.record({ data: frame, extra: fc.nat({ max: 3000 }), swap: fc.boolean() }), {
+      maxLength: 10,
+    });
+    const version = fc.constantFrom([2, 0], [2, 1], [2, 2], [2, 3], [543, 0]);
+    fc.assert(
+      fc.property(le, version, records, chunking, (le, [versionMajor, versionMinor], list, chunks) => {
+        const build = (old: boolean): Buffer =>
+          Buffer.concat([
+            classicHeader({ le, snaplen: 0, ...(old && { versionMajor, versionMinor }) }),
+            ...list.map(({ data, extra, swap }, i) =>
+              classicRecord({
+                le,
+                seconds: i,
+                fraction: 0,
+                data,
+                origlen: data.length + extra,
+                // 2.3 files were written both ways; the others always swapped.
+                swapLengths: old && (versionMinor !== 3 || swap),
+              }),
+            ),
+          ]);
+        const current = decode(build(false));
+        expect(current.error).toBeNull();
+        expect(decode(build(true), chunks)).toMatchObject({
+          packets: current.packets,
+          warnings: [],
+          error: null,
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads Kuznetsov's 24-byte record headers as the same packets", () => {
+    fc.assert(
+      fc.property(le, fc.array(frame, { maxLength: 10 }), chunking, (le, frames, chunks) => {
+        const build = (kuznetsov: boolean): Buffer =>
+          Buffer.concat([
+            classicHeader({ le, kuznetsov }),
+            ...frames.map((data, i) =>
+              classicRecord({
+                le,
+                seconds: i,
+                fraction: i,
+                data,
+                ...(kuznetsov && { extra: Buffer.alloc(8, i) }),
+              }),
+            ),
+          ]);
+        expect(decode(build(true), chunks)).toMatchObject({
+          packets: decode(build(false)).packets,
+          error: null,
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("cuts records over the snaplen to it and counts each once, however the bytes are chunked", () => {
+    const snaplen = fc.integer({ min: 1, max: 1600 });
+    fc.assert(
+      fc.property(le, snaplen, fc.array(frame, { maxLength: 12 }), chunking, (le, snap, frames, chunks) => {
+        const bytes = Buffer.concat([
+          classicHeader({ le, snaplen: snap }),
+          ...frames.map((data, i) => classicRecord({ le, seconds: i, fraction: 0, data })),
+        ]);
+        const outcome = decode(bytes, chunks);
+        expect(outcome.error).toBeNull();
+        expect(outcome.packets).toEqual(
+          frames.map((data, i) => `${i}.0/${data.length}/${data.subarray(0, snap).toString("base64")}`),
+        );
+        expect(outcome.warnings.filter((w) => w.startsWith("caplen-over-snaplen"))).toHaveLength(
+          frames.filter((data) => data.length > snap).length,
+        );
       }),
       { numRuns: 500 },
     );
@@ -215,6 +310,20 @@ describe("hostile input", () => {
     ]);
     expect(decode(classic, [5]).error).toBe("caplen-over-max@24");
     expect(decode(classic, [5]).largest).toBeLessThan(4096);
+    // D-Bus messages may be 128 MiB: a record claiming 100 MiB gets memory only as its bytes arrive.
+    const dbus = Buffer.concat([
+      classicHeader({ snaplen: 0, linkType: 231 }),
+      classicRecord({
+        seconds: 0,
+        fraction: 0,
+        data: Buffer.alloc(3 << 20),
+        caplen: 100 << 20,
+        origlen: 100 << 20,
+      }),
+    ]);
+    const claimed = decode(dbus, [65536]);
+    expect(claimed.error).toBe("truncated-record@24");
+    expect(claimed.largest).toBeLessThanOrEqual(2 * (3 << 20) + 64);
   });
 
   it("terminates on an endless run of minimal blocks", () => {
@@ -224,6 +333,11 @@ describe("hostile input", () => {
     tiny.writeUInt32LE(12, 4);
     tiny.writeUInt32LE(12, 8);
     const bytes = Buffer.concat([head, ...Array.from({ length: 100_000 }, () => tiny)]);
-    expect(decode(bytes, [4093])).toEqual({ packets: [], error: null, largest: expect.any(Number) });
+    expect(decode(bytes, [4093])).toEqual({
+      packets: [],
+      warnings: [],
+      error: null,
+      largest: expect.any(Number),
+    });
   });
 });

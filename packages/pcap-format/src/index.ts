@@ -29,3 +29,5 @@ export type {
   Precision,
   SectionInfo,
 } from "./types.js";
+export type { ReadWarning, ReadWarnings } from "./warnings.js";
+export { READ_WARNINGS } from "./warnings.js";

@@ -4,6 +4,7 @@ import type { DecoderSink } from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import { precisionOf, type Timestamp } from "./timestamp.js";
 import type { CaptureFormat, Endianness, InterfaceInfo, Precision, SectionInfo } from "./types.js";
+import type { ReadWarnings } from "./warnings.js";
 
 /** Options for verify and inspect: decoder limits and read chunk size. */
 export type InspectOptions = CaptureDecoderOptions & { chunkSize?: number };
@@ -20,6 +21,11 @@ export interface VerifyResult {
   validBytes: number;
   /** Bytes read. */
   size: number;
+  /**
+   * Packets read on from as libpcap reads on (for example cut to the snaplen), per warning: the file is
+   * still complete, but these records say something their bytes do not.
+   */
+  warnings: ReadWarnings;
 }
 
 /** What `sluice-pcap info` reports about a capture. */
@@ -35,7 +41,12 @@ export interface CaptureSummary extends VerifyResult {
   snaplen: number | null;
   /** Sum of captured lengths. */
   bytes: number;
-  /** Earliest and latest packet time (as capinfos), null without packets. */
+  /** Sum of original (on-the-wire) lengths: capinfos' "data size". */
+  originalBytes: number;
+  /**
+   * Earliest and latest packet time, null without packets and, as capinfos reports, when any packet has no
+   * timestamp (a pcapng Simple Packet Block).
+   */
   firstTime: Timestamp | null;
   lastTime: Timestamp | null;
   sections: SectionInfo[];
@@ -45,6 +56,7 @@ export interface CaptureSummary extends VerifyResult {
 class SummarySink implements DecoderSink {
   packets = 0;
   bytes = 0;
+  originalBytes = 0;
   hasTime = false;
   firstSeconds = 0;
   firstNanos = 0;
@@ -59,12 +71,13 @@ class SummarySink implements DecoderSink {
     _buf: Uint8Array,
     _dataOffset: number,
     capturedLength: number,
-    _originalLength: number,
+    originalLength: number,
     seconds: number,
     nanoseconds: number,
   ): void {
     this.packets++;
     this.bytes += capturedLength;
+    this.originalBytes += originalLength;
     if (!this.withTimes) return;
     if (!this.hasTime) {
       this.hasTime = true;
@@ -129,6 +142,7 @@ function verifyResult(
     packets: sink.packets,
     validBytes: decoder.offset,
     size: decoder.bytesReceived,
+    warnings: { ...decoder.warnings },
   };
 }
 
@@ -140,6 +154,7 @@ export async function inspectCapture(
   const sink = new SummarySink(true);
   const { decoder, error } = await decodeAll(source, sink, options);
   const linkTypes = [...new Set(sink.interfaces.map((i) => i.linkType))];
+  const timed = sink.hasTime && decoder.warnings["no-timestamp"] === 0;
   const first = sink.sections[0];
   const precision: Precision | null =
     sink.interfaces.length === 0
@@ -156,8 +171,9 @@ export async function inspectCapture(
     snaplen:
       sink.interfaces.length === 0 ? null : sink.interfaces.reduce((max, i) => Math.max(max, i.snaplen), 0),
     bytes: sink.bytes,
-    firstTime: sink.hasTime ? { seconds: sink.firstSeconds, nanoseconds: sink.firstNanos } : null,
-    lastTime: sink.hasTime ? { seconds: sink.lastSeconds, nanoseconds: sink.lastNanos } : null,
+    originalBytes: sink.originalBytes,
+    firstTime: timed ? { seconds: sink.firstSeconds, nanoseconds: sink.firstNanos } : null,
+    lastTime: timed ? { seconds: sink.lastSeconds, nanoseconds: sink.lastNanos } : null,
     sections: sink.sections,
     interfaces: sink.interfaces,
   };

@@ -67,19 +67,71 @@ describe.skipIf(skip !== null)("round trips", () => {
   });
 });
 
+// A 16-byte little-endian record header with microsecond time `seconds`.0.
+function recordHeader(seconds: number, length: number): Buffer {
+  const header = Buffer.alloc(16);
+  header.writeUInt32LE(seconds, 0);
+  header.writeUInt32LE(length, 8);
+  header.writeUInt32LE(length, 12);
+  return header;
+}
+
 describe("PcapWriter", () => {
-  it("cuts data to the snaplen and keeps the original length", async () => {
+  it("cuts data to the snaplen and writes the original length as given", async () => {
     const file = path("snap.pcap");
     const writer = PcapWriter.create(file, { linkType: 1, snaplen: 64 });
     writer.writePacket({ seconds: 1, nanoseconds: 0, data: udpFrame(200) });
     writer.writePacket({ seconds: 2, nanoseconds: 0, data: udpFrame(50), originalLength: 10 });
+    writer.writePacket({ seconds: 3, nanoseconds: 0, data: udpFrame(60) });
     await writer.close();
-    const { packets } = readCaptureSync(readFileSync(file));
+    const { packets, warnings } = readCaptureSync(readFileSync(file));
     expect(packets.map((p) => [p.data.length, p.originalLength])).toEqual([
       [64, 200],
-      [50, 50],
+      [50, 10],
+      [60, 60],
     ]);
+    expect(warnings["caplen-over-origlen"]).toBe(1);
     expect(Buffer.from(packets[0]!.data).equals(udpFrame(200).subarray(0, 64))).toBe(true);
+  });
+
+  it("writes records larger than its buffer on their own, in order, to a file and to a stream", async () => {
+    const big = Buffer.alloc(200_000, 7);
+    const packets = [udpFrame(60), big, udpFrame(70, 1), big, udpFrame(80, 2)];
+    const file = path("large.pcap");
+    const toFile = PcapWriter.create(file, { linkType: 1, bufferSize: 4096 });
+    const chunks: Buffer[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        chunks.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    const toStream = PcapWriter.create(stream, { linkType: 1, bufferSize: 4096 });
+    for (const [i, data] of packets.entries()) {
+      toFile.writeSlice(i, 0, data.length, data, 0, data.length);
+      toStream.writeRecord(recordHeader(i, data.length), data, data.length);
+    }
+    await toFile.close();
+    await toStream.close();
+    for (const bytes of [readFileSync(file), Buffer.concat(chunks)]) {
+      const read = readCaptureSync(bytes).packets;
+      expect(read.map((p) => [p.seconds, p.data.length])).toEqual(packets.map((d, i) => [i, d.length]));
+      expect(read.every((p, i) => Buffer.from(p.data).equals(packets[i]!))).toBe(true);
+    }
+  });
+
+  it("keeps the upper bits of the link-type field it is given, and writes a snaplen above 262144", () => {
+    const chunks: Buffer[] = [];
+    const sink = new PassThrough().on("data", (c: Buffer) => chunks.push(c));
+    const writer = PcapWriter.create(sink, { linkType: 1, linkTypeExtension: 0x30000000, snaplen: 524288 });
+    writer.flushSync();
+    const header = Buffer.concat(chunks);
+    expect(header.readUInt32LE(20)).toBe(0x30000001);
+    expect(header.readUInt32LE(16)).toBe(524288);
+    expect(readCaptureSync(header).interfaces[0]).toMatchObject({
+      linkType: 1,
+      linkTypeExtension: 0x30000000,
+    });
   });
 
   it("truncates nanoseconds to microseconds in a microsecond file", () => {
@@ -194,6 +246,17 @@ describe("PcapWriter", () => {
     writeFileSync(file, classicHeader({ linkType: 113 }));
     expect(() => PcapWriter.append(file, { linkType: 1 })).toThrow(/linkType is 113, the writer's is 1/);
     expect(() => PcapWriter.append(file, { precision: "nano" })).toThrow(/precision is micro/);
+  });
+
+  it("refuses to append 2.4 records to an older version or to Kuznetsov's format", async () => {
+    for (const [name, header] of [
+      ["v22.pcap", classicHeader({ versionMinor: 2 })],
+      ["kuznetsov.pcap", classicHeader({ kuznetsov: true })],
+    ] as const) {
+      writeFileSync(path(name), header);
+      expect(() => PcapWriter.append(path(name))).toThrow(/header-mismatch/);
+      expect(readFileSync(path(name)).equals(header)).toBe(true);
+    }
   });
 
   it("refuses to append after a truncated record unless asked to repair it", async () => {

@@ -3,8 +3,10 @@ import type { Writable } from "node:stream";
 import { hostIsLittleEndian, writeU16, writeU32 } from "./bytes.js";
 import { CaptureDecoder } from "./capture-decoder.js";
 import {
+  effectiveSnaplen,
   MAX_CAPTURE_LENGTH,
   PCAP_FILE_HEADER_LENGTH,
+  PCAP_MAGIC_KUZNETSOV,
   PCAP_MAGIC_MICRO,
   PCAP_MAGIC_NANO,
   PCAP_RECORD_HEADER_LENGTH,
@@ -26,6 +28,11 @@ export interface PcapWriterOptions {
   endianness?: Endianness;
   /** FCS length in bytes recorded in the link-type field's extension bits, or null (default). */
   fcsLength?: number | null;
+  /**
+   * The link-type field's upper six bits as another file had them (`InterfaceInfo.linkTypeExtension`),
+   * written as they are, the way libpcap copies them (default 0).
+   */
+  linkTypeExtension?: number;
   /** Classic header `thiszone` (default 0). */
   timezoneOffset?: number;
   /** Classic header `sigfigs` (default 0). */
@@ -61,8 +68,9 @@ const DIRECT_WRITE_THRESHOLD = 64 * 1024;
 
 /**
  * Writes classic pcap (micro or nano) in large batches: packets gather in one buffer that goes out in a
- * single write when full, on flush() and on close(). Files and fds are written synchronously, like
- * libpcap's pcap_dump; streams get one chunk per batch and report backpressure through write's return.
+ * single write when full, on flush() and on close(); a record larger than the buffer goes out on its own.
+ * Files and fds are written synchronously, like libpcap's pcap_dump; streams get one chunk per batch and
+ * report backpressure through write's return.
  */
 export class PcapWriter {
   readonly linkType: number;
@@ -97,12 +105,8 @@ export class PcapWriter {
     this.endianness = options.endianness ?? (hostIsLittleEndian ? "little" : "big");
     this.le = this.endianness === "little";
     this.nano = this.precision === "nano";
-    const size = Math.max(
-      options.bufferSize ?? DEFAULT_BUFFER_SIZE,
-      PCAP_RECORD_HEADER_LENGTH + snaplen,
-      4096,
-    );
-    this.buffer = Buffer.allocUnsafeSlow(size);
+    // Not sized by the snaplen: files libpcap reads may say 2^31-1, and larger records bypass the buffer.
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(options.bufferSize ?? DEFAULT_BUFFER_SIZE, 4096));
     this.written = startOffset;
     this.headerAt = writeHeader ? startOffset : -1;
     if (writeHeader) this.encodeHeader(options);
@@ -150,7 +154,7 @@ export class PcapWriter {
       checkMatch(existing, options, path);
       const merged: PcapWriterOptions = {
         linkType: existing.iface.linkType,
-        snaplen: existing.iface.snaplen === 0 ? MAX_CAPTURE_LENGTH : existing.iface.snaplen,
+        snaplen: effectiveSnaplen(existing.iface.linkType, existing.iface.snaplen),
         precision: precisionOf(existing.iface.resolution),
         endianness: existing.section.endianness,
       };
@@ -188,8 +192,9 @@ export class PcapWriter {
   }
 
   /**
-   * Adds one packet. Data longer than the snaplen is cut to it; the original length is never less than
-   * the captured length. Returns false when a stream target wants the caller to await drain().
+   * Adds one packet. Data longer than the snaplen is cut to it; the original length (by default the
+   * captured length) is written as given. Returns false when a stream target wants the caller to await
+   * drain().
    */
   writePacket(packet: PacketInput): boolean {
     const { data } = packet;
@@ -220,19 +225,43 @@ export class PcapWriter {
         `timestamp ${seconds}s ${nanoseconds}ns does not fit a classic pcap record`,
       );
     }
+    const fraction = this.nano ? nanoseconds : Math.floor(nanoseconds / 1000);
+    return this.writeRawSlice(seconds, fraction, originalLength, source, start, end);
+  }
+
+  /**
+   * writeSlice with the header's two time fields as another classic file held them: `fraction` is in this
+   * writer's unit (µs or ns) and written as given, also when it is a second or more, as libpcap's pcap_dump
+   * copies what it read. For converters; both fields must fit 32 bits.
+   */
+  writeRawSlice(
+    seconds: number,
+    fraction: number,
+    originalLength: number,
+    source: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean {
+    this.assertOpen();
     const caplen = Math.min(end - start, this.snaplen);
+    const length = PCAP_RECORD_HEADER_LENGTH + caplen;
     let ok = true;
-    if (this.used + PCAP_RECORD_HEADER_LENGTH + caplen > this.buffer.length) ok = this.emit();
-    const buf = this.buffer;
-    const at = this.used;
+    if (this.used + length > this.buffer.length) ok = this.emit();
+    const large = length > this.buffer.length;
+    const buf = large ? Buffer.allocUnsafe(PCAP_RECORD_HEADER_LENGTH) : this.buffer;
+    const at = large ? 0 : this.used;
     const le = this.le;
     writeU32(buf, at, seconds, le);
-    writeU32(buf, at + 4, this.nano ? nanoseconds : Math.floor(nanoseconds / 1000), le);
+    writeU32(buf, at + 4, fraction, le);
     writeU32(buf, at + 8, caplen, le);
-    writeU32(buf, at + 12, Math.max(originalLength, caplen), le);
-    copyBytes(source, start, caplen, buf, at + PCAP_RECORD_HEADER_LENGTH);
-    this.used = at + PCAP_RECORD_HEADER_LENGTH + caplen;
+    writeU32(buf, at + 12, originalLength, le);
     this.packetCount++;
+    if (large) {
+      ok = this.send(buf, false) && ok;
+      return this.send(source.subarray(start, start + caplen), this.output.kind === "stream") && ok;
+    }
+    copyBytes(source, start, caplen, buf, at + PCAP_RECORD_HEADER_LENGTH);
+    this.used = at + length;
     return ok;
   }
 
@@ -244,6 +273,12 @@ export class PcapWriter {
     this.assertOpen();
     let ok = true;
     if (this.used + PCAP_RECORD_HEADER_LENGTH + capturedLength > this.buffer.length) ok = this.emit();
+    if (PCAP_RECORD_HEADER_LENGTH + capturedLength > this.buffer.length) {
+      this.packetCount++;
+      const copy = this.output.kind === "stream";
+      ok = this.send(header.subarray(0, PCAP_RECORD_HEADER_LENGTH), copy) && ok;
+      return this.send(data.subarray(0, capturedLength), copy) && ok;
+    }
     const at = this.used;
     copyBytes(header, 0, PCAP_RECORD_HEADER_LENGTH, this.buffer, at);
     copyBytes(data, 0, capturedLength, this.buffer, at + PCAP_RECORD_HEADER_LENGTH);
@@ -377,7 +412,8 @@ export class PcapWriter {
     writeU32(buf, 16, this.snaplen, le);
     const fcs = options.fcsLength;
     const fcsBits = fcs === null || fcs === undefined ? 0 : 0x04000000 | (((fcs / 2) & 0xf) << 28);
-    writeU32(buf, 20, (this.linkType | fcsBits) >>> 0, le);
+    const extension = (options.linkTypeExtension ?? 0) & 0xfc000000;
+    writeU32(buf, 20, (this.linkType | fcsBits | extension) >>> 0, le);
     this.used = PCAP_FILE_HEADER_LENGTH;
   }
 
@@ -461,6 +497,18 @@ function readExisting(fd: number, path: string, repair: boolean): ExistingCaptur
       0,
       `cannot append classic pcap records to pcapng file ${path}`,
     );
+  }
+  // Records are appended in version 2.4's layout, so only a 2.4 file takes them (libpcap's rule too).
+  const version = section as SectionInfo | null;
+  const magic = Buffer.alloc(4);
+  readSync(fd, magic, 0, 4, 0);
+  const kuznetsov =
+    magic.readUInt32LE(0) === PCAP_MAGIC_KUZNETSOV || magic.readUInt32BE(0) === PCAP_MAGIC_KUZNETSOV;
+  if (kuznetsov || (version && (version.versionMajor !== 2 || version.versionMinor !== 4))) {
+    const what = kuznetsov
+      ? "Kuznetsov's record format"
+      : `version ${version!.versionMajor}.${version!.versionMinor}`;
+    throw new PcapFormatError("header-mismatch", 0, `cannot append to ${path}: it has ${what}, not pcap 2.4`);
   }
   if (failure) {
     if (!(repair && failure.reason === "truncated-record")) throw failure;

@@ -1,6 +1,6 @@
 import { i64, pad4, u16, u32 } from "./bytes.js";
-import { PCAPNG_BLOCK, PCAPNG_BYTE_ORDER_MAGIC } from "./constants.js";
-import type { DecoderLimits, DecoderSink, FormatDecoder } from "./decoder-sink.js";
+import { effectiveSnaplen, PCAPNG_BLOCK, PCAPNG_BYTE_ORDER_MAGIC } from "./constants.js";
+import type { DecoderLimits, DecoderSink, FormatDecoder, WarningReporter } from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import { resolutionFromByte, type TimestampResolution, TimestampScale } from "./timestamp.js";
 import type { InterfaceInfo, SectionInfo } from "./types.js";
@@ -21,15 +21,20 @@ const IF_TSRESOL = 9;
 const IF_FCSLEN = 13;
 const IF_TSOFFSET = 14;
 
-const ignoreOption = (): void => {};
+// libpcap refuses a first Section Header Block longer than this (BT_SHB_INSANE_MAX).
+const MAX_FIRST_SECTION_HEADER = 1 << 20;
 
 interface SectionInterface {
   id: number;
-  snaplen: number;
+  /** The snaplen libpcap checks packets against: the IDB's, or the link type's maximum for 0. */
+  snapshot: number;
   scale: TimestampScale;
 }
 
-/** pcapng: sections in either byte order, interfaces, Enhanced/Simple/obsolete Packet Blocks. */
+/**
+ * pcapng: sections in either byte order, interfaces, Enhanced/Simple/obsolete Packet Blocks, checked as
+ * libpcap checks them: strictly where it refuses a file, leniently where it reads on.
+ */
 export class PcapngDecoder implements FormatDecoder {
   private le = true;
   private seenSection = false;
@@ -47,6 +52,7 @@ export class PcapngDecoder implements FormatDecoder {
   constructor(
     private readonly sink: DecoderSink,
     private readonly limits: DecoderLimits,
+    private readonly warn: WarningReporter,
   ) {}
 
   needed(buf: Uint8Array, off: number, end: number, base: number): number {
@@ -142,6 +148,13 @@ export class PcapngDecoder implements FormatDecoder {
         `block type 0x${type.toString(16)} has total length ${length} (minimum ${min}, multiple of 4)`,
       );
     }
+    if (!this.seenSection && length > MAX_FIRST_SECTION_HEADER) {
+      throw new PcapFormatError(
+        "bad-block-length",
+        base + off + 4,
+        `the first Section Header Block is ${length} bytes, more than libpcap's ${MAX_FIRST_SECTION_HEADER}`,
+      );
+    }
     if (this.isParsed(type) && length > this.limits.maxBlockLength) {
       throw new PcapFormatError(
         "block-too-large",
@@ -176,22 +189,23 @@ export class PcapngDecoder implements FormatDecoder {
         this.interfaceDescription(buf, off, length, base);
         return;
       default:
-        this.sectionHeader(buf, off, length, base);
+        this.sectionHeader(buf, off, base);
     }
   }
 
-  private sectionHeader(buf: Uint8Array, off: number, length: number, base: number): void {
+  private sectionHeader(buf: Uint8Array, off: number, base: number): void {
     const le = this.le;
     const versionMajor = u16(buf, off + 12, le);
     const versionMinor = u16(buf, off + 14, le);
-    if (versionMajor !== 1) {
+    // libpcap reads 1.0 and 1.2 (the same format) in the first section, and any 1.x after it.
+    if (versionMajor !== 1 || (!this.seenSection && versionMinor !== 0 && versionMinor !== 2)) {
       throw new PcapFormatError(
         "unsupported-version",
         base + off + 12,
-        `pcapng version ${versionMajor}.${versionMinor} is not 1.x`,
+        `pcapng version ${versionMajor}.${versionMinor} is not one libpcap reads (1.0 or 1.2)`,
       );
     }
-    this.walkOptions(buf, off + 24, off + length - 4, base, ignoreOption);
+    // Section options are not read, as libpcap does not read them: a broken one costs nothing.
     this.seenSection = true;
     this.interfaces = [];
     const info: SectionInfo = {
@@ -215,23 +229,43 @@ export class PcapngDecoder implements FormatDecoder {
     let fcsLength: number | null = null;
     let name: string | null = null;
     let sawResolution = false;
+    let sawOffset = false;
+    // libpcap refuses an interface whose time options it cannot use; the rest it ignores, and so do we.
+    const refuse = (at: number, why: string): never => {
+      throw new PcapFormatError("bad-option", base + at - 4, `Interface Description Block ${why}`);
+    };
     this.walkOptions(buf, off + 16, off + length - 4, base, (code, at, len) => {
-      if (code === IF_TSRESOL && len >= 1 && !sawResolution) {
+      if (code === IF_TSRESOL) {
+        if (len !== 1) refuse(at, `has an if_tsresol option of ${len} bytes, not 1`);
+        if (sawResolution) refuse(at, "has more than one if_tsresol option");
         resolution = resolutionFromByte(buf[at]!);
+        if (resolution.exponent > (resolution.base === 2 ? 63 : 19)) {
+          refuse(at, `if_tsresol ${resolution.base}^-${resolution.exponent} is finer than 64 bits can count`);
+        }
         sawResolution = true;
-      } else if (code === IF_TSOFFSET && len >= 8) {
+      } else if (code === IF_TSOFFSET) {
+        if (len !== 8) refuse(at, `has an if_tsoffset option of ${len} bytes, not 8`);
+        if (sawOffset) refuse(at, "has more than one if_tsoffset option");
         timestampOffset = i64(buf, at, le);
+        sawOffset = true;
       } else if (code === IF_FCSLEN && len >= 1) {
         fcsLength = buf[at]!;
       } else if (code === IF_NAME) {
         name = this.textDecoder.decode(buf.subarray(at, at + len)).replace(/\0+$/, "");
+      } else if (code === OPT_ENDOFOPT && len !== 0) {
+        refuse(at, `has an opt_endofopt option of ${len} bytes, not 0`);
       }
     });
     const id = this.nextInterfaceId++;
-    this.interfaces.push({ id, snaplen, scale: new TimestampScale(resolution, timestampOffset) });
+    this.interfaces.push({
+      id,
+      snapshot: effectiveSnaplen(linkType, snaplen),
+      scale: new TimestampScale(resolution, timestampOffset),
+    });
     const info: InterfaceInfo = {
       id,
       linkType,
+      linkTypeExtension: 0,
       snaplen,
       resolution,
       timestampOffset: Number(timestampOffset),
@@ -242,7 +276,8 @@ export class PcapngDecoder implements FormatDecoder {
     this.sink.interface?.(info);
   }
 
-  // Enhanced (32-bit interface id) and obsolete (16-bit id + drops) Packet Blocks share the rest.
+  // Enhanced (32-bit interface id) and obsolete (16-bit id + drops) Packet Blocks share the rest. Their
+  // options are not read, as libpcap does not read them.
   private packetBlock(
     buf: Uint8Array,
     off: number,
@@ -254,15 +289,8 @@ export class PcapngDecoder implements FormatDecoder {
     const le = this.le;
     const caplen = u32(buf, off + 20, le);
     const origlen = u32(buf, off + 24, le);
-    const dataEnd = off + 28 + caplen;
-    if (caplen > this.limits.maxCaptureLength) {
-      throw new PcapFormatError(
-        "caplen-over-max",
-        base + off + 20,
-        `packet captured length ${caplen} exceeds ${this.limits.maxCaptureLength}`,
-      );
-    }
-    if (dataEnd + pad4(caplen) > off + length - 4) {
+    this.checkMaximum(caplen, base + off + 20);
+    if (28 + caplen + pad4(caplen) > length - 4) {
       throw new PcapFormatError(
         "bad-block-length",
         base + off + 4,
@@ -270,28 +298,51 @@ export class PcapngDecoder implements FormatDecoder {
       );
     }
     const iface = this.interfaceAt(interfaceIndex, base + off + 8);
-    this.checkLengths(caplen, origlen, iface.snaplen, base + off + 20);
-    const optionsAt = dataEnd + pad4(caplen);
-    if (optionsAt < off + length - 4) this.walkOptions(buf, optionsAt, off + length - 4, base, ignoreOption);
+    if (caplen > iface.snapshot) {
+      throw new PcapFormatError(
+        "caplen-over-snaplen",
+        base + off + 20,
+        `packet captured length ${caplen} exceeds its interface's snaplen ${iface.snapshot}`,
+      );
+    }
+    if (caplen > origlen) this.warn("caplen-over-origlen", base + off);
     const scale = iface.scale;
     scale.convert(u32(buf, off + tsAt, le), u32(buf, off + tsAt + 4, le));
-    this.sink.packet(buf, off + 28, caplen, origlen, scale.seconds, scale.nanoseconds, iface.id, -1);
+    this.sink.packet(
+      buf,
+      off + 28,
+      caplen,
+      origlen,
+      scale.seconds,
+      scale.nanoseconds,
+      iface.id,
+      -1,
+      base + off,
+    );
   }
 
+  // A Simple Packet Block holds min(original length, snaplen) bytes, as libpcap reads it; fewer is an error.
   private simplePacket(buf: Uint8Array, off: number, length: number, base: number): void {
     const iface = this.interfaceAt(0, base + off);
     const origlen = u32(buf, off + 8, this.le);
-    let caplen = Math.min(origlen, length - 16);
-    if (iface.snaplen !== 0) caplen = Math.min(caplen, iface.snaplen);
-    if (caplen > this.limits.maxCaptureLength) {
+    const caplen = Math.min(origlen, iface.snapshot);
+    this.checkMaximum(caplen, base + off + 8);
+    if (caplen > length - 16) {
       throw new PcapFormatError(
-        "caplen-over-max",
-        base + off + 8,
-        `simple packet captured length ${caplen} exceeds ${this.limits.maxCaptureLength}`,
+        "bad-block-length",
+        base + off + 4,
+        `Simple Packet Block of ${length} bytes cannot hold the ${caplen} bytes its original length and snaplen call for`,
       );
     }
-    // A Simple Packet Block carries no timestamp.
-    this.sink.packet(buf, off + 12, caplen, origlen, 0, 0, iface.id, -1);
+    this.warn("no-timestamp", base + off);
+    this.sink.packet(buf, off + 12, caplen, origlen, 0, 0, iface.id, -1, base + off);
+  }
+
+  private checkMaximum(caplen: number, at: number): void {
+    const max = this.limits.maxCaptureLength;
+    if (max !== null && caplen > max) {
+      throw new PcapFormatError("caplen-over-max", at, `packet captured length ${caplen} exceeds ${max}`);
+    }
   }
 
   private interfaceAt(index: number, at: number): SectionInterface {
@@ -306,24 +357,8 @@ export class PcapngDecoder implements FormatDecoder {
     return iface;
   }
 
-  private checkLengths(caplen: number, origlen: number, snaplen: number, at: number): void {
-    if (snaplen !== 0 && caplen > snaplen) {
-      throw new PcapFormatError(
-        "caplen-over-snaplen",
-        at,
-        `packet captured length ${caplen} exceeds its interface's snaplen ${snaplen}`,
-      );
-    }
-    if (caplen > origlen) {
-      throw new PcapFormatError(
-        "caplen-over-origlen",
-        at,
-        `packet captured length ${caplen} exceeds its original length ${origlen}`,
-      );
-    }
-  }
-
-  // Walks type-length-value options up to opt_endofopt or the end; a value past the end is an error.
+  // Walks type-length-value options up to opt_endofopt (visited too) or the end; a value past the end is an
+  // error.
   private walkOptions(
     buf: Uint8Array,
     start: number,
@@ -335,7 +370,6 @@ export class PcapngDecoder implements FormatDecoder {
     while (end - at >= 4) {
       const code = u16(buf, at, this.le);
       const len = u16(buf, at + 2, this.le);
-      if (code === OPT_ENDOFOPT) return;
       if (at + 4 + len > end) {
         throw new PcapFormatError(
           "bad-option",
@@ -344,6 +378,7 @@ export class PcapngDecoder implements FormatDecoder {
         );
       }
       visit(code, at + 4, len);
+      if (code === OPT_ENDOFOPT) return;
       at += 4 + len + pad4(len);
     }
   }

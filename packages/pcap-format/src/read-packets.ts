@@ -2,6 +2,7 @@ import { type ByteSource, type ChunkOptions, readChunks } from "./byte-source.js
 import { CaptureDecoder, type CaptureDecoderOptions } from "./capture-decoder.js";
 import type { DecoderSink } from "./decoder-sink.js";
 import type { CaptureFormat, InterfaceInfo, PacketRecord, SectionInfo } from "./types.js";
+import type { ReadWarnings } from "./warnings.js";
 
 /** Options for reading packets: chunking and decoder limits. */
 export type ReadOptions = CaptureDecoderOptions & Omit<ChunkOptions, "reuseBuffer">;
@@ -71,6 +72,11 @@ export class PacketStream implements AsyncIterable<PacketRecord> {
     return this.decoder.format;
   }
 
+  /** Packets so far that libpcap reads on from with a warning (cut to the snaplen, …), per warning. */
+  get warnings(): Readonly<ReadWarnings> {
+    return this.decoder.warnings;
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<PacketRecord> {
     if (this.started) throw new Error("a PacketStream can be iterated only once");
     this.started = true;
@@ -102,6 +108,8 @@ export interface Capture {
   sections: SectionInfo[];
   interfaces: InterfaceInfo[];
   packets: PacketRecord[];
+  /** Packets read on from with a warning, per warning. */
+  warnings: ReadWarnings;
 }
 
 /**
@@ -118,5 +126,6 @@ export function readCaptureSync(bytes: Uint8Array, options: CaptureDecoderOption
     sections: collector.sections,
     interfaces: collector.interfaces,
     packets: collector.batch,
+    warnings: { ...decoder.warnings },
   };
 }

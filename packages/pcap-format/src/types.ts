@@ -38,7 +38,15 @@ export interface InterfaceInfo {
   /** Index of the interface in the whole file, counting across pcapng sections. */
   id: number;
   linkType: number;
-  /** Snapshot length; 0 means "no limit" (pcapng). */
+  /**
+   * The upper six bits of a classic header's link-type field (bits 26-31: FCS length and reserved flags),
+   * kept by convert as libpcap keeps them; 0 for pcapng.
+   */
+  linkTypeExtension: number;
+  /**
+   * Snapshot length as the header says; 0 means "no limit" (pcapng). `classicSnaplen()` gives the one
+   * libpcap reads with. A Kuznetsov Ethernet capture reports libpcap's, 14 bytes more than its header.
+   */
   snaplen: number;
   resolution: TimestampResolution;
   /** pcapng `if_tsoffset` in seconds, added to every timestamp (0 when absent). */

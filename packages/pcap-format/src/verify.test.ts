@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { capinfos, editcap, missingTools, randpkt } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectCapture, PcapFormatError, type PcapFormatReason, verifyCapture } from "./index.js";
-import { block, classicHeader, classicRecord, epb, idb, shb, udpFrame } from "./testing/builders.js";
+import { block, classicHeader, classicRecord, epb, idb, shb, spb, udpFrame } from "./testing/builders.js";
 
 const skip = missingTools("randpkt", "editcap", "capinfos");
 let dir = "";
@@ -80,32 +80,50 @@ describe("verify names the first problem and where it is", () => {
     expect(await problem(Buffer.from("PK"))).toEqual({ reason: "bad-magic", offset: 0 });
   });
 
-  it("refuses a pcap version other than 2", async () => {
-    expect(await problem(classicHeader({ versionMajor: 3 }))).toEqual({
-      reason: "unsupported-version",
-      offset: 4,
+  it("refuses pcap versions libpcap does not read", async () => {
+    for (const [versionMajor, versionMinor] of [
+      [3, 0],
+      [1, 0],
+      [2, 5],
+    ] as const) {
+      expect(await problem(classicHeader({ versionMajor, versionMinor }))).toEqual({
+        reason: "unsupported-version",
+        offset: 4,
+      });
+    }
+  });
+
+  it("reads a record over the snaplen cut to it and one over its original length as it is, counting both", async () => {
+    const header = classicHeader({ snaplen: 200 });
+    const good = classicRecord({ seconds: 1, fraction: 0, data: frame });
+    const overSnap = classicRecord({ seconds: 2, fraction: 0, data: udpFrame(201) });
+    const overOrig = classicRecord({ seconds: 3, fraction: 0, data: frame, origlen: 99 });
+    const result = await verifyCapture(Buffer.concat([header, good, overSnap, overOrig, good]));
+    expect(result).toMatchObject({
+      complete: true,
+      packets: 4,
+      warnings: { "caplen-over-snaplen": 1, "caplen-over-origlen": 1, "fraction-over-second": 0 },
     });
   });
 
-  it("reports caplen over the snaplen, over 262144 and over the original length at the record", async () => {
-    const header = classicHeader({ snaplen: 200 });
+  it("reports a captured length over 262144 at the record, whatever the snaplen", async () => {
     const good = classicRecord({ seconds: 1, fraction: 0, data: frame });
-    const at = header.length + good.length;
-    const overSnap = classicRecord({ seconds: 2, fraction: 0, data: udpFrame(201) });
-    expect(await problem(Buffer.concat([header, good, overSnap]))).toEqual({
+    const at = 24 + good.length;
+    for (const snaplen of [0, 200, 524288]) {
+      const huge = Buffer.concat([
+        classicHeader({ snaplen }),
+        good,
+        classicRecord({ seconds: 2, fraction: 0, data: frame, caplen: 262145, origlen: 262145 }),
+      ]);
+      expect(await problem(huge)).toEqual({ reason: "caplen-over-max", offset: at });
+    }
+  });
+
+  it("refuses pcapng packets over their interface's snaplen, as libpcap does", async () => {
+    const head = Buffer.concat([shb(le), idb(le, { snaplen: 99 })]);
+    expect(await problem(Buffer.concat([head, epb(le, { units: 1n, data: frame })]))).toEqual({
       reason: "caplen-over-snaplen",
-      offset: at,
-    });
-    const huge = Buffer.concat([
-      classicHeader({ snaplen: 0 }),
-      good,
-      classicRecord({ seconds: 2, fraction: 0, data: frame, caplen: 262145, origlen: 262145 }),
-    ]);
-    expect(await problem(huge)).toEqual({ reason: "caplen-over-max", offset: at });
-    const overOrig = classicRecord({ seconds: 2, fraction: 0, data: frame, origlen: 99 });
-    expect(await problem(Buffer.concat([header, good, overOrig]))).toEqual({
-      reason: "caplen-over-origlen",
-      offset: at,
+      offset: head.length + 20,
     });
   });
 
@@ -214,5 +232,31 @@ describe("inspect", () => {
   it("reports no times for a capture without packets", async () => {
     const summary = await inspectCapture(classicHeader({}));
     expect(summary).toMatchObject({ packets: 0, firstTime: null, lastTime: null, complete: true });
+  });
+
+  it("reports no times, as capinfos, when a packet has none (a Simple Packet Block), and counts it", async () => {
+    const only = await inspectCapture(Buffer.concat([shb(le), idb(le), spb(le, { data: frame })]));
+    expect(only).toMatchObject({ packets: 1, firstTime: null, lastTime: null, complete: true });
+    expect(only.warnings["no-timestamp"]).toBe(1);
+    const mixed = await inspectCapture(
+      Buffer.concat([
+        shb(le),
+        idb(le),
+        epb(le, { units: 1_700_000_000_000_000n, data: frame }),
+        spb(le, { data: frame }),
+      ]),
+    );
+    expect(mixed).toMatchObject({ packets: 2, firstTime: null, lastTime: null });
+  });
+
+  it("sums original lengths as capinfos' data size, beside the captured bytes", async () => {
+    const summary = await inspectCapture(
+      Buffer.concat([
+        classicHeader({ snaplen: 64 }),
+        classicRecord({ seconds: 1, fraction: 0, data: udpFrame(64), origlen: 1500 }),
+        classicRecord({ seconds: 2, fraction: 0, data: udpFrame(60) }),
+      ]),
+    );
+    expect(summary).toMatchObject({ bytes: 124, originalBytes: 1560 });
   });
 });

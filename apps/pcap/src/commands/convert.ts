@@ -1,6 +1,6 @@
 import { convertCapture, type Precision } from "@sluice/pcap-format";
 import type { ParsedCommand } from "../cli.js";
-import { describeFailure, type ExitCode, UsageError } from "../exit.js";
+import { describeFailure, describeWarnings, type ExitCode, UsageError } from "../exit.js";
 import { sourceOf } from "./source.js";
 
 export async function runConvert({ values, positionals }: ParsedCommand): Promise<ExitCode> {
@@ -15,7 +15,8 @@ export async function runConvert({ values, positionals }: ParsedCommand): Promis
   const options = precision === undefined ? {} : { precision: precision as Precision };
   try {
     const result = await convertCapture(sourceOf(input), output === "-" ? process.stdout : output, options);
-    const summary = `${result.packets} packets, ${result.inputFormat} → pcap (${result.precision})`;
+    const warnings = describeWarnings(result.warnings);
+    const summary = `${result.packets} packets, ${result.inputFormat} → pcap (${result.precision})${warnings === "" ? "" : `; warnings: ${warnings}`}`;
     if (result.error) {
       process.stderr.write(
         `sluice-pcap: ${describeFailure(input, result.error)}; wrote the ${summary} before it to ${output}\n`,

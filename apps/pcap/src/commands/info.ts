@@ -1,6 +1,12 @@
-import { type CaptureSummary, formatTimestamp, inspectCapture, type Timestamp } from "@sluice/pcap-format";
+import {
+  type CaptureSummary,
+  formatTimestamp,
+  inspectCapture,
+  type ReadWarnings,
+  type Timestamp,
+} from "@sluice/pcap-format";
 import type { ParsedCommand } from "../cli.js";
-import { describeFailure, type ExitCode, UsageError } from "../exit.js";
+import { describeFailure, describeWarnings, type ExitCode, UsageError } from "../exit.js";
 import { sourceOf } from "./source.js";
 
 /** The `info --json` contract: one object per file. */
@@ -13,10 +19,12 @@ export interface InfoRecord {
   snaplen: number | null;
   packets: number;
   bytes: number;
+  originalBytes: number;
   firstTime: string | null;
   lastTime: string | null;
   complete: boolean;
   error: { offset: number | null; code: string; reason: string; message: string } | null;
+  warnings: ReadWarnings | null;
 }
 
 const time = (t: Timestamp | null): string | null => (t ? formatTimestamp(t.seconds, t.nanoseconds) : null);
@@ -32,12 +40,14 @@ function recordOf(file: string, summary: CaptureSummary): InfoRecord {
     snaplen: summary.snaplen,
     packets: summary.packets,
     bytes: summary.bytes,
+    originalBytes: summary.originalBytes,
     firstTime: time(summary.firstTime),
     lastTime: time(summary.lastTime),
     complete: summary.complete,
     error: error
       ? { offset: error.offset, code: error.code, reason: error.reason, message: error.message }
       : null,
+    warnings: summary.warnings,
   };
 }
 
@@ -52,6 +62,7 @@ function unreadable(file: string, error: unknown): InfoRecord {
     snaplen: null,
     packets: 0,
     bytes: 0,
+    originalBytes: 0,
     firstTime: null,
     lastTime: null,
     complete: false,
@@ -61,6 +72,7 @@ function unreadable(file: string, error: unknown): InfoRecord {
       reason: "io",
       message: error instanceof Error ? error.message : String(error),
     },
+    warnings: null,
   };
 }
 
@@ -85,12 +97,14 @@ function human(record: InfoRecord): string {
       ["Snaplen", String(record.snaplen ?? "unknown")],
       ["Packets", String(record.packets)],
       ["Bytes", String(record.bytes)],
+      ["Original bytes", String(record.originalBytes)],
       ["First packet", record.firstTime ?? "none"],
       ["Last packet", record.lastTime ?? "none"],
+      ["Warnings", (record.warnings && describeWarnings(record.warnings)) || "none"],
     );
   }
   lines.push(["Complete", record.error ? `no: ${describeFailure(record.file, record.error)}` : "yes"]);
-  return lines.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}`).join("\n");
+  return lines.map(([k, v]) => `${`${k}:`.padEnd(16)}${v}`).join("\n");
 }
 
 export async function runInfo({ values, positionals }: ParsedCommand): Promise<ExitCode> {

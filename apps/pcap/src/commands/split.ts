@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { basename } from "node:path";
 import { captureStem, type FlowKeyKind, splitCapture } from "@sluice/decode";
 import type { ParsedCommand } from "../cli.js";
-import { describeFailure, type ExitCode, UsageError } from "../exit.js";
+import { describeFailure, describeWarnings, type ExitCode, UsageError } from "../exit.js";
 import { sourceOf } from "./source.js";
 
 function stemOf(input: string): string {
@@ -51,6 +51,8 @@ export async function runSplit({ values, positionals }: ParsedCommand): Promise<
   try {
     const result = await splitCapture(sourceOf(input), options);
     for (const part of result.parts) process.stderr.write(`${part.path}: ${part.packets} packets\n`);
+    const warnings = describeWarnings(result.warnings);
+    if (warnings !== "") process.stderr.write(`sluice-pcap: ${input}: warnings: ${warnings}\n`);
     if (result.error) {
       process.stderr.write(
         `sluice-pcap: ${describeFailure(input, result.error)}; split the ${result.packets} packets before it\n`,

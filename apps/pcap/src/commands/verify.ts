@@ -1,6 +1,6 @@
 import { verifyCapture } from "@sluice/pcap-format";
 import type { ParsedCommand } from "../cli.js";
-import { describeFailure, type ExitCode, UsageError } from "../exit.js";
+import { describeFailure, describeWarnings, type ExitCode, UsageError } from "../exit.js";
 import { sourceOf } from "./source.js";
 
 export async function runVerify({ positionals }: ParsedCommand): Promise<ExitCode> {
@@ -9,13 +9,15 @@ export async function runVerify({ positionals }: ParsedCommand): Promise<ExitCod
   for (const file of positionals) {
     try {
       const result = await verifyCapture(sourceOf(file));
+      const warnings = describeWarnings(result.warnings);
+      const noted = warnings === "" ? "" : `; warnings: ${warnings}`;
       if (result.error) {
         allComplete = false;
         process.stdout.write(
-          `${describeFailure(file, result.error)} (${result.packets} packets before it)\n`,
+          `${describeFailure(file, result.error)} (${result.packets} packets before it${noted})\n`,
         );
       } else {
-        process.stdout.write(`${file}: ok, ${result.packets} packets\n`);
+        process.stdout.write(`${file}: ok, ${result.packets} packets${noted}\n`);
       }
     } catch (error) {
       allComplete = false;

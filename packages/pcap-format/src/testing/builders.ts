@@ -28,25 +28,36 @@ function u64(value: bigint, le: boolean): Buffer {
   return b;
 }
 
+/** A classic file header; `linkType` is the whole 32-bit field (upper bits included). */
 export function classicHeader(opts: {
   le?: boolean;
   nano?: boolean;
+  /** Kuznetsov's patched format (24-byte record headers). */
+  kuznetsov?: boolean;
   snaplen?: number;
   linkType?: number;
   versionMajor?: number;
+  versionMinor?: number;
+  timezoneOffset?: number;
+  sigfigs?: number;
 }): Buffer {
   const le = opts.le ?? true;
+  const magic = opts.kuznetsov ? 0xa1b2cd34 : opts.nano ? 0xa1b23c4d : 0xa1b2c3d4;
   return Buffer.concat([
-    u32(opts.nano ? 0xa1b23c4d : 0xa1b2c3d4, le),
+    u32(magic, le),
     u16(opts.versionMajor ?? 2, le),
-    u16(4, le),
-    u32(0, le),
-    u32(0, le),
+    u16(opts.versionMinor ?? 4, le),
+    u32(opts.timezoneOffset ?? 0, le),
+    u32(opts.sigfigs ?? 0, le),
     u32(opts.snaplen ?? 262144, le),
     u32(opts.linkType ?? 1, le),
   ]);
 }
 
+/**
+ * A classic record. `swapLengths` writes the original length first, as versions before 2.3 did; `extra`
+ * goes between header and data (Kuznetsov's 8 bytes of interface index, protocol and packet type).
+ */
 export function classicRecord(opts: {
   le?: boolean;
   seconds: number;
@@ -54,13 +65,18 @@ export function classicRecord(opts: {
   data: Uint8Array;
   caplen?: number;
   origlen?: number;
+  swapLengths?: boolean;
+  extra?: Uint8Array;
 }): Buffer {
   const le = opts.le ?? true;
+  const caplen = opts.caplen ?? opts.data.length;
+  const origlen = opts.origlen ?? opts.data.length;
   return Buffer.concat([
     u32(opts.seconds, le),
     u32(opts.fraction, le),
-    u32(opts.caplen ?? opts.data.length, le),
-    u32(opts.origlen ?? opts.data.length, le),
+    u32(opts.swapLengths ? origlen : caplen, le),
+    u32(opts.swapLengths ? caplen : origlen, le),
+    opts.extra ?? Buffer.alloc(0),
     opts.data,
   ]);
 }
@@ -101,25 +117,37 @@ export function block(
   ]);
 }
 
-export function shb(le: boolean, opts: { versionMajor?: number; options?: Option[] } = {}): Buffer {
+export function shb(
+  le: boolean,
+  opts: { versionMajor?: number; versionMinor?: number; options?: Option[] } = {},
+): Buffer {
   const body = Buffer.concat([
     u32(0x1a2b3c4d, le),
     u16(opts.versionMajor ?? 1, le),
-    u16(0, le),
+    u16(opts.versionMinor ?? 0, le),
     u64(-1n, le),
     options(opts.options ?? [], le),
   ]);
   return block(0x0a0d0d0a, body, le);
 }
 
+/** An Interface Description Block; `options` are added after the named ones, as they are. */
 export function idb(
   le: boolean,
-  opts: { linkType?: number; snaplen?: number; tsresol?: number; tsoffset?: bigint; name?: string } = {},
+  opts: {
+    linkType?: number;
+    snaplen?: number;
+    tsresol?: number;
+    tsoffset?: bigint;
+    name?: string;
+    options?: Option[];
+  } = {},
 ): Buffer {
   const list: Option[] = [];
   if (opts.name !== undefined) list.push({ code: 2, value: Buffer.from(opts.name) });
   if (opts.tsresol !== undefined) list.push({ code: 9, value: Uint8Array.of(opts.tsresol) });
   if (opts.tsoffset !== undefined) list.push({ code: 14, value: u64(opts.tsoffset, le) });
+  list.push(...(opts.options ?? []));
   const body = Buffer.concat([
     u16(opts.linkType ?? 1, le),
     u16(0, le),
