@@ -120,7 +120,7 @@ describe.skipIf(!built)("sluice-master run", () => {
       },
     );
     expect(status.status).toBe(0);
-    expect(status.stdout).toMatch(/^inbox\s+\d+\s+0\s+0\s+0\s+10$/m);
+    expect(status.stdout).toMatch(/^inbox\s+watching\s+\d+\s+[\d.]+\s+\d+\s+0\s+0\s+0\s+10$/m);
     expect(status.stdout).toMatch(/^arkime\s+alone\s+yes\s+10\s/m);
     await stop(master);
   });
