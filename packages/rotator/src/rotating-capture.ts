@@ -36,7 +36,7 @@ export interface RotatingCaptureEvents {
   file: [FileManifest];
   /** The spool refused packets; capture goes on, counting them. */
   "spool-error": [SpoolError];
-  /** What the child has written so far (about once a second): bytes, and the file being written. */
+  /** What the child has written so far (every tick while packets come in, once a second when idle). */
   progress: [RotatingProgress];
   /** The packet limit was reached; stop() to finish the last file. */
   "count-reached": [number];
@@ -92,7 +92,7 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
     return this.capture.start();
   }
 
-  /** The child's last progress report (null before the first, about a second after start). */
+  /** The child's last progress report (null before the first, a tick after start). */
   get progress(): RotatingProgress | null {
     return this.lastProgress;
   }

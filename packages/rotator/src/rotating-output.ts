@@ -14,7 +14,7 @@ export interface RotatingOutputConfig {
   maxPackets?: number;
 }
 
-/** What a rotating capture has written, as its child reports it about once a second. */
+/** What a rotating capture has written, as its child reports it (every tick while packets come in). */
 export interface RotatingProgress {
   /** Totals since the child started. */
   packets: number;
@@ -25,7 +25,10 @@ export interface RotatingProgress {
   at: number;
 }
 
-const PROGRESS_EVERY_MS = 1000;
+// Often enough that a rate taken every second from the last report is off by a tick at most; when
+// nothing changes, once a second.
+const PROGRESS_EVERY_MS = 100;
+const PROGRESS_IDLE_MS = 1000;
 
 /** What a rotating capture child tells its parent. */
 export type RotatingMessage =
@@ -44,6 +47,7 @@ export class RotatingOutput implements PacketOutput {
   private readonly maxPackets: number;
   private lastStats: HandleStats = { received: 0, droppedByKernel: 0, droppedByInterface: 0 };
   private progressAt = 0;
+  private reported = "";
 
   constructor(private readonly context: ChildContext) {
     const config = context.config.output as unknown as RotatingOutputConfig;
@@ -81,12 +85,15 @@ export class RotatingOutput implements PacketOutput {
     this.rotator.noteDrops("interface", stats.droppedByInterface - this.lastStats.droppedByInterface);
     this.lastStats = stats;
     const now = Date.now();
-    if (now - this.progressAt >= PROGRESS_EVERY_MS) {
-      this.progressAt = now;
-      const { packets, bytes } = this.rotator.stats;
-      const progress: RotatingProgress = { packets, bytes, file: this.rotator.current, at: now };
-      this.context.send({ type: "progress", progress } satisfies RotatingMessage);
-    }
+    if (now - this.progressAt < PROGRESS_EVERY_MS) return;
+    const { packets, bytes } = this.rotator.stats;
+    const file = this.rotator.current;
+    const state = `${bytes} ${file?.name}`;
+    if (state === this.reported && now - this.progressAt < PROGRESS_IDLE_MS) return;
+    this.progressAt = now;
+    this.reported = state;
+    const progress: RotatingProgress = { packets, bytes, file, at: now };
+    this.context.send({ type: "progress", progress } satisfies RotatingMessage);
   }
 
   async close(stats: HandleStats): Promise<void> {
