@@ -113,24 +113,26 @@ export function renderMasterStatus(s: MasterStatus, k: StatusKit): string {
     `rates: mean of the last 5 s; charts: ${k.int(s.historySeconds)} s`,
   );
 
-  const quotaRow = (label: string, used: number, limit: number | null, show: (n: number) => string) =>
-    `<dt>${label}</dt><dd>${show(used)}${
-      limit
-        ? ` of ${show(limit)} ${k.bar(used / limit, used / limit >= 0.9 ? "bad" : used / limit >= 0.7 ? "warn" : "ok", 160, 8)}`
-        : ' <span class="dim">no quota</span>'
-    }</dd>`;
+  const quota = (used: number, limit: number | null, show: (n: number) => string) => {
+    if (!limit) return `${show(used)} <span class="dim">no quota</span>`;
+    const ratio = used / limit;
+    const tone = ratio >= 0.9 ? "bad" : ratio >= 0.7 ? "warn" : "ok";
+    return `${show(used)} <span class="dim">of ${show(limit)}</span><br>${k.bar(ratio, tone, 180, 8)}`;
+  };
   const spool = k.section(
     "Spool",
-    `<dl class="kv"><dt>Folder</dt><dd class="file">${k.esc(s.spool.path)}</dd>${quotaRow(
-      "Files waiting",
-      s.spool.pendingFiles,
-      quotaFiles,
-      (n) => k.int(n),
-    )}${quotaRow("Bytes waiting", s.spool.pendingBytes, quotaBytes, (n) => k.bytes(n))}<dt>Dispatched</dt><dd>${k.count(s.spool.dispatched, "file")}, every copy made</dd><dt>Dropped</dt><dd>${
-      droppedFiles
-        ? `<b class="why">${k.int(s.spool.dropped.quota)} over quota, ${k.int(s.spool.dropped.missing)} removed by hand</b>`
-        : "none"
-    }</dd></dl>`,
+    k.facts([
+      ["Folder", `<span class="file">${k.esc(s.spool.path)}</span>`],
+      ["Files waiting", quota(s.spool.pendingFiles, quotaFiles, (n) => k.int(n))],
+      ["Bytes waiting", quota(s.spool.pendingBytes, quotaBytes, (n) => k.bytes(n))],
+      ["Dispatched", `${k.count(s.spool.dispatched, "file")}, every copy made`],
+      [
+        "Dropped before delivery",
+        droppedFiles
+          ? `<b class="why">${k.int(s.spool.dropped.quota)} over quota, ${k.int(s.spool.dropped.missing)} removed by hand</b>`
+          : "none",
+      ],
+    ]),
   );
 
   const destinationRow = (d: DestinationStatus) => ({
@@ -238,5 +240,5 @@ export function renderMasterStatus(s: MasterStatus, k: StatusKit): string {
     `last ${s.recentFiles.length} since start`,
   );
 
-  return `${tiles}${sources}<div class="cols">${destinationsSection}${spool}</div>${recent}`;
+  return `${tiles}${sources}${destinationsSection}${spool}${recent}`;
 }

@@ -27,7 +27,7 @@ export function renderNodeStatus(s: NodeStatus, k: StatusKit): string {
     k.tile(
       "Waiting in incoming",
       k.count(s.backlog.files, "file"),
-      k.bytes(s.backlog.bytes),
+      `${k.bytes(s.backlog.bytes)}${s.current ? " · the one replaying included" : ""}`,
       s.backlog.files > 10 ? "warn" : "info",
     ),
     k.tile(
