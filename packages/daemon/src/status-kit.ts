@@ -108,6 +108,10 @@ export function statusKit() {
   const section = (title: string, body: string, aside = ""): string =>
     `<section><h2>${esc(title)}${aside ? `<small>${aside}</small>` : ""}</h2>${body}</section>`;
 
+  /** Label and value pairs side by side, in one strip. */
+  const facts = (pairs: [string, string][]): string =>
+    `<div class="facts">${pairs.map(([label, value]) => `<div><div class="label">${esc(label)}</div><div>${value}</div></div>`).join("")}</div>`;
+
   const tile = (label: string, value: string, sub = "", tone: Tone | "" = ""): string =>
     `<div class="tile ${tone}"><div class="label">${esc(label)}</div><div class="value">${value}</div>${
       sub ? `<div class="sub">${sub}</div>` : ""
@@ -167,6 +171,7 @@ export function statusKit() {
     badge,
     table,
     section,
+    facts,
     tile,
     spark,
     bar,

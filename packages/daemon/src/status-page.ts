@@ -85,6 +85,8 @@ svg.spark.warn .line{stroke:var(--warn)}svg.spark.warn .area{fill:var(--warn)}
 svg.bar .track{fill:#222b36}svg.bar.info .fill{fill:var(--info)}svg.bar.ok .fill{fill:var(--ok)}
 svg.bar.warn .fill{fill:var(--warn)}svg.bar.bad .fill{fill:var(--bad)}
 .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:14px}
+.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:8px 18px;padding:10px 12px}
+.facts .label{color:var(--dim);font-size:11px;text-transform:uppercase;letter-spacing:.06em}
 .kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;padding:10px 12px;margin:0}
 .kv dt{color:var(--dim)}.kv dd{margin:0;font-variant-numeric:tabular-nums}
 .now{padding:10px 12px;display:grid;gap:6px}
