@@ -61,6 +61,8 @@ describe.skipIf(reason !== null)("the node's status page in Chromium", () => {
         await node.event("replay-started", (e) => e["file"] === "span0-20261122T100200Z-000003.pcap");
         const page = await browser.newPage();
         await page.goto(`http://${String(started["metrics"])}/`);
+        const tile = (label: string) =>
+          page.locator(".tile", { has: page.locator(".label", { hasText: new RegExp(`^${label}$`) }) });
         const bar = '[data-key="current"] svg.bar';
         const ratio = async () => Number(await page.locator(bar).getAttribute("data-ratio"));
         await expect.poll(ratio, { timeout: 10_000 }).toBeGreaterThan(0);
@@ -73,7 +75,7 @@ describe.skipIf(reason !== null)("the node's status page in Chromium", () => {
         const before = await sent();
         await expect.poll(sent, { timeout: 10_000 }).toBeGreaterThan(before);
         await expect
-          .poll(() => page.locator(".tile", { hasText: "Replaying" }).locator(".value").textContent())
+          .poll(() => tile("Replaying").locator(".value").textContent())
           .toMatch(/^[1-9][\d.]* k? ?pkt\/s$/);
         expect(await page.locator('tr[data-key="replayed:span0-20261122T100100Z-000002.pcap"]').count()).toBe(
           1,
@@ -81,7 +83,7 @@ describe.skipIf(reason !== null)("the node's status page in Chromium", () => {
         const failed = page.locator('tr[data-key="failed:span0-20261122T100000Z-000001.pcap"]');
         expect(await failed.getAttribute("class")).toBe("bad");
         expect(await failed.textContent()).toContain("bad magic");
-        expect(await page.locator(".tile", { hasText: "Output" }).locator(".value").textContent()).toBe("up");
+        expect(await tile("Output").locator(".value").textContent()).toBe("up");
         // Six seconds of chart, for a screenshot that shows one.
         await expect
           .poll(async () => Number(await page.locator("svg.spark").first().getAttribute("data-points")), {
