@@ -51,9 +51,19 @@ export function serveMetrics(
   options: MetricsServerOptions = {},
 ): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(listen);
-  const failed = (response: ServerResponse, error: unknown): void => {
-    response.writeHead(500, { "content-type": "text/plain" }).end(`${(error as Error).message}\n`);
+  // 200 with what `produce` makes (headers, body), or 500 with its error.
+  const answer = (
+    response: ServerResponse,
+    head: boolean,
+    produce: () => Promise<[Record<string, string>, string]>,
+  ): void => {
+    produce().then(
+      ([headers, body]) => response.writeHead(200, headers).end(head ? undefined : body),
+      (error: unknown) =>
+        response.writeHead(500, { "content-type": "text/plain" }).end(`${(error as Error).message}\n`),
+    );
   };
+  const { status, page } = options;
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     const head = request.method === "HEAD";
@@ -76,51 +86,32 @@ export function serveMetrics(
       return;
     }
     if (path === "/metrics") {
-      registry.render().then(
-        (text) => {
-          response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-          response.end(head ? undefined : text);
-        },
-        (error: unknown) => failed(response, error),
-      );
-      return;
+      answer(response, head, async () => [
+        { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        await registry.render(),
+      ]);
+    } else if (status !== undefined && path === "/status.json") {
+      answer(response, head, async () => [
+        { "content-type": "application/json; charset=utf-8", ...NO_STORE },
+        `${JSON.stringify(await status())}\n`,
+      ]);
+    } else if (status !== undefined && page !== undefined && (path === "/" || path === "/index.html")) {
+      answer(response, head, async () => {
+        const { html, csp } = renderStatusPage(page, await status());
+        const headers = {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy": csp,
+          "referrer-policy": "no-referrer",
+          "x-frame-options": "DENY",
+          ...NO_STORE,
+        };
+        return [headers, html];
+      });
+    } else {
+      response
+        .writeHead(404, { "content-type": "text/plain" })
+        .end(status === undefined ? "try /metrics\n" : "try /, /status.json or /metrics\n");
     }
-    const status = options.status;
-    if (status !== undefined && path === "/status.json") {
-      Promise.resolve()
-        .then(status)
-        .then(
-          (document) => {
-            response.writeHead(200, { "content-type": "application/json; charset=utf-8", ...NO_STORE });
-            response.end(head ? undefined : `${JSON.stringify(document)}\n`);
-          },
-          (error: unknown) => failed(response, error),
-        );
-      return;
-    }
-    const page = options.page;
-    if (status !== undefined && page !== undefined && (path === "/" || path === "/index.html")) {
-      Promise.resolve()
-        .then(status)
-        .then(
-          (document) => {
-            const { html, csp } = renderStatusPage(page, document);
-            response.writeHead(200, {
-              "content-type": "text/html; charset=utf-8",
-              "content-security-policy": csp,
-              "referrer-policy": "no-referrer",
-              "x-frame-options": "DENY",
-              ...NO_STORE,
-            });
-            response.end(head ? undefined : html);
-          },
-          (error: unknown) => failed(response, error),
-        );
-      return;
-    }
-    response
-      .writeHead(404, { "content-type": "text/plain" })
-      .end(status === undefined ? "try /metrics\n" : "try /, /status.json or /metrics\n");
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);

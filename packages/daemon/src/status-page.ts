@@ -76,6 +76,7 @@ border:1px solid currentColor}
 .rate{display:flex;align-items:center;gap:8px;justify-content:flex-end}
 .rate b{font-weight:600;font-variant-numeric:tabular-nums;min-width:76px;text-align:right}
 .rate .what{color:var(--dim);font-size:11px;min-width:70px}
+.now .rate{justify-content:flex-start}
 svg.spark .base{stroke:var(--line);stroke-width:1}
 svg.spark .line{fill:none;stroke-width:1.5;stroke-linejoin:round}
 svg.spark .area{stroke:none;opacity:.18}
