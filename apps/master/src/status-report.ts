@@ -81,7 +81,7 @@ export interface MasterStatus extends StatusHeader {
 export function masterStatus(
   context: StatusContext<Dispatcher, MasterConfig>,
 ): Omit<MasterStatus, keyof StatusHeader> {
-  const { daemon, samples, history, now } = context;
+  const { daemon, samples, history } = context;
   const value = (name: string, labels: Labels = {}) => sampleSum(samples, name, labels);
   const sources = sourceStatuses(context);
   const router = daemon.routing;
@@ -136,51 +136,54 @@ export function masterStatus(
     recentFiles: daemon.recent.list(),
     historySeconds: Math.round(history.spanSeconds),
   };
+}
 
-  function sourceStatuses({ config }: StatusContext<Dispatcher, MasterConfig>): SourceStatus[] {
-    const views = daemon.sourceViews();
-    const exported = samples
-      .filter((s) => s.name === "sluice_packets_captured_total")
-      .map((s) => s.labels["source"]!);
-    const names = [...new Set([...config.sources.map((s) => s.name), ...views.keys(), ...exported])];
-    return names.map((name): SourceStatus => {
-      const view = views.get(name);
-      const of = { source: name };
-      const packets = [{ name: "sluice_packets_captured_total", labels: of }];
-      const bytes = [{ name: "sluice_bytes_captured_total", labels: of }];
-      const up = sampleOf(samples, "sluice_source_up", of);
-      return {
-        name,
-        type: view?.type ?? null,
-        input: view?.input ?? null,
-        state: view === undefined ? "stopped" : up === 0 ? "down" : view.state,
-        detail: view?.detail ?? null,
-        packets: value("sluice_packets_captured_total", of),
-        bytes: value("sluice_bytes_captured_total", of),
-        files: value("sluice_files_rotated_total", of),
-        dropped: {
-          kernel: value("sluice_packets_dropped_total", { ...of, reason: "kernel" }),
-          interface: value("sluice_packets_dropped_total", { ...of, reason: "interface" }),
-          spool: value("sluice_packets_dropped_total", { ...of, reason: "spool" }),
-        },
-        rate: {
-          pps: history.rate(packets, RATE_SECONDS),
-          mbps: (history.rate(bytes, RATE_SECONDS) * 8) / 1e6,
-        },
-        history: {
-          pps: history.rates(packets),
-          mbps: history.rates(bytes).map((b) => (b * 8) / 1e6),
-        },
-        currentFiles: (view?.files ?? []).map((f) => ({
-          name: f.name,
-          startedAt: new Date(f.startMs).toISOString(),
-          ageSeconds: Math.max(0, (now - f.startMs) / 1000),
-          packets: f.packets,
-          bytes: f.bytes,
-        })),
-      };
-    });
-  }
+/** Each source the config names, runs, or still has totals for (one removed by a reload). */
+function sourceStatuses(context: StatusContext<Dispatcher, MasterConfig>): SourceStatus[] {
+  const { daemon, config, samples, history, now } = context;
+  const value = (name: string, labels: Labels = {}) => sampleSum(samples, name, labels);
+  const views = daemon.sourceViews();
+  const exported = samples
+    .filter((s) => s.name === "sluice_packets_captured_total")
+    .map((s) => s.labels["source"]!);
+  const names = [...new Set([...config.sources.map((s) => s.name), ...views.keys(), ...exported])];
+  return names.map((name): SourceStatus => {
+    const view = views.get(name);
+    const of = { source: name };
+    const packets = [{ name: "sluice_packets_captured_total", labels: of }];
+    const bytes = [{ name: "sluice_bytes_captured_total", labels: of }];
+    const up = sampleOf(samples, "sluice_source_up", of);
+    return {
+      name,
+      type: view?.type ?? null,
+      input: view?.input ?? null,
+      state: view === undefined ? "stopped" : up === 0 ? "down" : view.state,
+      detail: view?.detail ?? null,
+      packets: value("sluice_packets_captured_total", of),
+      bytes: value("sluice_bytes_captured_total", of),
+      files: value("sluice_files_rotated_total", of),
+      dropped: {
+        kernel: value("sluice_packets_dropped_total", { ...of, reason: "kernel" }),
+        interface: value("sluice_packets_dropped_total", { ...of, reason: "interface" }),
+        spool: value("sluice_packets_dropped_total", { ...of, reason: "spool" }),
+      },
+      rate: {
+        pps: history.rate(packets, RATE_SECONDS),
+        mbps: (history.rate(bytes, RATE_SECONDS) * 8) / 1e6,
+      },
+      history: {
+        pps: history.rates(packets),
+        mbps: history.rates(bytes).map((b) => (b * 8) / 1e6),
+      },
+      currentFiles: (view?.files ?? []).map((f) => ({
+        name: f.name,
+        startedAt: new Date(f.startMs).toISOString(),
+        ageSeconds: Math.max(0, (now - f.startMs) / 1000),
+        packets: f.packets,
+        bytes: f.bytes,
+      })),
+    };
+  });
 }
 
 /** The value of the one series `name` with `labels`, or null when it is not exported. */
