@@ -18,6 +18,15 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
+/** The host name of a `Host` header ("localhost:9464" → "localhost", "[::1]:9464" → "::1"); "" without one. */
+export function hostOf(header: string | undefined): string {
+  if (header === undefined) return "";
+  const v6 = /^\[([^\]]+)\]/.exec(header);
+  if (v6) return v6[1]!;
+  const colon = header.lastIndexOf(":");
+  return colon < 0 ? header : header.slice(0, colon);
+}
+
 const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
 
 // Equal-length digests, so the comparison takes the same time whatever was sent.

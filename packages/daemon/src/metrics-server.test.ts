@@ -155,6 +155,32 @@ describe("metrics server", () => {
     }
   });
 
+  it("answers on loopback without credentials only to loopback names, against DNS rebinding", async () => {
+    const { server } = await serve();
+    try {
+      for (const host of ["evil.example", `evil.example:${server.port}`, "10.0.0.5", "[fe80::1]:80"]) {
+        const refused = await get(server.port, "/status.json", { host });
+        expect(refused.status, host).toBe(421);
+        expect(refused.body).not.toContain("42");
+      }
+      for (const host of [`localhost:${server.port}`, "127.0.0.1", `[::1]:${server.port}`]) {
+        expect((await get(server.port, "/status.json", { host })).status, host).toBe(200);
+      }
+      expect((await get(server.port, "/healthz", { host: "evil.example" })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+    // With credentials, any name may ask: the credentials decide.
+    const token = "0123456789abcdef0123";
+    const guarded = await serve({ token });
+    try {
+      const headers = { host: "sensors.example.org", authorization: `Bearer ${token}` };
+      expect((await get(guarded.server.port, "/status.json", headers)).status).toBe(200);
+    } finally {
+      await guarded.server.close();
+    }
+  });
+
   it("finds the endpoint behind a host:port, its own URL or a reverse proxy's folder", () => {
     expect(endpointUrl("127.0.0.1:9464", "status.json")).toBe("http://127.0.0.1:9464/status.json");
     expect(endpointUrl(":9464", "metrics")).toBe("http://127.0.0.1:9464/metrics");

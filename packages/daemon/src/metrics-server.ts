@@ -1,7 +1,14 @@
 import { createServer, get as httpGet, type Server, type ServerResponse } from "node:http";
 import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
-import { authorizationOf, challengeOf, isAuthorized, type MetricsAuth } from "./http-auth.js";
+import {
+  authorizationOf,
+  challengeOf,
+  hostOf,
+  isAuthorized,
+  isLoopbackHost,
+  type MetricsAuth,
+} from "./http-auth.js";
 import type { MetricsRegistry } from "./metrics.js";
 import { renderStatusPage, type StatusHeader, type StatusPage } from "./status-page.js";
 
@@ -43,6 +50,7 @@ const NO_STORE = { "cache-control": "no-store", "x-content-type-options": "nosni
 /**
  * Serves `GET /metrics` (Prometheus text format), `GET /healthz` ("ok") and, with `options.status`,
  * `GET /status.json` and the status page at `GET /`, at `listen`. Read-only: any other method is 405.
+ * On a loopback address without `auth`, a request naming another host (DNS rebinding) gets 421.
  * Resolves once listening; rejects with the socket error (EADDRINUSE, EACCES) otherwise.
  */
 export function serveMetrics(
@@ -64,6 +72,7 @@ export function serveMetrics(
     );
   };
   const { status, page } = options;
+  const loopback = isLoopbackHost(host);
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     const head = request.method === "HEAD";
@@ -76,6 +85,14 @@ export function serveMetrics(
       return;
     }
     const auth = options.auth?.();
+    // A web page elsewhere can point a name of its own at 127.0.0.1 (DNS rebinding) and read a loopback
+    // endpoint that asks for nothing; only loopback names reach one.
+    if (auth === undefined && loopback && !isLoopbackHost(hostOf(request.headers.host))) {
+      response
+        .writeHead(421, { "content-type": "text/plain" })
+        .end("this endpoint answers to loopback names only (localhost, 127.0.0.1, [::1])\n");
+      return;
+    }
     if (auth !== undefined && !isAuthorized(request.headers.authorization, auth)) {
       response
         .writeHead(401, {
