@@ -2,10 +2,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type BrowserPage,
   browserUnavailableReason,
+  ciOutput,
   labUnavailableReason,
   openBrowser,
   withLab,
@@ -18,9 +18,6 @@ const reason =
   labUnavailableReason() ??
   browserUnavailableReason();
 if (reason) console.warn(`skipping the master's status page in a browser: it needs ${reason}`);
-
-/** Where CI keeps what a run leaves for people to look at. */
-const OUT = fileURLToPath(new URL("../../../.ci/out/", import.meta.url));
 
 const dir = mkdtempSync(join(tmpdir(), "master-page-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,8 +98,7 @@ describe.skipIf(reason !== null)("the master's status page in Chromium", () => {
           await expect
             .poll(() => page.locator('tr[data-key^="file:"] .chip.pending').count())
             .toBeGreaterThan(0);
-          mkdirSync(OUT, { recursive: true });
-          await page.screenshot({ path: join(OUT, "status-master.png"), fullPage: true });
+          await page.screenshot({ path: ciOutput("status-master.png"), fullPage: true });
         } finally {
           execFileSync("chattr", ["-i", at("arkime")]);
         }

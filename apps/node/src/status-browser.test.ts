@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   browserUnavailableReason,
+  ciOutput,
   labUnavailableReason,
   missingTools,
   openBrowser,
@@ -19,9 +19,6 @@ const reason =
   missingTools("randpkt") ??
   browserUnavailableReason();
 if (reason) console.warn(`skipping the node's status page in a browser: it needs ${reason}`);
-
-/** Where CI keeps what a run leaves for people to look at. */
-const OUT = fileURLToPath(new URL("../../../.ci/out/", import.meta.url));
 
 const dir = mkdtempSync(join(tmpdir(), "node-page-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,8 +87,7 @@ describe.skipIf(reason !== null)("the node's status page in Chromium", () => {
             timeout: 10_000,
           })
           .toBeGreaterThanOrEqual(6);
-        mkdirSync(OUT, { recursive: true });
-        await page.screenshot({ path: join(OUT, "status-node.png"), fullPage: true });
+        await page.screenshot({ path: ciOutput("status-node.png"), fullPage: true });
         expect(browser.errors).toEqual([]);
         node.child.kill("SIGTERM");
         expect(await node.exited).toBe(0);

@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 
 /** Debian's `chromium` package: the only browser the tests drive (Playwright downloads none). */
@@ -28,6 +29,16 @@ export function browserUnavailableReason(): string | null {
   if (uid !== 0) return `root (uid ${uid}): Chromium runs here without its sandbox`;
   if (!existsSync(CHROMIUM)) return `${CHROMIUM} (Debian's chromium package; run make setup)`;
   return null;
+}
+
+/**
+ * Where a test keeps what a run leaves for people to look at (screenshots): `.ci/out/<name>` at the top of
+ * the repository, created when missing (CI keeps the folder).
+ */
+export function ciOutput(name: string): string {
+  const dir = fileURLToPath(new URL("../../../.ci/out/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
 }
 
 /** A page of the test browser (playwright-core's Page). */
