@@ -103,7 +103,7 @@ export function renderMasterStatus(s: MasterStatus, k: StatusKit): string {
             x.dropped.spool ? `<b class="why">${k.int(x.dropped.spool)}</b>` : "0",
             file
               ? `<span class="file">${k.esc(file.name)}</span>${more}<div class="dim">${k.int(file.packets)} packets · ${k.bytes(file.bytes)}</div>`
-              : `<span class="dim">${x.type === "folder" ? "takes finished files" : "none open"}</span>`,
+              : `<span class="dim">${x.type === "folder" ? "takes finished files" : "none open: the next opens with the next packet"}</span>`,
             file ? k.esc(k.dur(file.ageSeconds)) : "",
           ],
         };
