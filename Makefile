@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := libpcap-dev tcpdump tshark tcpreplay iproute2 ethtool iputils-ping socat netcat-openbsd time inotify-tools
+APT_PACKAGES := libpcap-dev tcpdump tshark tcpreplay iproute2 ethtool iputils-ping socat netcat-openbsd time inotify-tools chromium
 export DEBIAN_FRONTEND := noninteractive
 export TURBO_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1

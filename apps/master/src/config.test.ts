@@ -97,6 +97,22 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     expect(out).toContain("$.pools[0].nodes[1].path: /mnt/node01/in is also the folder of pools.0.nodes.0");
   });
 
+  it("check-config and run refuse a status page other machines reach without credentials, unless allowed", () => {
+    const open = { ...CONTRACT, metrics: { listen: "0.0.0.0:9464" } };
+    const refused = cli("check-config", file("open.json", open));
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain(
+      "$.metrics.listen: 0.0.0.0:9464 is reachable from other machines: set metrics.auth (basic or token)",
+    );
+    const run = cli("run", "--config", file("open.json", open));
+    expect(run.code).toBe(1);
+    expect(run.err).toContain("$.metrics.listen: 0.0.0.0:9464 is reachable from other machines");
+    const allowed = { metrics: { listen: "0.0.0.0:9464", allowUnauthenticated: true } };
+    expect(cli("check-config", file("allowed.json", { ...CONTRACT, ...allowed })).code).toBe(0);
+    const token = { metrics: { listen: "0.0.0.0:9464", auth: { token: "0123456789abcdef" } } };
+    expect(cli("check-config", file("token.json", { ...CONTRACT, ...token })).code).toBe(0);
+  });
+
   it("check-config points at the line and column of JSON that does not parse", () => {
     const { code, out } = cli("check-config", file("broken.json", '{\n  "spool": "/x",\n  "pools": [}\n'));
     expect(code).toBe(1);

@@ -4,8 +4,15 @@ import type { Logger, MetricsRegistry } from "@sluice/daemon";
 import { salvageDirectory } from "@sluice/rotator";
 import { Router, type RoutingOptions } from "@sluice/router";
 import type { MasterConfig } from "./config.js";
+import { RecentFiles } from "./recent-files.js";
 import { SourceMetrics } from "./source-metrics.js";
-import { createSource, type RunningSource, type SourceContext, sourceKey } from "./sources.js";
+import {
+  createSource,
+  type RunningSource,
+  type SourceContext,
+  type SourceView,
+  sourceKey,
+} from "./sources.js";
 
 const MIB = 1024 * 1024;
 
@@ -50,6 +57,8 @@ export class Dispatcher {
   private readonly router: Router;
   private readonly sources = new Map<string, RunningSource>();
   private readonly sourceMetrics: SourceMetrics;
+  /** The last files rotated and where each went (for the status page). */
+  readonly recent: RecentFiles;
 
   constructor(
     config: MasterConfig,
@@ -69,6 +78,12 @@ export class Dispatcher {
       metrics,
     });
     this.sourceMetrics = new SourceMetrics(metrics, () => [...this.sources.values()]);
+    this.recent = new RecentFiles(this.router);
+  }
+
+  /** What each running source is doing, by name (for the status page). */
+  sourceViews(): Map<string, SourceView> {
+    return new Map([...this.sources].map(([name, source]) => [name, source.view()]));
   }
 
   /** The router, for status and tests. */
@@ -132,7 +147,9 @@ export class Dispatcher {
       },
       user: this.config.user,
       log: this.log,
-      onFile: (path, source) => {
+      onFile: (file) => {
+        this.recent.rotated(file);
+        const { path, source } = file;
         this.router.submit(path).catch((error) => this.log.error("submit-failed", { source, path, error }));
       },
     };

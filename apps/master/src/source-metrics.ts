@@ -9,6 +9,7 @@ export class SourceMetrics {
   private readonly retired = new Map<string, SourceCounters>();
   private readonly exported = new Map<string, SourceCounters>();
   private readonly captured: Counter;
+  private readonly bytes: Counter;
   private readonly dropped: Counter;
   private readonly files: Counter;
 
@@ -16,6 +17,11 @@ export class SourceMetrics {
     this.captured = registry.counter("sluice_packets_captured_total", "Packets written to the spool.", [
       "source",
     ]);
+    this.bytes = registry.counter(
+      "sluice_bytes_captured_total",
+      "Bytes of the packets written to the spool (captured lengths; a capture child reports them every second).",
+      ["source"],
+    );
     this.dropped = registry.counter(
       "sluice_packets_dropped_total",
       "Packets lost before the spool: kernel ring full, interface, spool full or unwritable.",
@@ -40,12 +46,14 @@ export class SourceMetrics {
     const before = this.exported.get(name) ?? zero();
     const delta = (key: keyof SourceCounters) => Math.max(0, total[key] - before[key]);
     this.captured.inc({ source: name }, delta("captured"));
+    this.bytes.inc({ source: name }, delta("bytes"));
     this.dropped.inc({ source: name, reason: "kernel" }, delta("droppedByKernel"));
     this.dropped.inc({ source: name, reason: "interface" }, delta("droppedByInterface"));
     this.dropped.inc({ source: name, reason: "spool" }, delta("droppedBySpool"));
     this.files.inc({ source: name }, delta("files"));
     this.exported.set(name, {
       captured: Math.max(before.captured, total.captured),
+      bytes: Math.max(before.bytes, total.bytes),
       droppedByKernel: Math.max(before.droppedByKernel, total.droppedByKernel),
       droppedByInterface: Math.max(before.droppedByInterface, total.droppedByInterface),
       droppedBySpool: Math.max(before.droppedBySpool, total.droppedBySpool),
@@ -55,7 +63,7 @@ export class SourceMetrics {
 }
 
 function zero(): SourceCounters {
-  return { captured: 0, droppedByKernel: 0, droppedByInterface: 0, droppedBySpool: 0, files: 0 };
+  return { captured: 0, bytes: 0, droppedByKernel: 0, droppedByInterface: 0, droppedBySpool: 0, files: 0 };
 }
 
 function add(a: SourceCounters | undefined, b: SourceCounters | undefined): SourceCounters {
@@ -63,6 +71,7 @@ function add(a: SourceCounters | undefined, b: SourceCounters | undefined): Sour
   const y = b ?? zero();
   return {
     captured: x.captured + y.captured,
+    bytes: x.bytes + y.bytes,
     droppedByKernel: x.droppedByKernel + y.droppedByKernel,
     droppedByInterface: x.droppedByInterface + y.droppedByInterface,
     droppedBySpool: x.droppedBySpool + y.droppedBySpool,

@@ -1,13 +1,21 @@
 import { join } from "node:path";
 import { type CaptureStats, SocketSource } from "@sluice/capture";
 import type { Logger } from "@sluice/daemon";
-import { type FileManifest, RotatingCapture, type RotationPolicy, Rotator } from "@sluice/rotator";
+import {
+  type FileManifest,
+  type OpenFileInfo,
+  RotatingCapture,
+  type RotationPolicy,
+  Rotator,
+} from "@sluice/rotator";
 import { FolderSource } from "@sluice/router";
 import type { MasterConfig, SourceConfig } from "./config.js";
 
 /** Counters of one source since it started (all totals). */
 export interface SourceCounters {
   captured: number;
+  /** Bytes of the packets written to the spool (captured lengths). */
+  bytes: number;
   droppedByKernel: number;
   droppedByInterface: number;
   droppedBySpool: number;
@@ -23,6 +31,28 @@ export interface RunningSource {
   /** Finishes open files (each reported through onFile) and stops. */
   stop(): Promise<void>;
   counters(): Promise<SourceCounters>;
+  /** What the source is doing now, for the status page. */
+  view(): SourceView;
+}
+
+/** What a source is doing now, as far as this process knows. */
+export interface SourceView {
+  type: SourceConfig["type"];
+  /** What it reads: an interface, a VXLAN VNI, a listen address, an inbox folder. */
+  input: string;
+  state: "capturing" | "failed" | "listening" | "watching";
+  /** Why it failed, or how many senders are connected. */
+  detail: string | null;
+  /** The files being written now. */
+  files: OpenFileInfo[];
+}
+
+/** What a source knows of a file it finished. */
+export interface FinishedFile {
+  path: string;
+  source: string;
+  packets: number;
+  bytes: number;
 }
 
 /** What every source needs from the master. */
@@ -35,7 +65,7 @@ export interface SourceContext {
   user: string | undefined;
   log: Logger;
   /** A file is finished in the spool. */
-  onFile: (path: string, source: string) => void;
+  onFile: (file: FinishedFile) => void;
 }
 
 /** What a source's behaviour depends on: a reload restarts it only when this changes. */
@@ -62,15 +92,22 @@ export function createSource(
 }
 
 function emptyCounters(): SourceCounters {
-  return { captured: 0, droppedByKernel: 0, droppedByInterface: 0, droppedBySpool: 0, files: 0 };
+  return { captured: 0, bytes: 0, droppedByKernel: 0, droppedByInterface: 0, droppedBySpool: 0, files: 0 };
+}
+
+function finished(manifest: FileManifest, source: string): FinishedFile {
+  return { path: manifest.path, source, packets: manifest.packets, bytes: manifest.bytes };
 }
 
 /** A SPAN port or a VXLAN mirror: libpcap and rotation in one child process. */
 class CaptureSource implements RunningSource {
   readonly name: string;
+  private readonly type: "interface" | "vxlan";
   private readonly capture: RotatingCapture;
+  private readonly input: string;
   private files = 0;
   private last: CaptureStats | null = null;
+  private failure: string | null = null;
 
   constructor(
     config: Extract<SourceConfig, { type: "interface" | "vxlan" }>,
@@ -78,8 +115,13 @@ class CaptureSource implements RunningSource {
     readonly key: string,
   ) {
     this.name = config.name;
+    this.type = config.type;
     const iface =
       config.type === "interface" ? config.interface : (config.interfaceName ?? `sluice${config.vni}`);
+    this.input =
+      config.type === "interface"
+        ? `${iface}${config.netns ? ` (netns ${config.netns})` : ""}`
+        : `VNI ${config.vni} → ${iface}`;
     this.capture = new RotatingCapture({
       interface: iface,
       name: config.name,
@@ -105,13 +147,16 @@ class CaptureSource implements RunningSource {
     this.capture.on("file", (manifest: FileManifest) => {
       this.files++;
       context.log.info("file-rotated", fileFields(manifest));
-      context.onFile(manifest.path, this.name);
+      context.onFile(finished(manifest, this.name));
     });
     this.capture.on("spool-error", (error) => context.log.error("spool-error", { source: this.name, error }));
     this.capture.on("warning", (warning) =>
       context.log.warn("capture-warning", { source: this.name, warning }),
     );
-    this.capture.on("error", (error) => context.log.error("capture-failed", { source: this.name, error }));
+    this.capture.on("error", (error) => {
+      this.failure = error.message;
+      context.log.error("capture-failed", { source: this.name, error });
+    });
   }
 
   start(): Promise<void> {
@@ -124,13 +169,26 @@ class CaptureSource implements RunningSource {
 
   async counters(): Promise<SourceCounters> {
     const stats = this.last ?? (await this.capture.stats().catch(() => null));
-    if (stats === null) return { ...emptyCounters(), files: this.files };
+    const bytes = this.capture.progress?.bytes ?? 0;
+    if (stats === null) return { ...emptyCounters(), bytes, files: this.files };
     return {
       captured: stats.captured,
+      bytes,
       droppedByKernel: stats.droppedByKernel,
       droppedByInterface: stats.droppedByInterface,
       droppedBySpool: stats.droppedByConsumer,
       files: this.files,
+    };
+  }
+
+  view(): SourceView {
+    const file = this.capture.progress?.file;
+    return {
+      type: this.type,
+      input: this.input,
+      state: this.failure === null ? "capturing" : "failed",
+      detail: this.failure,
+      files: file ? [file] : [],
     };
   }
 }
@@ -142,6 +200,7 @@ class StreamSource implements RunningSource {
   private readonly rotators = new Map<string, Rotator>();
   private readonly closing = new Set<Promise<unknown>>();
   private readonly totals = emptyCounters();
+  private readonly listen: string;
 
   constructor(
     config: Extract<SourceConfig, { type: "socket" }>,
@@ -149,6 +208,7 @@ class StreamSource implements RunningSource {
     readonly key: string,
   ) {
     this.name = config.name;
+    this.listen = `${config.tls ? "tls" : "tcp"} ${config.listen}`;
     this.socket = new SocketSource({
       name: config.name,
       listen: config.listen,
@@ -178,7 +238,7 @@ class StreamSource implements RunningSource {
       rotator.on("file", (manifest) => {
         this.totals.files++;
         context.log.info("file-rotated", fileFields(manifest));
-        context.onFile(manifest.path, this.name);
+        context.onFile(finished(manifest, this.name));
       });
       rotator.on("error", (error) => context.log.error("spool-error", { source: connection.label, error }));
       rotator.start();
@@ -204,6 +264,7 @@ class StreamSource implements RunningSource {
       this.rotators.delete(connection.label);
       const done = rotator.stop().finally(() => {
         this.totals.droppedBySpool += rotator.stats.droppedBySpool;
+        this.totals.bytes += rotator.stats.bytes;
         this.closing.delete(done);
       });
       this.closing.add(done);
@@ -225,8 +286,24 @@ class StreamSource implements RunningSource {
 
   async counters(): Promise<SourceCounters> {
     let spool = this.totals.droppedBySpool;
-    for (const rotator of this.rotators.values()) spool += rotator.stats.droppedBySpool;
-    return { ...this.totals, droppedBySpool: spool, captured: this.totals.captured - spool };
+    let bytes = this.totals.bytes;
+    for (const rotator of this.rotators.values()) {
+      spool += rotator.stats.droppedBySpool;
+      bytes += rotator.stats.bytes;
+    }
+    return { ...this.totals, droppedBySpool: spool, bytes, captured: this.totals.captured - spool };
+  }
+
+  view(): SourceView {
+    const files = [...this.rotators.values()].flatMap((r) => (r.current ? [r.current] : []));
+    const senders = this.rotators.size;
+    return {
+      type: "socket",
+      input: this.listen,
+      state: "listening",
+      detail: `${senders} ${senders === 1 ? "sender" : "senders"} connected`,
+      files,
+    };
   }
 }
 
@@ -234,8 +311,10 @@ class StreamSource implements RunningSource {
 class InboxSource implements RunningSource {
   readonly name: string;
   private readonly folder: FolderSource;
+  private readonly path: string;
   private files = 0;
   private packets = 0;
+  private bytes = 0;
 
   constructor(
     config: Extract<SourceConfig, { type: "folder" }>,
@@ -243,6 +322,7 @@ class InboxSource implements RunningSource {
     readonly key: string,
   ) {
     this.name = config.name;
+    this.path = config.path;
     this.folder = new FolderSource({
       name: config.name,
       path: config.path,
@@ -254,7 +334,8 @@ class InboxSource implements RunningSource {
     this.folder.on("file", (file) => {
       this.files++;
       this.packets += file.packets;
-      context.onFile(file.path, this.name);
+      this.bytes += file.bytes;
+      context.onFile({ path: file.path, source: this.name, packets: file.packets, bytes: file.bytes });
     });
     this.folder.on("error", (error) => context.log.error("inbox-failed", { source: this.name, error }));
   }
@@ -268,7 +349,11 @@ class InboxSource implements RunningSource {
   }
 
   async counters(): Promise<SourceCounters> {
-    return { ...emptyCounters(), captured: this.packets, files: this.files };
+    return { ...emptyCounters(), captured: this.packets, bytes: this.bytes, files: this.files };
+  }
+
+  view(): SourceView {
+    return { type: "folder", input: this.path, state: "watching", detail: null, files: [] };
   }
 }
 

@@ -7,8 +7,9 @@ Commands:
       the dispatcher: captures the config's sources into rotated files in the spool and hands each
       finished file to one node of every pool and to every alone consumer, exactly once per pool,
       surviving kill -9 (a journal in <spool>/journal). Logs one JSON object per line on stdout;
-      Prometheus metrics at metrics.listen. SIGTERM/SIGINT: finish open files and in-flight
-      deliveries, exit 0. SIGHUP: reload the config (an invalid one is refused, the old one kept).
+      a live status page (GET /), GET /status.json and Prometheus GET /metrics at metrics.listen.
+      SIGTERM/SIGINT: finish open files and in-flight deliveries, exit 0. SIGHUP: reload the
+      config (an invalid one is refused, the old one kept).
 
   check-config FILE...
       every problem of a master config with its JSON path ($.pools[0].nodes[1].path); exit 1 if any.
@@ -16,9 +17,11 @@ Commands:
   import-owlh dispatcher-nodes.json
       prints the Sluice config equivalent to an OwlH Dispatcher's node list (notes on stderr).
 
-  status [--config FILE | --metrics HOST:PORT] [--json]
-      asks a running master's metrics endpoint (the config's metrics.listen; default config
-      /etc/sluice/master.json) and prints sources, spool and destinations with their health.
+  status [--config FILE] [--metrics HOST:PORT|URL] [--json]
+      asks a running master for its status document (GET /status.json at the config's
+      metrics.listen, with its metrics.auth; default config /etc/sluice/master.json) and prints
+      sources with their rates, spool and destinations with their health and its reason; --json
+      prints the document itself.
 
   schema [--markdown]
       prints the config's JSON Schema (point an editor at it with "$schema"), or with --markdown

@@ -15,6 +15,7 @@ export interface NodeMetrics {
   lagSeconds: Gauge;
   currentFile: Gauge;
   currentPackets: Gauge;
+  currentBytes: Gauge;
   outputUp: Gauge;
 }
 
@@ -56,6 +57,10 @@ export function nodeMetrics(registry: MetricsRegistry): NodeMetrics {
     currentPackets: registry.gauge(
       "sluice_node_current_file_packets_sent",
       "Packets of the current file sent so far.",
+    ),
+    currentBytes: registry.gauge(
+      "sluice_node_current_file_bytes_sent",
+      "Bytes of packets of the current file sent so far.",
     ),
     outputUp: registry.gauge("sluice_node_output_up", "1 while the output (interface or FIFO) is open."),
   };

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { lstat, mkdir, readdir, readlink } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
@@ -39,6 +40,16 @@ export type FailReason = PcapFormatReason | "symlink" | "incomplete" | "bad-file
 
 // Errors of the output, not of the file: keep the file, wait, open the output again.
 
+/**
+ * What a SensorNode tells its status page, one event per log line of the same name: the whole hook of the
+ * status page into the engine (with the sluice_node_current_file_* gauges).
+ */
+export interface SensorNodeEvents {
+  "replay-started": [{ file: string; size: number; packets: number }];
+  replayed: [{ file: string; packetsSent: number; bytesSent: number; durationMs: number }];
+  "file-failed": [{ file: string; reason: FailReason; message: string }];
+}
+
 /** Options of a SensorNode. */
 export interface SensorNodeOptions {
   config: NodeConfig;
@@ -52,7 +63,7 @@ export interface SensorNodeOptions {
  * `stateDir` keeps kill -9 between the two from replaying it twice). Output failures keep the file and
  * retry with backoff; files that cannot be replayed go to `failed` with a `.reason.json`.
  */
-export class SensorNode {
+export class SensorNode extends EventEmitter<SensorNodeEvents> {
   private config: NodeConfig;
   private readonly log: Logger;
   private readonly metrics: NodeMetrics;
@@ -80,6 +91,7 @@ export class SensorNode {
   private readonly verified = new Map<string, FileIdentity & { result: Promise<VerifyResult> }>();
 
   constructor(options: SensorNodeOptions) {
+    super();
     this.config = options.config;
     this.log = options.log ?? silentLogger;
     this.metrics = nodeMetrics(options.metrics);
@@ -387,12 +399,17 @@ export class SensorNode {
     this.current = file;
     this.metrics.currentFile.set({ file: file.name }, 1);
     this.metrics.currentPackets.set({}, 0);
+    this.metrics.currentBytes.set({}, 0);
     this.log.info("replay-started", { file: file.name, size: identity.size, packets });
+    this.emit("replay-started", { file: file.name, size: identity.size, packets });
     let stats: FileReplayStats;
     try {
       const replaying = replayer.replayFile(path, {
         signal: this.stopController.signal,
-        onProgress: (p) => this.metrics.currentPackets.set({}, p.packetsSent),
+        onProgress: (p) => {
+          this.metrics.currentPackets.set({}, p.packetsSent);
+          this.metrics.currentBytes.set({}, p.bytesSent);
+        },
       });
       this.verifyAhead(file);
       stats = await replaying;
@@ -425,6 +442,7 @@ export class SensorNode {
       this.current = null;
       this.metrics.currentFile.reset();
       this.metrics.currentPackets.set({}, 0);
+      this.metrics.currentBytes.set({}, 0);
     }
     this.count(stats);
     this.journal.record(identity);
@@ -443,6 +461,8 @@ export class SensorNode {
       mbps: stats.mbps,
       timingErrorUs: stats.timingErrorUs,
     });
+    const { packetsSent, bytesSent, durationMs } = stats;
+    this.emit("replayed", { file: file.name, packetsSent, bytesSent, durationMs });
     await this.finish(file, identity);
     return 0;
   }
@@ -540,6 +560,7 @@ export class SensorNode {
     this.waiting.delete(file.name);
     this.metrics.filesFailed.inc({ reason });
     this.log.warn("file-failed", { file: file.name, reason, to: failed, ...details });
+    this.emit("file-failed", { file: file.name, reason, message: String(details["message"] ?? reason) });
   }
 
   private collect(): void {

@@ -8,8 +8,9 @@ Commands:
       another in capture order (the time in the master's file names) into the output interface or
       FIFO; deletes or moves each file only once its replay finished (a journal in stateDir keeps
       kill -9 from replaying a finished file again). Incomplete files wait stableSeconds, then go to
-      the failed folder with <name>.reason.json. Logs one JSON object per line on stdout; Prometheus
-      metrics at metrics.listen. SIGTERM/SIGINT: stop at a packet boundary, keep the file, exit 0.
+      the failed folder with <name>.reason.json. Logs one JSON object per line on stdout; a live
+      status page (GET /), GET /status.json and Prometheus GET /metrics at metrics.listen.
+      SIGTERM/SIGINT: stop at a packet boundary, keep the file, exit 0.
       SIGHUP: reload the config (an invalid one is refused, the old one kept).
 
   check-config FILE...
@@ -33,9 +34,10 @@ Commands:
                              most exact timing, one core busy), or sleep until just before each
                              send time (little CPU, a longer tail of late frames)
 
-  status [--config FILE | --metrics HOST:PORT] [--json]
-      asks a running node's metrics endpoint (the config's metrics.listen; default config
-      /etc/sluice/node.json) and prints the output, current file, backlog, lag and totals.
+  status [--config FILE] [--metrics HOST:PORT|URL] [--json]
+      asks a running node for its status document (GET /status.json at the config's metrics.listen,
+      with its metrics.auth; default config /etc/sluice/node.json) and prints the output, current
+      file, rate, backlog, lag, totals and recent failures; --json prints the document itself.
 
   schema [--markdown]
       prints the config's JSON Schema (point an editor at it with "$schema"), or with --markdown

@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import type { MetricsSettings } from "./config-fields.js";
 import { ConfigError, formatProblem, loadConfigFile } from "./config-file.js";
 import { configReference } from "./config-reference.js";
-import { parseMetrics, type Sample } from "./metrics.js";
-import { fetchMetricsText } from "./metrics-server.js";
+import type { MetricsAuth } from "./http-auth.js";
+import { fetchStatus } from "./metrics-server.js";
 import { type Command, UsageError } from "./run-cli.js";
 
 /**
@@ -33,24 +34,26 @@ export function checkConfigCommand<S extends z.ZodType>(
 }
 
 /** How `status` finds and shows a running daemon. */
-export interface StatusCommandOptions<S extends z.ZodType> {
+export interface StatusCommandOptions<S extends z.ZodType<{ metrics?: MetricsSettings | undefined }>, T> {
   /** Binary name for messages (`sluice-node`). */
   app: string;
   /** What answers, for "no node answers at …". */
   what: string;
-  /** The config schema, whose `metrics.listen` says where to ask. */
+  /** The config schema, whose `metrics` says where to ask and with which credentials. */
   schema: S;
   defaultConfig: string;
-  listenOf: (config: z.output<S>) => string | undefined;
-  /** The human summary of the samples. */
-  format: (samples: Sample[]) => string;
+  /** The human summary of the status document (what the status page shows). */
+  format: (status: T) => string;
 }
 
 /**
- * `status [--config FILE | --metrics HOST:PORT] [--json]`: reads a running daemon's metrics endpoint and
- * prints a human summary (or the samples as JSON).
+ * `status [--config FILE] [--metrics HOST:PORT|URL] [--json]`: reads a running daemon's status document
+ * (`GET /status.json`, what its status page shows) and prints a human summary, or the document itself.
+ * The config gives the address and the credentials (`metrics.auth`); `--metrics` another address.
  */
-export function statusCommand<S extends z.ZodType>(options: StatusCommandOptions<S>): Command {
+export function statusCommand<S extends z.ZodType<{ metrics?: MetricsSettings | undefined }>, T>(
+  options: StatusCommandOptions<S, T>,
+): Command {
   return async (args) => {
     let values: { config?: string | undefined; metrics?: string | undefined; json?: boolean | undefined };
     try {
@@ -67,15 +70,19 @@ export function statusCommand<S extends z.ZodType>(options: StatusCommandOptions
       throw new UsageError((error as Error).message);
     }
     let listen = values.metrics;
-    if (listen === undefined) {
+    let auth: MetricsAuth | undefined;
+    if (listen === undefined || values.config !== undefined) {
       const file = values.config ?? options.defaultConfig;
+      let metrics: MetricsSettings | undefined;
       try {
-        listen = options.listenOf(loadConfigFile(options.schema, file));
+        metrics = loadConfigFile(options.schema, file).metrics;
       } catch (error) {
         if (!ConfigError.isInstance(error)) throw error;
         process.stderr.write(`${options.app}: ${error.message}\n`);
         return 1;
       }
+      auth = metrics?.auth;
+      listen ??= metrics?.listen;
       if (listen === undefined) {
         process.stderr.write(
           `${options.app}: ${file} has no metrics.listen: nothing to ask (add one, or pass --metrics)\n`,
@@ -83,16 +90,16 @@ export function statusCommand<S extends z.ZodType>(options: StatusCommandOptions
         return 1;
       }
     }
-    let samples: Sample[];
+    let status: unknown;
     try {
-      samples = parseMetrics(await fetchMetricsText(listen));
+      status = await fetchStatus(listen, { auth });
     } catch (error) {
       process.stderr.write(
         `${options.app}: no ${options.what} answers at ${listen}: ${(error as Error).message}\n`,
       );
       return 1;
     }
-    process.stdout.write(values.json ? `${JSON.stringify(samples)}\n` : options.format(samples));
+    process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : options.format(status as T));
     return 0;
   };
 }

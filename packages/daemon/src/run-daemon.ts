@@ -1,14 +1,19 @@
+import { hostname } from "node:os";
 import type { z } from "zod";
 import { loadRunConfig } from "./cli-kit.js";
 import { ConfigError, loadConfigFile } from "./config-file.js";
+import type { MetricsAuth } from "./http-auth.js";
 import { type LogFields, Logger, type LogLevel } from "./logger.js";
-import { MetricsRegistry } from "./metrics.js";
+import { MetricsRegistry, type Sample } from "./metrics.js";
+import { MetricsHistory } from "./metrics-history.js";
 import { type MetricsServer, serveMetrics } from "./metrics-server.js";
+import type { StatusKit } from "./status-kit.js";
+import type { StatusHeader } from "./status-page.js";
 
 /** What every daemon config has: a log level, and maybe a metrics endpoint. */
 export interface DaemonConfig {
   log: { level: LogLevel };
-  metrics?: { listen: string } | undefined;
+  metrics?: { listen: string; auth?: MetricsAuth | undefined } | undefined;
 }
 
 /** The long-running part of a daemon, as `runDaemon` drives it. */
@@ -27,6 +32,34 @@ export interface DaemonSpec<S extends z.ZodType<DaemonConfig>, D extends Daemon<
   create(config: z.output<S>, log: Logger, metrics: MetricsRegistry): D;
   /** What the `started` line says besides pid, config file and metrics address. */
   describe(daemon: D, config: z.output<S>): LogFields;
+  /** The status page (GET /) and its document (GET /status.json), served beside the metrics. */
+  status?: DaemonStatus<D, z.output<S>>;
+}
+
+/** What a status document is built from, at each request. */
+export interface StatusContext<D, C> {
+  daemon: D;
+  /** The running config (the last one a reload took). */
+  config: C;
+  /** The registry's samples, collected for this document: the numbers /metrics shows now. */
+  samples: Sample[];
+  /** The last minute of the metrics named in `history`, for rates and charts. */
+  history: MetricsHistory;
+  /** When this document is made (ms since the epoch). */
+  now: number;
+}
+
+/** A daemon's status page and document. */
+// biome-ignore lint/suspicious/noExplicitAny: each daemon has its own document type
+export interface DaemonStatus<D, C, T extends object = any> {
+  /** The page's title (`sluice-master status`). */
+  title: string;
+  /** Metric names whose last minute the page shows (a snapshot every second). */
+  history: readonly string[];
+  /** The document after its header (app, host, pid, startedAt, now). */
+  build(context: StatusContext<D, C>): T | Promise<T>;
+  /** Renders the whole document; it also runs in the browser, as its source text (see StatusPage). */
+  render(status: StatusHeader & T, kit: StatusKit): string;
 }
 
 /**
@@ -42,6 +75,8 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
   const loaded = loadRunConfig(spec.app, spec.schema, args);
   if (loaded === null) return 1;
   const { file, config } = loaded;
+  const startedAt = new Date().toISOString();
+  let running = config;
   const log = new Logger({ level: config.log.level, fields: { app: spec.app } });
   const metrics = new MetricsRegistry();
   const daemon = spec.create(config, log, metrics);
@@ -69,6 +104,7 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
       }
       try {
         await daemon.reload(next);
+        running = next;
       } catch (error) {
         const problems = [{ path: "$", message: error instanceof Error ? error.message : String(error) }];
         log.error("config-reload-refused", { config: file, problems, kept: "the running configuration" });
@@ -76,13 +112,33 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
     });
   });
   let server: MetricsServer | null = null;
+  const status = spec.status;
+  const history = status ? new MetricsHistory({ names: status.history }) : null;
   try {
-    if (config.metrics) server = await serveMetrics(metrics, config.metrics.listen);
+    if (config.metrics) {
+      server = await serveMetrics(metrics, config.metrics.listen, {
+        auth: () => running.metrics?.auth,
+        realm: spec.app,
+        ...(status &&
+          history && {
+            status: async (): Promise<StatusHeader> => {
+              const samples = await metrics.samples();
+              const now = Date.now();
+              const context = { daemon, config: running, samples, history, now };
+              const header = { app: spec.app, host: hostname(), pid: process.pid, startedAt };
+              return { ...header, now: new Date(now).toISOString(), ...(await status.build(context)) };
+            },
+            page: { title: status.title, render: status.render },
+          }),
+      });
+      history?.start(metrics);
+    }
     await daemon.start();
     started();
   } catch (error) {
     log.error("start-failed", { error });
     await daemon.stop().catch(() => {});
+    await history?.stop();
     await server?.close();
     return 1;
   }
@@ -96,6 +152,7 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
   log.info("stopping", {});
   await reloading;
   const { pending } = await daemon.stop();
+  await history?.stop();
   await server?.close();
   log.info("stopped", { pending });
   return 0;

@@ -12,7 +12,7 @@ import {
 } from "@sluice/capture";
 import { SpoolError } from "./errors.js";
 import type { FileManifest } from "./manifest.js";
-import type { RotatingMessage, RotatingOutputConfig } from "./rotating-output.js";
+import type { RotatingMessage, RotatingOutputConfig, RotatingProgress } from "./rotating-output.js";
 import { type RotationPolicy, resolvePolicy } from "./rotation-policy.js";
 
 /** A live interface captured straight into rotated files. */
@@ -36,6 +36,8 @@ export interface RotatingCaptureEvents {
   file: [FileManifest];
   /** The spool refused packets; capture goes on, counting them. */
   "spool-error": [SpoolError];
+  /** What the child has written so far (every tick while packets come in, once a second when idle). */
+  progress: [RotatingProgress];
   /** The packet limit was reached; stop() to finish the last file. */
   "count-reached": [number];
   error: [CaptureError];
@@ -51,6 +53,7 @@ const dist = basename(here) === "dist" ? here : join(here, "..", "dist");
  */
 export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
   private readonly capture: InterfaceSource | VxlanSource;
+  private lastProgress: RotatingProgress | null = null;
 
   constructor(options: RotatingCaptureOptions) {
     super();
@@ -89,6 +92,11 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
     return this.capture.start();
   }
 
+  /** The child's last progress report (null before the first, a tick after start). */
+  get progress(): RotatingProgress | null {
+    return this.lastProgress;
+  }
+
   stats(): Promise<CaptureStats> {
     return this.capture.stats();
   }
@@ -100,7 +108,10 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
 
   private onOutput(message: RotatingMessage): void {
     if (message.type === "file") this.emit("file", message.manifest);
-    else if (message.type === "count-reached") this.emit("count-reached", message.packets);
+    else if (message.type === "progress") {
+      this.lastProgress = message.progress;
+      this.emit("progress", message.progress);
+    } else if (message.type === "count-reached") this.emit("count-reached", message.packets);
     else if (message.type === "spool-error") {
       const { reason, path, errno, message: text } = message.error;
       this.emit(

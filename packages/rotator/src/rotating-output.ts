@@ -1,7 +1,7 @@
 import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture";
 import type { FileManifest } from "./manifest.js";
 import type { RotationPolicy } from "./rotation-policy.js";
-import { Rotator } from "./rotator.js";
+import { type OpenFileInfo, Rotator } from "./rotator.js";
 
 /** Settings a rotating capture child receives (its ChildOutputConfig). */
 export interface RotatingOutputConfig {
@@ -14,9 +14,26 @@ export interface RotatingOutputConfig {
   maxPackets?: number;
 }
 
+/** What a rotating capture has written, as its child reports it (every tick while packets come in). */
+export interface RotatingProgress {
+  /** Totals since the child started. */
+  packets: number;
+  bytes: number;
+  /** The file being written, or null between files. */
+  file: OpenFileInfo | null;
+  /** When the child took this reading (ms since the epoch). */
+  at: number;
+}
+
+// Often enough that a rate taken every second from the last report is off by a tick at most; when
+// nothing changes, once a second.
+const PROGRESS_EVERY_MS = 100;
+const PROGRESS_IDLE_MS = 1000;
+
 /** What a rotating capture child tells its parent. */
 export type RotatingMessage =
   | { type: "file"; manifest: FileManifest }
+  | { type: "progress"; progress: RotatingProgress }
   | { type: "spool-error"; error: { reason: string; path: string; errno: string | null; message: string } }
   | { type: "count-reached"; packets: number };
 
@@ -29,6 +46,8 @@ export class RotatingOutput implements PacketOutput {
   private readonly rotator: Rotator;
   private readonly maxPackets: number;
   private lastStats: HandleStats = { received: 0, droppedByKernel: 0, droppedByInterface: 0 };
+  private progressAt = 0;
+  private reported = "";
 
   constructor(private readonly context: ChildContext) {
     const config = context.config.output as unknown as RotatingOutputConfig;
@@ -65,6 +84,16 @@ export class RotatingOutput implements PacketOutput {
     this.rotator.noteDrops("kernel", stats.droppedByKernel - this.lastStats.droppedByKernel);
     this.rotator.noteDrops("interface", stats.droppedByInterface - this.lastStats.droppedByInterface);
     this.lastStats = stats;
+    const now = Date.now();
+    if (now - this.progressAt < PROGRESS_EVERY_MS) return;
+    const { packets, bytes } = this.rotator.stats;
+    const file = this.rotator.current;
+    const state = `${bytes} ${file?.name}`;
+    if (state === this.reported && now - this.progressAt < PROGRESS_IDLE_MS) return;
+    this.progressAt = now;
+    this.reported = state;
+    const progress: RotatingProgress = { packets, bytes, file, at: now };
+    this.context.send({ type: "progress", progress } satisfies RotatingMessage);
   }
 
   async close(stats: HandleStats): Promise<void> {

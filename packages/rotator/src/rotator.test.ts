@@ -158,6 +158,29 @@ describe("Rotator", () => {
     expect(files).toEqual([manifest]);
   });
 
+  it("tells which file it is writing, since when, and what it holds so far", async () => {
+    const dir = freshDir();
+    const { r, files } = rotator({ dir, source: "span0", policy: { seconds: 3600 } });
+    const before = Date.now();
+    r.start();
+    expect(r.current).toBeNull();
+    r.writePacket(packet(1));
+    r.writePacket(packet(2));
+    const current = r.current!;
+    expect(current).toEqual({
+      name: expect.stringMatching(/^span0-\d{8}T\d{6}Z-000001\.pcap$/),
+      startMs: expect.any(Number),
+      packets: 2,
+      bytes: frame(1).length + frame(2).length,
+    });
+    expect(current.startMs).toBeGreaterThanOrEqual(before);
+    await r.rotate();
+    expect(r.current).toBeNull();
+    expect(files[0]!.name).toBe(current.name);
+    expect(r.stats).toMatchObject({ packets: 2, bytes: current.bytes });
+    await r.stop();
+  });
+
   it("never shows a final name before the file is complete", async () => {
     const dir = freshDir();
     const { r, files } = rotator({ dir, policy: { seconds: 3600, packets: 300 } });

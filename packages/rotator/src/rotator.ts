@@ -56,6 +56,15 @@ export interface RotatorStats {
   droppedBySpool: number;
 }
 
+/** The file a rotator is writing: its final name, the start of its interval, and what it holds so far. */
+export interface OpenFileInfo {
+  name: string;
+  /** Start of the file's interval (ms since the epoch): the time in its name. */
+  startMs: number;
+  packets: number;
+  bytes: number;
+}
+
 interface OpenFile {
   fd: number;
   writer: PcapWriter;
@@ -125,6 +134,12 @@ export class Rotator extends EventEmitter<RotatorEvents> {
   /** Totals since start. */
   get stats(): RotatorStats {
     return { ...this.totals };
+  }
+
+  /** The file being written, or null between files. */
+  get current(): OpenFileInfo | null {
+    const file = this.file;
+    return file && { name: file.name, startMs: file.startMs, packets: file.packets, bytes: file.bytes };
   }
 
   /** Link type and snaplen of the files written with writeRecord (the capture's). */

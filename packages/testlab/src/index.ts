@@ -1,4 +1,6 @@
 export { labUnavailableReason } from "./availability.js";
+export type { BrowserPage, TestBrowser } from "./browser.js";
+export { browserUnavailableReason, CHROMIUM, ciOutput, openBrowser } from "./browser.js";
 export type { CaptureHandle, CaptureOptions, CaptureStats } from "./capture.js";
 export { cleanupStaleLabs } from "./cleanup.js";
 export type { DaemonProcess } from "./daemon-process.js";

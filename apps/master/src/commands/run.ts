@@ -1,6 +1,8 @@
 import { runDaemon } from "@sluice/daemon";
 import { MasterConfig } from "../config.js";
 import { Dispatcher } from "../dispatcher.js";
+import { renderMasterStatus } from "../status-page.js";
+import { MASTER_HISTORY, masterStatus } from "../status-report.js";
 
 /** `sluice-master run --config FILE`: sources, rotation and dispatch until SIGTERM. */
 export function runRun(args: string[]): Promise<number> {
@@ -15,6 +17,12 @@ export function runRun(args: string[]): Promise<number> {
         pools: config.pools.map((p) => `${p.name}(${p.nodes.map((n) => n.name).join(",")})`),
         alone: config.alone.map((a) => a.name),
       }),
+      status: {
+        title: "sluice-master status",
+        history: MASTER_HISTORY,
+        build: masterStatus,
+        render: renderMasterStatus,
+      },
     },
     args,
   );

@@ -1,23 +1,19 @@
-import { formatSize, type Sample, sampleSum, statusCommand } from "@sluice/daemon";
+import { statusCommand, statusKit } from "@sluice/daemon";
 import { MasterConfig } from "../config.js";
+import type { DestinationStatus, MasterStatus } from "../status-report.js";
 
-/** `sluice-master status`: a running master's metrics as a human summary. */
+/** `sluice-master status`: a running master's status document as a human summary. */
 export const runStatus = statusCommand({
   app: "sluice-master",
   what: "master",
   schema: MasterConfig,
   defaultConfig: "/etc/sluice/master.json",
-  listenOf: (config) => config.metrics?.listen,
-  format: (samples) => formatStatus(samples),
+  format: (status: MasterStatus) => formatStatus(status),
 });
 
-/** The summary `status` prints: sources, spool, destinations. */
-export function formatStatus(samples: Sample[]): string {
-  const value = (name: string, labels: Record<string, string> = {}): number =>
-    sampleSum(samples, name, labels);
-  const labelValues = (name: string, label: string): string[] => [
-    ...new Set(samples.filter((s) => s.name === name).map((s) => s.labels[label]!)),
-  ];
+/** The summary `status` prints: sources, spool, destinations (the status page's figures, as text). */
+export function formatStatus(s: MasterStatus): string {
+  const k = statusKit();
   const lines: string[] = [];
   const table = (header: string[], rows: (string | number)[][]): void => {
     const all = [header, ...rows.map((r) => r.map(String))];
@@ -31,38 +27,56 @@ export function formatStatus(samples: Sample[]): string {
       );
     lines.push("");
   };
-  const sources = labelValues("sluice_packets_captured_total", "source");
   table(
-    ["SOURCE", "CAPTURED", "DROP KERNEL", "DROP IFACE", "DROP SPOOL", "FILES"],
-    sources.map((source) => [
-      source,
-      value("sluice_packets_captured_total", { source }),
-      value("sluice_packets_dropped_total", { source, reason: "kernel" }),
-      value("sluice_packets_dropped_total", { source, reason: "interface" }),
-      value("sluice_packets_dropped_total", { source, reason: "spool" }),
-      value("sluice_files_rotated_total", { source }),
+    ["SOURCE", "STATE", "PKT/S", "MBIT/S", "CAPTURED", "DROP KERNEL", "DROP IFACE", "DROP SPOOL", "FILES"],
+    s.sources.map((x) => [
+      x.name,
+      x.state,
+      Math.round(x.rate.pps),
+      x.rate.mbps.toFixed(2),
+      x.packets,
+      x.dropped.kernel,
+      x.dropped.interface,
+      x.dropped.spool,
+      x.files,
     ]),
   );
+  for (const x of s.sources) {
+    if (x.detail && x.state !== "listening") lines.push(`${x.name}: ${x.detail}`);
+    for (const f of x.currentFiles)
+      lines.push(`${x.name}: writing ${f.name} (${k.dur(f.ageSeconds)}, ${f.packets} packets)`);
+  }
+  if (s.sources.some((x) => x.currentFiles.length > 0 || (x.detail && x.state !== "listening")))
+    lines.push("");
+  const { quota } = s.spool;
+  const limits = [
+    quota.files === null ? null : `${quota.files} files`,
+    quota.bytes === null ? null : k.bytes(quota.bytes),
+  ].filter((q) => q !== null);
   lines.push(
-    `spool: ${value("sluice_spool_pending_files")} files (${formatSize(value("sluice_spool_pending_bytes"))}) waiting, ` +
-      `${value("sluice_files_dispatched_total")} dispatched, ${value("sluice_spool_dropped_files_total")} dropped`,
+    `spool: ${s.spool.pendingFiles} files (${k.bytes(s.spool.pendingBytes)}) waiting` +
+      `${limits.length ? ` of a quota of ${limits.join(", ")}` : ""}, ${s.spool.dispatched} dispatched, ` +
+      `${s.spool.dropped.quota + s.spool.dropped.missing} dropped`,
     "",
   );
-  const destinations = samples.filter((s) => s.name === "sluice_destination_healthy");
+  const destinations: DestinationStatus[] = [...s.pools.flatMap((p) => p.nodes), ...s.alone];
   table(
-    ["DESTINATION", "KIND", "HEALTHY", "BACKLOG", "FREE", "DELIVERED", "FAILED"],
-    destinations.map(({ labels }) => {
-      const destination = labels["destination"]!;
-      return [
-        destination,
-        labels["kind"]!,
-        value("sluice_destination_healthy", { destination }) ? "yes" : "NO",
-        value("sluice_destination_backlog_files", { destination }),
-        formatSize(value("sluice_destination_free_bytes", { destination })),
-        value("sluice_deliveries_total", { destination, result: "ok" }),
-        value("sluice_deliveries_total", { destination, result: "failed" }),
-      ];
-    }),
+    ["DESTINATION", "KIND", "HEALTHY", "BACKLOG", "FREE", "DELIVERED", "FAILED", "LAST MIN", "LAST DELIVERY"],
+    destinations.map((d) => [
+      d.name,
+      d.kind,
+      d.health === "healthy" ? "yes" : d.health === "unknown" ? "unknown" : `NO (${d.reason ?? "unhealthy"})`,
+      d.backlog ?? "-",
+      k.bytes(d.freeBytes),
+      d.delivered,
+      d.failed,
+      d.deliveriesLastMinute,
+      d.lastDeliveryAt === null
+        ? "never"
+        : `${k.dur((Date.parse(s.now) - Date.parse(d.lastDeliveryAt)) / 1000)} ago`,
+    ]),
   );
+  for (const d of destinations)
+    if (d.health === "unhealthy" && d.message) lines.push(`${d.name}: ${d.reason}: ${d.message}`);
   return `${lines.join("\n").trimEnd()}\n`;
 }
