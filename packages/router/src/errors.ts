@@ -1,3 +1,5 @@
+import { SpoolError } from "@sluice/spool";
+
 /** Why routing could not go on. */
 export type RouterErrorReason =
   /** The journal could not be read, written or fsynced: decisions can no longer be made durable. */
@@ -43,7 +45,13 @@ export class RouterError extends Error {
   /** Wraps a system error from `doing` something to `path`. */
   static from(error: unknown, reason: RouterErrorReason, doing: string, path?: string): RouterError {
     if (RouterError.isInstance(error)) return error;
-    const errno = (error as NodeJS.ErrnoException)?.code;
+    // The spool's conflicts and journal failures keep their meaning: the router branches on them.
+    if (SpoolError.isInstance(error) && (error.reason === "conflict" || error.reason === "journal")) {
+      reason = error.reason;
+    }
+    const errno = SpoolError.isInstance(error)
+      ? (error.errno ?? undefined)
+      : (error as NodeJS.ErrnoException)?.code;
     const message = `${doing}: ${(error as Error)?.message ?? String(error)}`;
     return new RouterError(reason, message, {
       cause: error,

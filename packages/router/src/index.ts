@@ -16,7 +16,6 @@ export type {
   JournalRecord,
   JournalReplay,
 } from "./journal.js";
-export { Journal, replayJournal } from "./journal.js";
 export type { DeliveredEvent, RouterEvents, RouterOptions } from "./router.js";
 export { Router } from "./router.js";
 export type {

@@ -74,9 +74,23 @@ export class SpoolError extends Error {
     return new SpoolError(reason, message, { path, ...(errno && { errno }) }, { cause: error });
   }
 
-  /** A plain object for JSON logs and IPC. */
-  toJSON(): { code: string; reason: SpoolErrorReason; message: string; detail: SpoolErrorDetail } {
-    return { code: this.code, reason: this.reason, message: this.message, detail: { ...this.detail } };
+  /** A plain object for JSON logs and IPC (`path` and `errno` also at the top, as the rotator sends them). */
+  toJSON(): {
+    code: string;
+    reason: SpoolErrorReason;
+    message: string;
+    path: string;
+    errno: string | null;
+    detail: SpoolErrorDetail;
+  } {
+    return {
+      code: this.code,
+      reason: this.reason,
+      message: this.message,
+      path: this.path,
+      errno: this.errno,
+      detail: { ...this.detail },
+    };
   }
 }
 

@@ -266,10 +266,12 @@ export class IncomingQueue extends EventEmitter<IncomingQueueEvents> {
       this.log.warn("incoming-unreadable", { path: this.path, error });
     }
     const present = new Set<string>();
+    // One time for the whole listing: files first seen together settle together, in capture order.
+    const now = this.clock.now();
     for (const name of names) {
       if (entryKind(name) !== "capture") continue;
       present.add(name);
-      await this.look(name);
+      await this.look(name, now);
     }
     for (const name of this.entries.keys()) if (!present.has(name)) this.forget(name);
     for (const name of this.warned) if (!present.has(name)) this.warned.delete(name);
@@ -283,7 +285,7 @@ export class IncomingQueue extends EventEmitter<IncomingQueueEvents> {
   }
 
   /** Updates what is known of one name (a watcher event, or one entry of a listing). */
-  private async look(name: string): Promise<Entry | null> {
+  private async look(name: string, now = this.clock.now()): Promise<Entry | null> {
     const path = join(this.path, name);
     const info = await unlessMissing(lstat(path));
     if (info === null) {
@@ -314,7 +316,7 @@ export class IncomingQueue extends EventEmitter<IncomingQueueEvents> {
       ino: info.ino,
       firstRecord: replaced ? null : known.firstRecord,
       startMs: 0,
-      changedAt: this.clock.now(),
+      changedAt: now,
       isLink: info.isSymbolicLink(),
       taken: known?.taken ?? false,
       ignored: false,

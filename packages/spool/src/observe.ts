@@ -21,6 +21,8 @@ export type Labels = Record<string, string>;
 /** A monotonically increasing series (Prometheus counter). */
 export interface CounterMetric {
   inc(labels?: Labels, by?: number): void;
+  /** Forgets one series (a destination that left the configuration). */
+  remove?(labels?: Labels): void;
 }
 
 /** A series that goes up and down (Prometheus gauge). */
