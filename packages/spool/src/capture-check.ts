@@ -55,13 +55,14 @@ export async function checkCapture(path: string): Promise<CaptureCheck> {
     if (!PcapFormatError.isInstance(failure)) throw failure;
     error = failure;
   }
+  const { packets, first: firstRecord } = sink;
   return {
     complete: error === null,
     error,
-    packets: sink.packets,
+    packets,
+    firstRecord,
     validBytes: decoder.offset,
     size: decoder.bytesReceived,
-    firstRecord: sink.first,
   };
 }
 

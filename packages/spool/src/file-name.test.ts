@@ -1,50 +1,42 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay } from "./backoff.js";
-import {
-  compactUtc,
-  entryKind,
-  fillNameTemplate,
-  finalNameOf,
-  nameTimeHint,
-  parseDefaultName,
-  safeLabel,
-} from "./file-name.js";
+import * as names from "./file-name.js";
 import { numberedName } from "./publish.js";
 
 describe("file names", () => {
   it("ignores hidden and temporary names and tells sidecars from captures", () => {
-    expect(entryKind(".span0-20261122T103000Z-000001.pcap.partial")).toBe("ignored");
-    expect(entryKind("x.pcap.partial")).toBe("ignored");
-    expect(entryKind("x.pcap.tmp")).toBe("ignored");
-    expect(entryKind(".hidden.pcap")).toBe("ignored");
-    expect(entryKind("x.pcap.reason.json")).toBe("ignored");
-    expect(entryKind("x.pcap.json")).toBe("sidecar");
-    expect(entryKind("span0-20261122T103000Z-000001.pcap")).toBe("capture");
-    expect(entryKind("upload.pcapng")).toBe("capture");
+    expect(names.entryKind(".span0-20261122T103000Z-000001.pcap.partial")).toBe("ignored");
+    expect(names.entryKind("x.pcap.partial")).toBe("ignored");
+    expect(names.entryKind("x.pcap.tmp")).toBe("ignored");
+    expect(names.entryKind(".hidden.pcap")).toBe("ignored");
+    expect(names.entryKind("x.pcap.reason.json")).toBe("ignored");
+    expect(names.entryKind("x.pcap.json")).toBe("sidecar");
+    expect(names.entryKind("span0-20261122T103000Z-000001.pcap")).toBe("capture");
+    expect(names.entryKind("upload.pcapng")).toBe("capture");
   });
 
   it("fills the rotation template and reads a default name back", () => {
     const start = Date.UTC(2026, 10, 22, 10, 30, 0);
-    const name = fillNameTemplate("{source}-{start}-{seq}", "eth 1", start, 7);
+    const name = names.fillNameTemplate("{source}-{start}-{seq}", "eth 1", start, 7);
     expect(name).toBe("eth_1-20261122T103000Z-000007.pcap");
-    expect(parseDefaultName(name!)).toEqual({ source: "eth_1", startMs: start, sequence: 7 });
-    expect(fillNameTemplate("../{source}", "x", start, 1)).toBeNull();
-    expect(compactUtc(start)).toBe("20261122T103000Z");
-    expect(safeLabel("...x/y")).toBe("_x_y");
-    expect(finalNameOf(".a.pcap.partial")).toBe("a.pcap");
-    expect(finalNameOf("a.pcap")).toBeNull();
+    expect(names.parseDefaultName(name!)).toEqual({ source: "eth_1", startMs: start, sequence: 7 });
+    expect(names.fillNameTemplate("../{source}", "x", start, 1)).toBeNull();
+    expect(names.compactUtc(start)).toBe("20261122T103000Z");
+    expect(names.safeLabel("...x/y")).toBe("_x_y");
+    expect(names.finalNameOf(".a.pcap.partial")).toBe("a.pcap");
+    expect(names.finalNameOf("a.pcap")).toBeNull();
   });
 
   it("reads the time a name hints at, as Sluice, tcpdump -G patterns and dumpcap write them", () => {
     const t = Date.UTC(2026, 10, 22, 10, 0, 1);
-    expect(nameTimeHint("span0-20261122T100001Z-000001.pcap")).toBe(t);
-    expect(nameTimeHint("remote-10.0.0.7-3-20261122T100001Z-000012.pcap")).toBe(t);
-    expect(nameTimeHint("sensor-20261122T100001Z.pcap")).toBe(t);
-    expect(nameTimeHint("trace-2026-11-22_10:00:01.pcap")).toBe(t);
-    expect(nameTimeHint("trace-2026-11-22T10-00-01.pcap")).toBe(t);
-    expect(nameTimeHint("ring_00042_20261122100001.pcapng")).toBe(t);
-    expect(nameTimeHint("upload.pcap")).toBeNull();
-    expect(nameTimeHint("x-20261399T250000.pcap")).toBeNull();
+    expect(names.nameTimeHint("span0-20261122T100001Z-000001.pcap")).toBe(t);
+    expect(names.nameTimeHint("remote-10.0.0.7-3-20261122T100001Z-000012.pcap")).toBe(t);
+    expect(names.nameTimeHint("sensor-20261122T100001Z.pcap")).toBe(t);
+    expect(names.nameTimeHint("trace-2026-11-22_10:00:01.pcap")).toBe(t);
+    expect(names.nameTimeHint("trace-2026-11-22T10-00-01.pcap")).toBe(t);
+    expect(names.nameTimeHint("ring_00042_20261122100001.pcapng")).toBe(t);
+    expect(names.nameTimeHint("upload.pcap")).toBeNull();
+    expect(names.nameTimeHint("x-20261399T250000.pcap")).toBeNull();
   });
 
   it("numbers a clashing name before its extension", () => {

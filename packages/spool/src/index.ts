@@ -33,7 +33,7 @@ export { Journal } from "./journal.js";
 export type { MoveOptions } from "./move.js";
 export { moveFile, pathExists, removeFile, setAside } from "./move.js";
 export type { CounterMetric, GaugeMetric, Labels, LogFields, Logger, Metrics } from "./observe.js";
-export { silentLogger } from "./observe.js";
+export { silentLogger, silentMetrics } from "./observe.js";
 export type { OnConflict, PublishMode, PublishOptions } from "./publish.js";
 export { hiddenName, linkNew, numberedName, publishFile, sameFile, stageCopy } from "./publish.js";
 export type { WriteFileOptions } from "./write-file.js";

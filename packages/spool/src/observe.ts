@@ -40,3 +40,12 @@ export interface Metrics {
   gauge(name: string, help: string, labelNames?: readonly string[]): GaugeMetric;
   onCollect(collect: () => void | Promise<void>): unknown;
 }
+
+const noSeries = { inc() {}, set() {}, remove() {}, reset() {} };
+
+/** Metrics that go nowhere: the default of every library. */
+export const silentMetrics: Metrics = {
+  counter: () => noSeries,
+  gauge: () => noSeries,
+  onCollect: () => {},
+};

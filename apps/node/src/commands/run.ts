@@ -8,7 +8,7 @@ export function runRun(args: string[]): Promise<number> {
     {
       app: "sluice-node",
       schema: NodeConfig,
-      create: (config, log, metrics) => new SensorNode({ config, log, metrics }),
+      create: (config, log, metrics) => new SensorNode(config, log, metrics),
       describe: (_node, config) => ({
         incoming: config.incoming,
         output: config.output,

@@ -1,0 +1,3 @@
+// @sluice/replayer/queue: a folder of captures replayed in capture order, what a sensor node runs.
+export type { AfterReplay, FailReason, ReplayQueueOptions, ReplayQueueSettings } from "./replay-queue.js";
+export { ReplayQueue } from "./replay-queue.js";
