@@ -7,7 +7,7 @@ export {
   statusCommand,
 } from "./cli-kit.js";
 export { LogSettings, metricsSettings } from "./config-fields.js";
-export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
+export type { ConfigErrorDetail, ConfigErrorReason, ConfigProblem } from "./config-file.js";
 export {
   ConfigError,
   formatProblem,
@@ -19,6 +19,8 @@ export {
 } from "./config-file.js";
 export type { ReferenceRow } from "./config-reference.js";
 export { configReference, referenceRows } from "./config-reference.js";
+export type { DaemonErrorReason } from "./errors.js";
+export { DaemonError } from "./errors.js";
 export type { LogFields, LoggerOptions, LogLevel } from "./logger.js";
 export { Logger, silentLogger } from "./logger.js";
 export type { Labels, MetricType, Sample } from "./metrics.js";

@@ -1,5 +1,6 @@
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { DaemonError } from "./errors.js";
 import type { MetricsRegistry } from "./metrics.js";
 
 /** A running metrics endpoint. */
@@ -16,7 +17,9 @@ export function parseListenAddress(listen: string): { host: string; port: number
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(listen.trim());
   const port = Number(match?.[3]);
   if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`listen must be host:port, [v6]:port or :port, not "${listen}"`);
+    throw new DaemonError("bad-option", `listen must be host:port, [v6]:port or :port, not "${listen}"`, {
+      option: "listen",
+    });
   }
   return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
 }

@@ -1,6 +1,6 @@
 export type { DeliveryProgress, Destination, DestinationOptions, ReadyMode } from "./destination.js";
 export { progress, publish, STAGING_DIR, stage, stagingPath } from "./destination.js";
-export type { RouterErrorReason } from "./errors.js";
+export type { RouterErrorDetail, RouterErrorReason } from "./errors.js";
 export { RouterError } from "./errors.js";
 export type { FlowPart } from "./flow-split.js";
 export { partName, splitByFlow } from "./flow-split.js";

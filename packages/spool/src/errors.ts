@@ -1,3 +1,5 @@
+import { SluiceError, type SluiceErrorJSON } from "@sluice/pcap-format";
+
 /** Why a file could not be written, published, moved or journaled. */
 export type SpoolErrorReason =
   /** No space left on the file system (ENOSPC, EDQUOT). */
@@ -24,26 +26,10 @@ export interface SpoolErrorDetail {
   [key: string]: unknown;
 }
 
-const marker = Symbol.for("@sluice/spool/SpoolError");
-
 /** The error this package throws: a literal `code`, a `reason` to branch on, and the path involved. */
-export class SpoolError extends Error {
+export class SpoolError extends SluiceError<SpoolErrorReason, SpoolErrorDetail> {
+  static readonly errorCode = "ERR_SPOOL";
   readonly code = "ERR_SPOOL" as const;
-  readonly reason: SpoolErrorReason;
-  readonly detail: Readonly<SpoolErrorDetail>;
-  readonly [marker] = true;
-
-  constructor(
-    reason: SpoolErrorReason,
-    message: string,
-    detail: SpoolErrorDetail = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "SpoolError";
-    this.reason = reason;
-    this.detail = detail;
-  }
 
   /** The file or folder involved, or "" when there is none. */
   get path(): string {
@@ -53,11 +39,6 @@ export class SpoolError extends Error {
   /** The system error code (ENOSPC, EACCES, ...), or null. */
   get errno(): string | null {
     return this.detail.errno ?? null;
-  }
-
-  /** True for a SpoolError from any copy of this package. */
-  static isInstance(error: unknown): error is SpoolError {
-    return typeof error === "object" && error !== null && marker in error;
   }
 
   /** Sorts a system error from `doing` something to `path` into a SpoolError (one passes through). */
@@ -75,22 +56,8 @@ export class SpoolError extends Error {
   }
 
   /** A plain object for JSON logs and IPC (`path` and `errno` also at the top, as the rotator sends them). */
-  toJSON(): {
-    code: string;
-    reason: SpoolErrorReason;
-    message: string;
-    path: string;
-    errno: string | null;
-    detail: SpoolErrorDetail;
-  } {
-    return {
-      code: this.code,
-      reason: this.reason,
-      message: this.message,
-      path: this.path,
-      errno: this.errno,
-      detail: { ...this.detail },
-    };
+  override toJSON(): SluiceErrorJSON<SpoolErrorReason> & { path: string; errno: string | null } {
+    return { ...super.toJSON(), path: this.path, errno: this.errno };
   }
 }
 
