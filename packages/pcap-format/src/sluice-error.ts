@@ -47,6 +47,7 @@ export abstract class SluiceError<
    */
   static isInstance<T>(this: { prototype: T; errorCode?: string }, error: unknown): error is T {
     if (typeof error !== "object" || error === null || !(BRAND in error)) return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass it is called on (its own code).
     return this.errorCode === undefined || (error as { code?: unknown }).code === this.errorCode;
   }
 
