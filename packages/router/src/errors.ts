@@ -1,5 +1,5 @@
 import { SluiceError, type SluiceErrorJSON } from "@sluice/pcap-format";
-import { SpoolError } from "@sluice/spool";
+import { SpoolError, type SpoolErrorDetail } from "@sluice/spool";
 
 /** Why routing could not go on. */
 export type RouterErrorReason =
@@ -14,16 +14,8 @@ export type RouterErrorReason =
   /** The options make no sense (duplicate names, two destinations sharing a folder, ...). */
   | "bad-option";
 
-/** What a RouterError is about. */
-export interface RouterErrorDetail {
-  /** The file or folder involved. */
-  path?: string;
-  /** The system error code (ENOSPC, EACCES, EXDEV, ...). */
-  errno?: string;
-  /** The option refused (reason "bad-option"). */
-  option?: string;
-  [key: string]: unknown;
-}
+/** What a RouterError is about: the file or folder, the system error code, the option refused. */
+export type RouterErrorDetail = SpoolErrorDetail;
 
 /** The one error this package throws: a literal `code`, a `reason` to branch on, and the path involved. */
 export class RouterError extends SluiceError<RouterErrorReason, RouterErrorDetail> {
@@ -40,12 +32,10 @@ export class RouterError extends SluiceError<RouterErrorReason, RouterErrorDetai
     this.name = "RouterError";
   }
 
-  /** The file or folder involved, or null. */
+  /** The file or folder involved (null when none) and the system error code (ENOSPC, ...; or null). */
   get path(): string | null {
     return this.detail.path ?? null;
   }
-
-  /** The system error code (ENOSPC, EACCES, ...), or null. */
   get errno(): string | null {
     return this.detail.errno ?? null;
   }
