@@ -1,5 +1,5 @@
 import { lstat, mkdir, readlink, symlink, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { errnoOf, SpoolError, unlessMissing } from "./errors.js";
 import { syncDirectory } from "./fsync.js";
 import {
@@ -19,16 +19,21 @@ import { writeFileAtomic } from "./write-file.js";
 export interface MoveOptions {
   /** What a clash at the final name does (default: the next numbered name, `x-1.pcap`). */
   onConflict?: OnConflict;
-  /** fsync the destination folder before the source is removed (default true). */
+  /**
+   * Across file systems the copy and the destination folder are always fsynced before the source is removed
+   * (nothing else orders the two). On one file system the link and the unlink go through the same journal
+   * in order, so a crash cannot lose both names; `fsync: true` also fsyncs the folder there, for a caller
+   * that needs the new name itself durable at once (default false).
+   */
   fsync?: boolean;
 }
 
 /**
  * Moves `from` into `dir` as `name` and returns the path it got, or null when `from` is gone already (a
  * restart after the move). The rule is the one every Sluice mover follows: **never replace a file**. On
- * one file system the file is hard-linked in, then unlinked from where it was; across file systems it is
- * copied to a hidden name in `dir`, fsynced, published without replacing, and only then removed from where
- * it was. A crash at any point leaves the file in at least one of the two places, whole; a restart finishes
+ * one file system the file is hard-linked in, then unlinked from where it was (the file system's journal
+ * keeps the two in order); across file systems it is copied to a hidden name in `dir`, fsynced, published
+ * without replacing, the folder fsynced, and only then removed from where it was. A crash at any point leaves the file in at least one of the two places, whole; a restart finishes
  * the move instead of making a second copy. A symlink is moved as the link itself, never followed.
  */
 export async function moveFile(
@@ -38,7 +43,7 @@ export async function moveFile(
   options: MoveOptions = {},
 ): Promise<string | null> {
   const onConflict = options.onConflict ?? ((n: number) => numberedName(name, n));
-  const fsync = options.fsync ?? true;
+  const fsync = options.fsync ?? false;
   const info = await unlessMissing(lstat(from));
   if (info === null) return null;
   try {
@@ -49,7 +54,7 @@ export async function moveFile(
         if (await linkNew(from, join(dir, candidate))) break;
       } catch (error) {
         if (!linkUnsupported(error)) throw error;
-        return await moveAcross(from, dir, name, info.isSymbolicLink(), onConflict, fsync);
+        return await moveAcross(from, dir, name, info.isSymbolicLink(), onConflict);
       }
       if (onConflict === "fail") throw conflictError(dir, name);
       candidate = onConflict(attempt);
@@ -68,14 +73,13 @@ async function moveAcross(
   name: string,
   isLink: boolean,
   onConflict: OnConflict,
-  fsync: boolean,
 ): Promise<string> {
   const staged = join(dir, hiddenName(name, "moving"));
   let published: string;
   if (isLink) {
     await unlessMissing(unlink(staged));
     await symlink(await readlink(from), staged);
-    published = await publishFile(staged, dir, name, { onConflict, fsync });
+    published = await publishFile(staged, dir, name, { onConflict });
   } else {
     const [source, there] = await Promise.all([lstat(from), unlessMissing(lstat(join(dir, name)))]);
     // A copy published before a crash cut the move short: copies keep the source's size and mtime.
@@ -83,11 +87,10 @@ async function moveAcross(
       published = name;
     } else {
       await stageCopy(from, staged, false);
-      published = await publishFile(staged, dir, name, { onConflict, fsync });
+      published = await publishFile(staged, dir, name, { onConflict });
     }
   }
   await unlink(from);
-  if (fsync) await syncDirectory(dirname(from)).catch(() => {});
   return join(dir, published);
 }
 
