@@ -11,6 +11,8 @@ export const workspaceAliases: Record<string, string> = {
   // Subpath exports first: an alias also matches ids that start with it.
   "@sluice/daemon/run-cli": join(root, "packages", "daemon", "src", "run-cli.ts"),
   "@sluice/capture/binding": join(root, "packages", "capture", "src", "binding.ts"),
+  "@sluice/capture/child": join(root, "packages", "capture", "src", "child.ts"),
+  "@sluice/replayer/queue": join(root, "packages", "replayer", "src", "queue.ts"),
   ...Object.fromEntries(
     readdirSync(join(root, "packages")).map((dir) => [
       `@sluice/${dir}`,

@@ -1,9 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/inject-child.ts"],
+  entry: ["src/index.ts", "src/queue.ts", "src/inject-child.ts"],
   format: ["esm", "cjs"],
-  dts: { entry: "src/index.ts" },
+  dts: { entry: ["src/index.ts", "src/queue.ts"] },
   sourcemap: true,
   clean: true,
   shims: true,

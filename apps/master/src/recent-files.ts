@@ -1,5 +1,5 @@
 import { RecentList } from "@sluice/daemon";
-import { partName, type Router } from "@sluice/router";
+import type { Router } from "@sluice/router";
 import type { FinishedFile } from "./sources.js";
 
 /** One copy of a file that reached a destination. */
@@ -39,10 +39,7 @@ export class RecentFiles {
     router.on("delivered", (event) => {
       const at = new Date().toISOString();
       this.lastDelivery.set(event.destination, at);
-      // A flow pool delivers parts named after the node: <stem>-<node>.pcap.
-      const file = this.files.find(
-        (f) => f.name === event.file || partName(f.name, event.destination) === event.file,
-      );
+      const file = this.files.find((f) => f.name === event.spoolFile);
       const to = event.key.replace(/#.*$/, "");
       file?.deliveries.push({ destination: event.destination, to, at });
     });

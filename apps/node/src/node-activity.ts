@@ -1,6 +1,7 @@
 import { type Daemon, RecentList } from "@sluice/daemon";
+import type { FailReason, ReplayQueue } from "@sluice/replayer/queue";
 import type { NodeConfig } from "./config.js";
-import type { FailReason, SensorNode } from "./sensor-node.js";
+import type { SensorNode } from "./sensor-node.js";
 
 /** A file replayed to its end. */
 export interface ReplayedFile {
@@ -38,7 +39,7 @@ export class NodeActivity {
   private readonly failed = new RecentList<FailedFile>(20);
   private started: StartedFile | null = null;
 
-  constructor(engine: SensorNode) {
+  constructor(engine: ReplayQueue) {
     engine.on("replay-started", ({ file, size, packets }) => {
       this.started = { name: file, size, packets, startedAt: new Date().toISOString() };
     });
@@ -72,7 +73,7 @@ export class RunningNode implements Daemon<NodeConfig> {
   readonly activity: NodeActivity;
 
   constructor(readonly engine: SensorNode) {
-    this.activity = new NodeActivity(engine);
+    this.activity = new NodeActivity(engine.queue);
   }
 
   start(): Promise<void> {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { verifyCapture } from "@sluice/pcap-format";
 import { type CaptureHandle, createLab, type Lab, labUnavailableReason } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { framesOf, labPieces, macOf, writePrefix } from "./testing/lab-fixture.js";
+import { cutPieces, framesOf, labPieces, macOf, writePrefix } from "./testing/lab-fixture.js";
 import { CLI, type NodeProcess, runNode } from "./testing/node-process.js";
 
 const reason = labUnavailableReason() ?? (existsSync(CLI) ? null : `${CLI} built (npx tsup)`);
@@ -95,28 +95,44 @@ async function stop(node: NodeProcess, signal: NodeJS.Signals = "SIGTERM"): Prom
   return node.exited;
 }
 
+/**
+ * Copies `files` (in capture order) into incoming as `names`, last one first, and checks the node replays
+ * them in capture order (the peer's tcpdump sees their frames in that order) and deletes each.
+ */
+async function replaysInCaptureOrder(files: string[], names: string[]): Promise<void> {
+  const s = setup();
+  for (let i = names.length - 1; i >= 0; i--) copyFileSync(files[i]!, join(s.incoming, names[i]!));
+  const capture = await s.listen();
+  const node = s.start();
+  for (const name of names) await node.event("file-deleted", (e) => e["file"] === name);
+  await capture.stop();
+  expect(node.events.filter((e) => e["event"] === "replayed").map((e) => e["file"])).toEqual(names);
+  expect(framesOf(capture.path)).toEqual(files.flatMap((file) => framesOf(file)));
+  expect(readdirSync(s.incoming)).toEqual([]);
+  expect(await stop(node)).toBe(0);
+}
+
 describe.skipIf(reason !== null)("sluice-node run", () => {
   it("replays files in capture order, not in the order they arrived, and deletes each after", async () => {
-    const s = setup();
     // Lexical order of the names (and the order they are written) is the reverse of capture order.
-    const names = [
+    await replaysInCaptureOrder(pieces.slice(0, 3), [
       "zz-20261122T100000Z-000003.pcap",
       "mm-20261122T100100Z-000002.pcap",
       "aa-20261122T100200Z-000001.pcap",
-    ];
-    for (let i = names.length - 1; i >= 0; i--) copyFileSync(pieces[i]!, join(s.incoming, names[i]!));
-    const capture = await s.listen();
-    const node = s.start();
-    for (const name of names) await node.event("file-deleted", (e) => e["file"] === name);
-    await capture.stop();
-    expect(node.events.filter((e) => e["event"] === "replayed").map((e) => e["file"])).toEqual(names);
-    expect(framesOf(capture.path)).toEqual([
-      ...framesOf(pieces[0]!),
-      ...framesOf(pieces[1]!),
-      ...framesOf(pieces[2]!),
     ]);
-    expect(readdirSync(s.incoming)).toEqual([]);
-    expect(await stop(node)).toBe(0);
+  });
+
+  it("replays six files dropped in reverse order under tool-style names in first-record order", async () => {
+    // tcpdump -G, dumpcap and hand-made names, none the master's: the peer must still see capture order.
+    const six = await cutPieces(join(root, "fixture", "lab.pcap"), join(root, `six-${++test}`), 6, 100);
+    await replaysInCaptureOrder(six, [
+      "sensor-20261122T100001Z.pcap",
+      "sensor-20261122T100002Z.pcap",
+      "dump-2026-11-22_10-00-03.pcap",
+      "ring_00004_20261122100004.pcap",
+      "capture.pcap",
+      "aaa.pcap",
+    ]);
   });
 
   it("moves a replayed file and its sidecar manifest, and never replays the manifest", async () => {

@@ -61,7 +61,7 @@ describe.skipIf(missing !== null)("the node's status document", () => {
     });
     const registry = new MetricsRegistry();
     const history = new MetricsHistory({ names: NODE_HISTORY });
-    const node = new RunningNode(new SensorNode({ config, log: silentLogger, metrics: registry }));
+    const node = new RunningNode(new SensorNode(config, silentLogger, registry));
     const document = async (): Promise<NodeStatus> => {
       samples = await registry.samples();
       const now = Date.now();
@@ -77,15 +77,15 @@ describe.skipIf(missing !== null)("the node's status document", () => {
       renameSync(at(`${name}.tmp`), at(`in/${name}`));
       return readCaptureSync(readFileSync(at(`in/${name}`))).packets.length;
     };
-    const replayed = new Promise((resolve) => node.engine.once("replayed", resolve));
-    const failed = new Promise((resolve) => node.engine.once("file-failed", resolve));
+    const replayed = new Promise((resolve) => node.engine.queue.once("replayed", resolve));
+    const failed = new Promise((resolve) => node.engine.queue.once("file-failed", resolve));
     await node.start();
     try {
       await document();
       writeFileSync(at("in/junk.pcap"), "not a capture at all, just words\n");
       small = drop("small.pcap", 100);
       await Promise.all([replayed, failed]);
-      const started = new Promise((resolve) => node.engine.once("replay-started", resolve));
+      const started = new Promise((resolve) => node.engine.queue.once("replay-started", resolve));
       big = drop("big.pcap", 4000);
       await started;
       status = await document();

@@ -1,3 +1,5 @@
+import { SluiceError } from "@sluice/pcap-format";
+
 /** Why a capture could not start or stopped: a small closed set to branch on. */
 export type CaptureErrorReason =
   /** The BPF filter does not compile; `detail.filter` holds its text, the message libpcap's words. */
@@ -19,15 +21,13 @@ export type CaptureErrorReason =
   /** The socket source could not listen. */
   | "listen-failed";
 
-const marker = Symbol.for("@sluice/capture/CaptureError");
-
-/** The error this package throws: literal `code`, a `reason` to branch on, and what it concerns. */
-export class CaptureError extends Error {
+/**
+ * The error this package throws: literal `code`, a `reason` to branch on, and what it concerns (`detail`:
+ * the filter text, the interface and those available, the option name).
+ */
+export class CaptureError extends SluiceError<CaptureErrorReason> {
+  static readonly errorCode = "ERR_CAPTURE";
   readonly code = "ERR_CAPTURE" as const;
-  readonly reason: CaptureErrorReason;
-  /** What the error is about: the filter text, the interface and those available, the option name. */
-  readonly detail: Readonly<Record<string, unknown>>;
-  readonly [marker] = true;
 
   constructor(
     reason: CaptureErrorReason,
@@ -35,20 +35,8 @@ export class CaptureError extends Error {
     detail: Record<string, unknown> = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(reason, message, detail, options);
     this.name = "CaptureError";
-    this.reason = reason;
-    this.detail = detail;
-  }
-
-  /** True for a CaptureError from any copy of this package. */
-  static isInstance(error: unknown): error is CaptureError {
-    return typeof error === "object" && error !== null && marker in error;
-  }
-
-  /** A plain object that survives IPC and JSON logs. */
-  toJSON(): { code: string; reason: CaptureErrorReason; message: string; detail: Record<string, unknown> } {
-    return { code: this.code, reason: this.reason, message: this.message, detail: { ...this.detail } };
   }
 
   /** Rebuilds an error sent as JSON by a child process. */

@@ -1,6 +1,4 @@
-export type { ChildConfig, ChildOutputConfig } from "./child-protocol.js";
-export type { ChildContext, HandleStats, PacketOutput } from "./child-runtime.js";
-export { runCaptureChild } from "./child-runtime.js";
+export type { ChildOutputConfig } from "./child-protocol.js";
 export type { CaptureErrorReason } from "./errors.js";
 export { CaptureError } from "./errors.js";
 export type { Direction, InterfaceSourceEvents, InterfaceSourceOptions } from "./interface-source.js";

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { SluiceError } from "@sluice/pcap-format";
 import type { z } from "zod";
 import { jsonErrorOffset } from "./json-error-offset.js";
 
@@ -21,38 +22,48 @@ export interface ConfigProblem {
   column?: number;
 }
 
-const marker = Symbol.for("@sluice/daemon/ConfigError");
+/** What a ConfigError is about: the file, and every problem found. */
+export interface ConfigErrorDetail {
+  /** The file, or null for a config given as a value. */
+  file: string | null;
+  problems: readonly ConfigProblem[];
+  [key: string]: unknown;
+}
 
 /** A config that cannot be used, with every problem found and where. */
-export class ConfigError extends Error {
+export class ConfigError extends SluiceError<ConfigErrorReason, ConfigErrorDetail> {
+  static readonly errorCode = "ERR_CONFIG";
   readonly code = "ERR_CONFIG" as const;
-  readonly reason: ConfigErrorReason;
-  /** The file, or null for a config given as a value. */
-  readonly file: string | null;
-  readonly problems: readonly ConfigProblem[];
-  readonly [marker] = true;
 
   constructor(
+    reason: ConfigErrorReason,
+    message: string,
+    detail: ConfigErrorDetail,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, message, detail, options);
+    this.name = "ConfigError";
+  }
+
+  /** The error for `problems` in `file`, its message listing them one a line. */
+  static of(
     reason: ConfigErrorReason,
     file: string | null,
     problems: ConfigProblem[],
     options?: { cause?: unknown },
-  ) {
-    const where = file ?? "config";
+  ): ConfigError {
     const list = problems.map((p) => `  ${formatProblem(p)}`).join("\n");
-    super(
-      `${where}: ${problems.length === 1 ? "1 problem" : `${problems.length} problems`}\n${list}`,
-      options,
-    );
-    this.name = "ConfigError";
-    this.reason = reason;
-    this.file = file;
-    this.problems = problems;
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    return new ConfigError(reason, `${file ?? "config"}: ${count}\n${list}`, { file, problems }, options);
   }
 
-  /** True for a ConfigError from any copy of this package. */
-  static isInstance(error: unknown): error is ConfigError {
-    return typeof error === "object" && error !== null && marker in error;
+  /** The file, or null for a config given as a value. */
+  get file(): string | null {
+    return this.detail.file;
+  }
+
+  get problems(): readonly ConfigProblem[] {
+    return this.detail.problems;
   }
 }
 
@@ -109,7 +120,7 @@ export function parseConfig<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ConfigError("invalid", file, problemsOf(result.error));
+  throw ConfigError.of("invalid", file, problemsOf(result.error));
 }
 
 /** Parses JSON text; a syntax error becomes a ConfigError with its line and column. */
@@ -125,7 +136,7 @@ export function parseJsonText(text: string, file: string | null = null): unknown
       problem.line = before.length;
       problem.column = before.at(-1)!.length + 1;
     }
-    throw new ConfigError("bad-json", file, [problem], { cause: error });
+    throw ConfigError.of("bad-json", file, [problem], { cause: error });
   }
 }
 
@@ -135,7 +146,7 @@ export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError("unreadable", file, [{ path: "$", message: (error as Error).message }], {
+    throw ConfigError.of("unreadable", file, [{ path: "$", message: (error as Error).message }], {
       cause: error,
     });
   }

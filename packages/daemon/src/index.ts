@@ -8,7 +8,7 @@ export {
 } from "./cli-kit.js";
 export type { MetricsSettings } from "./config-fields.js";
 export { LogSettings, metricsSettings } from "./config-fields.js";
-export type { ConfigErrorReason, ConfigProblem } from "./config-file.js";
+export type { ConfigErrorDetail, ConfigErrorReason, ConfigProblem } from "./config-file.js";
 export {
   ConfigError,
   formatProblem,
@@ -20,6 +20,8 @@ export {
 } from "./config-file.js";
 export type { ReferenceRow } from "./config-reference.js";
 export { configReference, referenceRows } from "./config-reference.js";
+export type { DaemonErrorReason } from "./errors.js";
+export { DaemonError } from "./errors.js";
 export type { MetricsAuth } from "./http-auth.js";
 export { isLoopbackHost } from "./http-auth.js";
 export type { LogFields, LoggerOptions, LogLevel } from "./logger.js";

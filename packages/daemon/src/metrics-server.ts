@@ -1,6 +1,7 @@
 import { createServer, get as httpGet, type Server, type ServerResponse } from "node:http";
 import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
+import { DaemonError } from "./errors.js";
 import {
   authorizationOf,
   challengeOf,
@@ -26,7 +27,9 @@ export function parseListenAddress(listen: string): { host: string; port: number
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(listen.trim());
   const port = Number(match?.[3]);
   if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`listen must be host:port, [v6]:port or :port, not "${listen}"`);
+    throw new DaemonError("bad-option", `listen must be host:port, [v6]:port or :port, not "${listen}"`, {
+      option: "listen",
+    });
   }
   return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
 }

@@ -1,3 +1,4 @@
+import { DaemonError } from "./errors.js";
 /** Label values of one series, by label name. */
 export type Labels = Record<string, string>;
 
@@ -24,9 +25,11 @@ abstract class Metric {
     readonly labelNames: readonly string[],
     readonly type: MetricType,
   ) {
-    if (!NAME.test(name)) throw new RangeError(`metric name "${name}" is not a Prometheus name`);
+    if (!NAME.test(name))
+      throw new DaemonError("bad-metric", `metric name "${name}" is not a Prometheus name`);
     for (const label of labelNames) {
-      if (!LABEL.test(label)) throw new RangeError(`label name "${label}" of ${name} is not valid`);
+      if (!LABEL.test(label))
+        throw new DaemonError("bad-metric", `label name "${label}" of ${name} is not valid`);
     }
   }
 
@@ -65,7 +68,7 @@ abstract class Metric {
     const out: Labels = {};
     for (const name of this.labelNames) {
       const value = labels[name];
-      if (value === undefined) throw new RangeError(`${this.name} needs label "${name}"`);
+      if (value === undefined) throw new DaemonError("bad-metric", `${this.name} needs label "${name}"`);
       out[name] = value;
     }
     return out;
@@ -75,7 +78,7 @@ abstract class Metric {
 /** A total that only goes up (`..._total`). */
 export class Counter extends Metric {
   inc(labels: Labels = {}, by = 1): void {
-    if (!(by >= 0)) throw new RangeError(`${this.name} can only go up, not by ${by}`);
+    if (!(by >= 0)) throw new DaemonError("bad-metric", `${this.name} can only go up, not by ${by}`);
     this.add(labels, by, false);
   }
 }
@@ -144,7 +147,8 @@ export class MetricsRegistry {
   private register<T extends Metric>(name: string, make: () => T, type: MetricType): T {
     const existing = this.metrics.get(name);
     if (existing) {
-      if (existing.type !== type) throw new RangeError(`${name} is already a ${existing.type}`);
+      if (existing.type !== type)
+        throw new DaemonError("bad-metric", `${name} is already a ${existing.type}`);
       return existing as T;
     }
     const metric = make();

@@ -1,3 +1,4 @@
+import { badOption } from "./errors.js";
 import { finalizeHash, mixWord } from "./hash.js";
 import { PacketDecoder } from "./packet-decoder.js";
 
@@ -48,7 +49,7 @@ export class FlowHasher {
   constructor(options: FlowHasherOptions = {}) {
     this.key = options.key ?? "5-tuple";
     if (this.key !== "5-tuple" && this.key !== "2-tuple") {
-      throw new RangeError(`flow key must be "5-tuple" or "2-tuple", not "${String(this.key)}"`);
+      throw badOption("flowKey", `flow key must be "5-tuple" or "2-tuple", not "${String(this.key)}"`);
     }
     this.seed = (options.seed ?? 0) | 0;
     const wanted = Math.max(1, options.fragmentSlots ?? 4096);

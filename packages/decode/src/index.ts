@@ -1,3 +1,5 @@
+export type { DecodeErrorReason } from "./errors.js";
+export { DecodeError } from "./errors.js";
 export type { FieldsInput, PacketFields } from "./fields.js";
 export { packetFields } from "./fields.js";
 export type { FlowHasherOptions, FlowKeyKind, FramedBytes } from "./flow-hasher.js";

@@ -1,3 +1,4 @@
+import { badOption } from "./errors.js";
 import { finalizeHash, hashString, mixWord } from "./hash.js";
 
 /** The rendezvous seed of a node name: what `rendezvousPick` weighs a flow hash against. */
@@ -36,11 +37,11 @@ export class Rendezvous {
   readonly seeds: Uint32Array;
 
   constructor(nodes: readonly string[]) {
-    if (nodes.length === 0) throw new RangeError("rendezvous needs at least one node");
+    if (nodes.length === 0) throw badOption("nodes", "rendezvous needs at least one node");
     const unique = new Set(nodes);
     if (unique.size !== nodes.length) {
       const repeated = nodes.find((name, i) => nodes.indexOf(name) !== i);
-      throw new RangeError(`node "${repeated}" is listed twice`);
+      throw badOption("nodes", `node "${repeated}" is listed twice`);
     }
     this.nodes = [...nodes];
     this.seeds = Uint32Array.from(nodes, nodeSeed);

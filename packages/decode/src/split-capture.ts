@@ -15,6 +15,7 @@ import {
   type SectionInfo,
   temporaryPathFor,
 } from "@sluice/pcap-format";
+import { badOption } from "./errors.js";
 import { FlowHasher, type FlowKeyKind } from "./flow-hasher.js";
 import { Rendezvous } from "./rendezvous.js";
 
@@ -214,7 +215,7 @@ export function captureStem(fileName: string): string {
   return fileName.replace(/\.(pcapng|pcap|cap|dmp)$/i, "") || "capture";
 }
 
-/** Checks split options; throws RangeError naming the bad option. */
+/** Checks split options; throws DecodeError "bad-option" naming the bad option. */
 function partsOf(options: SplitOptions): {
   count: number;
   labels: (number | string)[];
@@ -222,13 +223,14 @@ function partsOf(options: SplitOptions): {
 } {
   const { parts, nodes } = options;
   if ((parts === undefined) === (nodes === undefined)) {
-    throw new RangeError("give either parts or nodes");
+    throw badOption("parts", "give either parts or nodes");
   }
   if (nodes !== undefined) {
     const rendezvous = new Rendezvous(nodes);
     for (const node of nodes) {
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(node)) {
-        throw new RangeError(
+        throw badOption(
+          "nodes",
           `node name "${node}" cannot be part of a file name (letters, digits, . _ - only)`,
         );
       }
@@ -237,7 +239,7 @@ function partsOf(options: SplitOptions): {
   }
   const count = parts!;
   if (!Number.isInteger(count) || count < 1 || count > MAX_PARTS) {
-    throw new RangeError(`parts must be an integer from 1 to ${MAX_PARTS}, not ${String(parts)}`);
+    throw badOption("parts", `parts must be an integer from 1 to ${MAX_PARTS}, not ${String(parts)}`);
   }
   return { count, labels: Array.from({ length: count }, (_, i) => i), choose: (h) => h % count };
 }

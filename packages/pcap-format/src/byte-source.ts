@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, read as readFd, readSync } from "node:fs";
 import { promisify } from "node:util";
+import { PcapFormatError } from "./errors.js";
 
 /**
  * Where capture bytes come from: a file path or URL, an open file descriptor (read from its current
@@ -45,7 +46,10 @@ export async function* readChunks(
 ): AsyncGenerator<Uint8Array> {
   const size = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isInteger(size) || size < 1)
-    throw new RangeError(`chunkSize must be a positive integer, got ${size}`);
+    throw new PcapFormatError("bad-argument", `chunkSize must be a positive integer, got ${size}`, {
+      offset: 0,
+      option: "chunkSize",
+    });
   const reuse = options.reuseBuffer ?? false;
   if (typeof source === "string" || source instanceof URL) {
     const fd = openSync(source, "r");

@@ -1,3 +1,5 @@
+import { SluiceError, type SluiceErrorJSON } from "./sluice-error.js";
+
 /**
  * Why a capture could not be read past some byte. A small closed set so callers branch on it instead of
  * parsing messages.
@@ -32,30 +34,56 @@ export type PcapFormatReason =
   /** An existing file whose header does not match what the writer was asked to append. */
   | "header-mismatch"
   /** A conversion the output format cannot express (for example several link types into classic pcap). */
-  | "unsupported-conversion";
+  | "unsupported-conversion"
+  /** An argument out of range (snaplen, link type, chunk size); `detail.option` names it. */
+  | "bad-argument";
 
-const marker = Symbol.for("@sluice/pcap-format/PcapFormatError");
+/** What a PcapFormatError is about. */
+export interface PcapFormatErrorDetail {
+  /** Absolute byte offset in the input (or output, for write errors) where the problem starts. */
+  offset: number;
+  /** The argument refused (reason "bad-argument"). */
+  option?: string;
+  [key: string]: unknown;
+}
 
 /**
  * The one error this package throws about capture bytes: a literal `code`, a `reason` to branch on and the
  * byte `offset` where the problem starts. `isInstance` works across duplicate copies of the package.
  */
-export class PcapFormatError extends Error {
+export class PcapFormatError extends SluiceError<PcapFormatReason, PcapFormatErrorDetail> {
+  static readonly errorCode = "ERR_PCAP_FORMAT";
   readonly code = "ERR_PCAP_FORMAT" as const;
-  readonly reason: PcapFormatReason;
   /** Absolute byte offset in the input (or output, for write errors) where the problem starts. */
   readonly offset: number;
-  readonly [marker] = true;
 
-  constructor(reason: PcapFormatReason, offset: number, message: string, options?: { cause?: unknown }) {
-    super(`${message} (${reason} at byte ${offset})`, options);
+  /**
+   * `(reason, message, { offset, ... }, { cause })`, the shape of every Sluice error; the older
+   * `(reason, offset, message, { cause })` is still taken.
+   */
+  constructor(
+    reason: PcapFormatReason,
+    message: string,
+    detail?: PcapFormatErrorDetail,
+    options?: { cause?: unknown },
+  );
+  constructor(reason: PcapFormatReason, offset: number, message: string, options?: { cause?: unknown });
+  constructor(
+    reason: PcapFormatReason,
+    a: string | number,
+    b?: string | PcapFormatErrorDetail,
+    options?: { cause?: unknown },
+  ) {
+    const detail: PcapFormatErrorDetail =
+      typeof a === "number" ? { offset: a } : { offset: 0, ...(b as PcapFormatErrorDetail | undefined) };
+    const message = typeof a === "number" ? (b as string) : a;
+    super(reason, `${message} (${reason} at byte ${detail.offset})`, detail, options);
     this.name = "PcapFormatError";
-    this.reason = reason;
-    this.offset = offset;
+    this.offset = detail.offset;
   }
 
-  /** True for a PcapFormatError from any copy of this package. */
-  static isInstance(error: unknown): error is PcapFormatError {
-    return typeof error === "object" && error !== null && marker in error;
+  /** A plain object for JSON logs, with `offset` at the top as before. */
+  override toJSON(): SluiceErrorJSON<PcapFormatReason> & { offset: number } {
+    return { ...super.toJSON(), offset: this.offset };
   }
 }

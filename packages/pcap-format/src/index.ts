@@ -11,7 +11,7 @@ export {
 export type { ConvertOptions, ConvertResult } from "./convert.js";
 export { classicSnaplen, convertCapture, temporaryPathFor } from "./convert.js";
 export type { DecoderLimits, DecoderSink } from "./decoder-sink.js";
-export type { PcapFormatReason } from "./errors.js";
+export type { PcapFormatErrorDetail, PcapFormatReason } from "./errors.js";
 export { PcapFormatError } from "./errors.js";
 export type { CaptureSummary, InspectOptions, VerifyResult } from "./inspect.js";
 export { inspectCapture, verifyCapture } from "./inspect.js";
@@ -19,6 +19,8 @@ export type { AppendOptions, PacketInput, PcapWriterOptions, WriteTarget } from 
 export { PcapWriter } from "./pcap-writer.js";
 export type { Capture, ReadOptions } from "./read-packets.js";
 export { PacketStream, readCaptureSync, readPackets } from "./read-packets.js";
+export type { ErrorDetail, SluiceErrorJSON } from "./sluice-error.js";
+export { SluiceError } from "./sluice-error.js";
 export type { Timestamp, TimestampResolution } from "./timestamp.js";
 export { compareTimestamps, formatTimestamp, precisionOf } from "./timestamp.js";
 export type {

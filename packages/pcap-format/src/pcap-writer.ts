@@ -94,10 +94,24 @@ export class PcapWriter {
   ) {
     const snaplen = options.snaplen ?? MAX_CAPTURE_LENGTH;
     if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0x7fffffff) {
-      throw new RangeError(`snaplen must be an integer from 1 to 2^31-1, got ${snaplen}`);
+      throw new PcapFormatError(
+        "bad-argument",
+        `snaplen must be an integer from 1 to 2^31-1, got ${snaplen}`,
+        {
+          offset: 0,
+          option: "snaplen",
+        },
+      );
     }
     if (!Number.isInteger(options.linkType) || options.linkType < 0 || options.linkType > 0xffff) {
-      throw new RangeError(`linkType must be an integer from 0 to 65535, got ${options.linkType}`);
+      throw new PcapFormatError(
+        "bad-argument",
+        `linkType must be an integer from 0 to 65535, got ${options.linkType}`,
+        {
+          offset: 0,
+          option: "linkType",
+        },
+      );
     }
     this.linkType = options.linkType;
     this.snaplen = snaplen;

@@ -1,3 +1,4 @@
+import { SluiceError } from "@sluice/pcap-format";
 import type { FileReplayStats } from "./stats.js";
 
 /** Why a replay could not start or a file could not be replayed: a small closed set to branch on. */
@@ -29,17 +30,12 @@ export function isFileFault(reason: ReplayErrorReason): reason is "bad-file" | "
   return reason === "bad-file" || reason === "unsupported-linktype";
 }
 
-const marker = Symbol.for("@sluice/replayer/ReplayError");
-
 /** The error this package throws: literal `code`, a `reason` to branch on, what was sent so far. */
-export class ReplayError extends Error {
+export class ReplayError extends SluiceError<ReplayErrorReason> {
+  static readonly errorCode = "ERR_SLUICE_REPLAY";
   readonly code = "ERR_SLUICE_REPLAY" as const;
-  readonly reason: ReplayErrorReason;
   /** What was replayed of the file before the error, when a file was being replayed. */
   readonly stats?: FileReplayStats;
-  /** What the error is about: the option, interface, path, byte offset, link type. */
-  readonly detail: Readonly<Record<string, unknown>>;
-  readonly [marker] = true;
 
   constructor(
     reason: ReplayErrorReason,
@@ -47,26 +43,14 @@ export class ReplayError extends Error {
     detail: Record<string, unknown> = {},
     options?: { cause?: unknown; stats?: FileReplayStats },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(reason, message, detail, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ReplayError";
-    this.reason = reason;
-    this.detail = detail;
     if (options?.stats !== undefined) this.stats = options.stats;
-  }
-
-  /** True for a ReplayError from any copy of this package. */
-  static isInstance(error: unknown): error is ReplayError {
-    return typeof error === "object" && error !== null && marker in error;
   }
 
   /** The same error carrying the stats of the file it interrupted. */
   withStats(stats: FileReplayStats): ReplayError {
     return new ReplayError(this.reason, this.message, { ...this.detail }, { cause: this.cause, stats });
-  }
-
-  /** A plain object that survives IPC and JSON logs. */
-  toJSON(): { code: string; reason: ReplayErrorReason; message: string; detail: Record<string, unknown> } {
-    return { code: this.code, reason: this.reason, message: this.message, detail: { ...this.detail } };
   }
 
   /** Rebuilds an error sent as JSON by a child process. */

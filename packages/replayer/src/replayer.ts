@@ -20,7 +20,12 @@ export type ReplayOutput =
    */
   | { type: "interface"; interface: string; netns?: string; inProcess?: boolean }
   /** `precision` of the stream's timestamps: "micro" (default, what every reader takes) or "nano". */
-  | { type: "fifo"; path: string; precision?: "micro" | "nano" };
+  | { type: "fifo"; path: string; precision?: "micro" | "nano" }
+  /**
+   * An output of the caller's own (an embedder's sink; a test's fake wire): `open` is called by
+   * `start()` and again after the output stopped being `alive`. `name` is what logs call it.
+   */
+  | { type: "custom"; name: string; open(): Promise<Output> };
 
 /** How a Replayer sends. */
 export interface ReplayerOptions {
@@ -79,6 +84,8 @@ function checkOptions(options: ReplayerOptions): void {
     if (output.precision !== undefined && output.precision !== "micro" && output.precision !== "nano") {
       throw badOption("output.precision", 'must be "micro" or "nano"', output.precision);
     }
+  } else if (output?.type === "custom") {
+    if (typeof output.open !== "function") throw badOption("output.open", "must be a function", output.open);
   } else {
     throw badOption("output", 'must be { type: "interface", interface } or { type: "fifo", path }', output);
   }
@@ -159,7 +166,9 @@ export class Replayer {
   private async open(): Promise<void> {
     const { output } = this.options;
     let opened: Output;
-    if (output.type === "fifo") {
+    if (output.type === "custom") {
+      opened = await output.open();
+    } else if (output.type === "fifo") {
       await ensureFifo(output.path);
       opened = new FifoOutput(output.path, output.precision ?? "micro", this.feedContext());
     } else {

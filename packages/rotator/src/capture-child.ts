@@ -1,5 +1,5 @@
 // Entry point of a rotating capture child: libpcap and the rotator in one process.
-import { runCaptureChild } from "@sluice/capture";
+import { runCaptureChild } from "@sluice/capture/child";
 import { RotatingOutput } from "./rotating-output.js";
 
 runCaptureChild((context) => new RotatingOutput(context));

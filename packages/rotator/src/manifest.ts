@@ -1,6 +1,5 @@
-import { open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
 import type { Precision } from "@sluice/pcap-format";
+import { writeFileAtomic } from "@sluice/spool";
 
 /** Why a file was finished. */
 export type FinishReason =
@@ -58,19 +57,5 @@ export function manifestPath(pcapPath: string): string {
 
 /** Writes the sidecar atomically: a hidden temporary name, fsync, rename. */
 export async function writeManifest(manifest: FileManifest, fsync: boolean): Promise<void> {
-  const target = manifestPath(manifest.path);
-  const temporary = join(dirname(target), `.${basename(target)}.partial`);
-  const handle = await open(temporary, "w");
-  try {
-    await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
-    if (fsync) await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temporary, target);
-  } catch (error) {
-    await unlink(temporary).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(manifestPath(manifest.path), `${JSON.stringify(manifest, null, 2)}\n`, { fsync });
 }

@@ -116,7 +116,7 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
       const { reason, path, errno, message: text } = message.error;
       this.emit(
         "spool-error",
-        new SpoolError(reason as SpoolError["reason"], path, text, errno ? { errno } : {}),
+        new SpoolError(reason as SpoolError["reason"], text, { path, ...(errno && { errno }) }),
       );
     }
   }

@@ -1,4 +1,4 @@
-import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture";
+import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture/child";
 import type { FileManifest } from "./manifest.js";
 import type { RotationPolicy } from "./rotation-policy.js";
 import { type OpenFileInfo, Rotator } from "./rotator.js";

@@ -1,3 +1,4 @@
+import { SpoolError } from "./errors.js";
 /** When to start a new file; the first limit reached wins. */
 export interface RotationPolicy {
   /** Wall-clock seconds per file (default 60); rotation happens on time also when no packet arrives. */
@@ -21,15 +22,19 @@ export interface ResolvedPolicy {
   keepEmpty: boolean;
 }
 
-/** Checks a policy and fills in defaults; a bad value throws a RangeError naming it. */
+function badPolicy(option: string, message: string): SpoolError {
+  return new SpoolError("bad-option", message, { option: `policy.${option}` });
+}
+
+/** Checks a policy and fills in defaults; a bad value throws SpoolError "bad-option" naming it. */
 export function resolvePolicy(policy: RotationPolicy = {}): ResolvedPolicy {
   const seconds = policy.seconds ?? 60;
   if (!(seconds > 0 && seconds <= 86_400 * 366))
-    throw new RangeError(`rotation seconds must be > 0, not ${seconds}`);
+    throw badPolicy("seconds", `rotation seconds must be > 0, not ${seconds}`);
   if (policy.mib !== undefined && !(policy.mib > 0))
-    throw new RangeError(`rotation mib must be > 0, not ${policy.mib}`);
+    throw badPolicy("mib", `rotation mib must be > 0, not ${policy.mib}`);
   if (policy.packets !== undefined && !(Number.isInteger(policy.packets) && policy.packets > 0)) {
-    throw new RangeError(`rotation packets must be a positive integer, not ${policy.packets}`);
+    throw badPolicy("packets", `rotation packets must be a positive integer, not ${policy.packets}`);
   }
   return {
     intervalMs: Math.round(seconds * 1000),

@@ -7,7 +7,7 @@ import {
   ftruncateSync,
   openSync,
 } from "node:fs";
-import { link, open, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -18,8 +18,15 @@ import {
   type Precision,
   verifyCapture,
 } from "@sluice/pcap-format";
+import {
+  DEFAULT_NAME_TEMPLATE,
+  fillNameTemplate,
+  hiddenName,
+  publishFile,
+  syncDirectory,
+} from "@sluice/spool";
 import { SpoolError } from "./errors.js";
-import { DEFAULT_NAME_TEMPLATE, fileName, partialName } from "./file-name.js";
+
 import { type FileDrops, type FileManifest, type FinishReason, writeManifest } from "./manifest.js";
 import { nextBoundary, type ResolvedPolicy, type RotationPolicy, resolvePolicy } from "./rotation-policy.js";
 
@@ -128,7 +135,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     this.precision = options.precision ?? "micro";
     this.snaplen = options.snaplen ?? MAX_CAPTURE_LENGTH;
     this.fsyncFiles = options.fsync ?? true;
-    fileName(this.template, this.source, 0, 0); // a bad template fails here, not at the first packet
+    this.nameFor(0, 0); // a bad template fails here, not at the first packet
   }
 
   /** Totals since start. */
@@ -273,8 +280,8 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     const startMs = this.nextFileStart;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const sequence = ++this.sequence;
-      const name = fileName(this.template, this.source, startMs, sequence);
-      const partial = join(this.dir, partialName(name));
+      const name = this.nameFor(startMs, sequence);
+      const partial = join(this.dir, hiddenName(name));
       let fd: number;
       try {
         fd = openSync(partial, "wx", 0o644);
@@ -433,29 +440,29 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     return manifest;
   }
 
-  // Links the partial file to its final name without ever replacing an existing file, then unlinks it.
+  // Links the partial file to its final name without ever replacing an existing file (a clash takes the
+  // next sequence number), then unlinks it.
   private async publish(file: OpenFile): Promise<string> {
-    for (;;) {
-      const target = join(this.dir, file.name);
-      try {
-        await link(file.partial, target);
-        await unlink(file.partial);
-        return target;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const name = await publishFile(file.partial, this.dir, file.name, {
+      fsync: false,
+      onConflict: () => {
         file.sequence = ++this.sequence;
-        file.name = fileName(this.template, this.source, file.startMs, file.sequence);
-      }
-    }
+        file.name = this.nameFor(file.startMs, file.sequence);
+        return file.name;
+      },
+    });
+    return join(this.dir, name);
   }
-}
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+  private nameFor(startMs: number, sequence: number): string {
+    const name = fillNameTemplate(this.template, this.source, startMs, sequence);
+    if (name === null) {
+      throw new SpoolError("bad-option", `nameTemplate "${this.template}" gives no plain file name`, {
+        option: "nameTemplate",
+        path: this.dir,
+      });
+    }
+    return name;
   }
 }
 

@@ -1,8 +1,8 @@
 import { closeSync, ftruncateSync, openSync } from "node:fs";
-import { link, mkdir, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { readdir, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { formatTimestamp, inspectCapture } from "@sluice/pcap-format";
-import { finalNameOf, parseDefaultName } from "./file-name.js";
+import { finalNameOf, parseDefaultName, pathExists, publishFile, setAside } from "@sluice/spool";
 import { type FileManifest, manifestPath, writeManifest } from "./manifest.js";
 
 /** What salvage did with the leftovers of a crash. */
@@ -47,22 +47,19 @@ export async function salvageDirectory(
     const [a, b] = await Promise.all([stat(partial), stat(target).catch(() => null)]);
     if (b && a.ino === b.ino && a.dev === b.dev) {
       await unlink(partial);
-      if (!(await exists(manifestPath(target)))) report.finished.push(await describe(target, name));
+      if (!(await pathExists(manifestPath(target)))) report.finished.push(await describe(target, name));
       continue;
     }
     const summary = await inspectCapture(partial);
     if (summary.format !== "pcap" || summary.validBytes < 24) {
-      const failed = join(dir, "failed");
-      await mkdir(failed, { recursive: true });
-      const aside = join(failed, name);
-      await rename(partial, aside);
       const problem = {
-        path: aside,
+        path: join(dir, "failed", name),
         reason: summary.error?.reason ?? "unreadable",
         offset: summary.error?.offset ?? null,
         message: summary.error?.message ?? "not a classic pcap file",
       };
-      await writeFile(`${aside}.reason.json`, `${JSON.stringify(problem, null, 2)}\n`);
+      // Never over a file of the same name set aside before: a clash takes the next name.
+      await setAside(partial, join(dir, "failed"), (movedTo) => Object.assign(problem, { path: movedTo }));
       report.setAside.push(problem);
       continue;
     }
@@ -79,34 +76,19 @@ export async function salvageDirectory(
       report.removedEmpty.push(partial);
       continue;
     }
-    let final = target;
-    for (let n = 1; ; n++) {
-      try {
-        await link(partial, final);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-        final = join(dir, name.replace(/\.pcap$/, `-salvaged${n}.pcap`));
-      }
-    }
-    await unlink(partial);
-    report.finished.push(await describe(final, final.slice(dir.length + 1)));
+    const final = await publishFile(partial, dir, name, {
+      onConflict: (n) => name.replace(/\.pcap$/, `-salvaged${n}.pcap`),
+    });
+    report.finished.push(await describe(join(dir, final), final));
   }
   // Finished files whose manifest was not written yet.
   for (const entry of entries) {
     if (!entry.endsWith(".pcap") || entry.startsWith(".")) continue;
     const path = join(dir, entry);
     if (report.finished.some((m) => m.path === path)) continue;
-    if (!(await exists(manifestPath(path)))) report.finished.push(await describe(path, entry));
+    if (!(await pathExists(manifestPath(path)))) report.finished.push(await describe(path, entry));
   }
   return report;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 // A manifest rebuilt from the file itself: drops before the crash are unknown.

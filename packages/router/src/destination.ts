@@ -1,6 +1,6 @@
-import { constants } from "node:fs";
-import { copyFile, link, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
+import { mkdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { pathExists, publishFile, stageCopy } from "@sluice/spool";
 import { RouterError } from "./errors.js";
 
 /**
@@ -51,8 +51,6 @@ export function stagingPath(dir: string, name: string): string {
 /** How far a delivery got, read off the destination folder. */
 export type DeliveryProgress = "published" | "staged" | "absent";
 
-const LINK_UNSUPPORTED = new Set(["EXDEV", "EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK", "ENOSYS"]);
-
 /**
  * Puts a complete, fsynced copy of `source` under the staging name in `dir`: a hard link when allowed
  * and possible, otherwise a copy (a reflink where the filesystem can clone). Returns how.
@@ -63,32 +61,12 @@ export async function stage(
   name: string,
   allowLink: boolean,
 ): Promise<"link" | "copy"> {
-  const temporary = stagingPath(dir, name);
   try {
     await mkdir(join(dir, STAGING_DIR)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "EEXIST") throw error;
     });
-    await unlink(temporary).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
-    if (allowLink) {
-      try {
-        await link(source, temporary);
-        return "link";
-      } catch (error) {
-        if (!LINK_UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
-      }
-    }
-    await copyFile(source, temporary, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    const handle = await open(temporary, "r+");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    return "copy";
+    return await stageCopy(source, stagingPath(dir, name), allowLink);
   } catch (error) {
-    await unlink(temporary).catch(() => {});
     throw RouterError.from(error, "destination", `staging ${name} in ${dir}`, dir);
   }
 }
@@ -99,26 +77,8 @@ export async function stage(
  * as published; a different file there is a `conflict`.
  */
 export async function publish(dir: string, name: string, mode: ReadyMode): Promise<void> {
-  const temporary = stagingPath(dir, name);
-  const target = join(dir, name);
   try {
-    if (mode === "rename") {
-      const existing = await lstat(target).catch(() => null);
-      if (existing !== null) throw conflict(dir, name);
-      await rename(temporary, target);
-    } else {
-      try {
-        await link(temporary, target);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-        const [a, b] = await Promise.all([lstat(temporary), lstat(target)]);
-        if (a.ino !== b.ino || a.dev !== b.dev) throw conflict(dir, name);
-      }
-      // Opened for writing and closed: inotify says IN_CLOSE_WRITE, on a file that is already whole.
-      await (await open(target, "r+")).close();
-      await unlink(temporary);
-    }
-    await syncDirectory(dir);
+    await publishFile(stagingPath(dir, name), dir, name, { mode });
   } catch (error) {
     throw RouterError.from(error, "destination", `publishing ${name} in ${dir}`, dir);
   }
@@ -127,37 +87,16 @@ export async function publish(dir: string, name: string, mode: ReadyMode): Promi
 /** Reads how far the delivery of `name` to `dir` got (for recovery after a crash). */
 export async function progress(dir: string, name: string): Promise<DeliveryProgress> {
   const [final, staged] = await Promise.all([
-    lstat(join(dir, name)).catch(notFound),
-    lstat(stagingPath(dir, name)).catch(notFound),
+    pathExists(join(dir, name)),
+    pathExists(stagingPath(dir, name)),
   ]);
   // A staged file means the publish has not happened or was cut short (close-write links before it
   // unlinks the staged name); publishing again finishes it, or reports a foreign file as a conflict.
-  if (staged !== null) return "staged";
-  return final !== null ? "published" : "absent";
+  if (staged) return "staged";
+  return final ? "published" : "absent";
 }
 
 /** Removes a staged file left behind (best effort). */
 export async function discardStaged(dir: string, name: string): Promise<void> {
   await unlink(stagingPath(dir, name)).catch(() => {});
-}
-
-function notFound(error: NodeJS.ErrnoException): null {
-  if (error.code === "ENOENT") return null;
-  throw error;
-}
-
-function conflict(dir: string, name: string): RouterError {
-  return new RouterError("conflict", `${dir} already has a different ${name}; not replacing it`, {
-    path: join(dir, name),
-  });
-}
-
-/** fsyncs a folder so the names in it survive a power cut. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,3 +1,6 @@
+import { SluiceError, type SluiceErrorJSON } from "@sluice/pcap-format";
+import { SpoolError, type SpoolErrorDetail } from "@sluice/spool";
+
 /** Why routing could not go on. */
 export type RouterErrorReason =
   /** The journal could not be read, written or fsynced: decisions can no longer be made durable. */
@@ -11,54 +14,49 @@ export type RouterErrorReason =
   /** The options make no sense (duplicate names, two destinations sharing a folder, ...). */
   | "bad-option";
 
-const marker = Symbol.for("@sluice/router/RouterError");
+/** What a RouterError is about: the file or folder, the system error code, the option refused. */
+export type RouterErrorDetail = SpoolErrorDetail;
 
 /** The one error this package throws: a literal `code`, a `reason` to branch on, and the path involved. */
-export class RouterError extends Error {
+export class RouterError extends SluiceError<RouterErrorReason, RouterErrorDetail> {
+  static readonly errorCode = "ERR_ROUTER";
   readonly code = "ERR_ROUTER" as const;
-  readonly reason: RouterErrorReason;
-  /** The file or folder involved, when there is one. */
-  readonly path: string | null;
-  /** The system error code (ENOSPC, EACCES, EXDEV, ...), when there is one. */
-  readonly errno: string | null;
-  readonly [marker] = true;
 
   constructor(
     reason: RouterErrorReason,
     message: string,
-    options: { cause?: unknown; path?: string; errno?: string } = {},
+    detail: RouterErrorDetail = {},
+    options?: { cause?: unknown },
   ) {
-    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    super(reason, message, detail, options);
     this.name = "RouterError";
-    this.reason = reason;
-    this.path = options.path ?? null;
-    this.errno = options.errno ?? null;
   }
 
-  /** True for a RouterError from any copy of this package. */
-  static isInstance(error: unknown): error is RouterError {
-    return typeof error === "object" && error !== null && marker in error;
+  /** The file or folder involved (null when none) and the system error code (ENOSPC, ...; or null). */
+  get path(): string | null {
+    return this.detail.path ?? null;
+  }
+  get errno(): string | null {
+    return this.detail.errno ?? null;
   }
 
   /** Wraps a system error from `doing` something to `path`. */
   static from(error: unknown, reason: RouterErrorReason, doing: string, path?: string): RouterError {
     if (RouterError.isInstance(error)) return error;
-    const errno = (error as NodeJS.ErrnoException)?.code;
+    // The spool's conflicts and journal failures keep their meaning: the router branches on them.
+    if (SpoolError.isInstance(error) && (error.reason === "conflict" || error.reason === "journal")) {
+      reason = error.reason;
+    }
+    const errno = SpoolError.isInstance(error)
+      ? (error.errno ?? undefined)
+      : (error as NodeJS.ErrnoException)?.code;
     const message = `${doing}: ${(error as Error)?.message ?? String(error)}`;
-    return new RouterError(reason, message, {
-      cause: error,
-      ...(path !== undefined && { path }),
-      ...(errno !== undefined && { errno }),
-    });
+    const detail = { ...(path !== undefined && { path }), ...(errno !== undefined && { errno }) };
+    return new RouterError(reason, message, detail, { cause: error });
   }
 
-  toJSON(): Record<string, unknown> {
-    return {
-      code: this.code,
-      reason: this.reason,
-      path: this.path,
-      errno: this.errno,
-      message: this.message,
-    };
+  /** A plain object for JSON logs, with `path` and `errno` at the top as before. */
+  override toJSON(): SluiceErrorJSON<RouterErrorReason> & { path: string | null; errno: string | null } {
+    return { ...super.toJSON(), path: this.path, errno: this.errno };
   }
 }

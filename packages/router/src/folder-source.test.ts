@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { appendFileSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { readCaptureSync } from "@sluice/pcap-format";
 import { hasTool } from "@sluice/testlab";
 import { afterEach, describe, expect, it } from "vitest";
 import { FolderSource, type IngestedFile, type RejectedFile } from "./folder-source.js";
@@ -12,6 +13,7 @@ afterEach(async () => {
 });
 
 function setup(options: { stableMs?: number; incompleteAfterMs?: number } = {}) {
+  const warnings: { event: string; fields: Record<string, unknown> | undefined }[] = [];
   const { dir, remove } = scratch("sluice-inbox-");
   cleanups.push(remove);
   const at = (n: string) => join(dir, n);
@@ -24,13 +26,14 @@ function setup(options: { stableMs?: number; incompleteAfterMs?: number } = {}) 
     stableMs: options.stableMs ?? 100,
     incompleteAfterMs: options.incompleteAfterMs ?? 400,
     rescanMs: 100,
+    logger: { info() {}, warn: (event, fields) => warnings.push({ event, fields }), error() {} },
   });
   const files: IngestedFile[] = [];
   const rejected: RejectedFile[] = [];
   source.on("file", (f) => files.push(f));
   source.on("rejected", (r) => rejected.push(r));
   cleanups.push(() => source.stop());
-  return { at, source, files, rejected };
+  return { at, source, files, rejected, warnings };
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -66,15 +69,28 @@ describe("FolderSource", () => {
     const { at, source, files } = setup({ stableMs: 150 });
     const [made] = makeSpoolFiles(at("made"), 1, 50_000);
     const bytes = made!.content;
-    writeFileSync(at("inbox/live.pcap"), bytes.subarray(0, 1000));
+    // Cut points inside records: every prefix is a torn capture, as a writer leaves it between writes.
+    const cuts = [1000, 12_000, 23_000, 34_000, 45_000].map((cut) => tornCut(bytes, cut));
+    writeFileSync(at("inbox/live.pcap"), bytes.subarray(0, cuts[0]));
     await source.start();
-    for (let at_ = 1000; at_ < bytes.length; at_ += 5000) {
-      appendFileSync(at("inbox/live.pcap"), bytes.subarray(at_, Math.min(bytes.length, at_ + 5000)));
-      await new Promise((r) => setTimeout(r, 50));
+    for (let i = 1; i <= cuts.length; i++) {
+      appendFileSync(at("inbox/live.pcap"), bytes.subarray(cuts[i - 1], cuts[i] ?? bytes.length));
+      if (i === cuts.length) break;
+      await source.scan(); // the inbox was listed with the file incomplete: nothing may be taken
       expect(files).toEqual([]);
     }
     await waitFor(() => files.length === 1);
     expect(readFileSync(files[0]!.path).equals(bytes)).toBe(true);
+  });
+
+  it("takes ready files in capture order: by first record, not by name", async () => {
+    const { at, source, files } = setup();
+    const made = makeSpoolFiles(at("made"), 2);
+    writeFileSync(at("inbox/zz-first.pcap"), made[0]!.content);
+    writeFileSync(at("inbox/aa-second.pcap"), made[1]!.content);
+    await source.start();
+    await waitFor(() => files.length === 2);
+    expect(files.map((f) => basename(f.origin.path))).toEqual(["zz-first.pcap", "aa-second.pcap"]);
   });
 
   it("sets aside what is not a capture, and a capture that stays torn, with the reason and offset", async () => {
@@ -98,12 +114,13 @@ describe("FolderSource", () => {
   });
 
   it("leaves symlinks and hidden files alone", async () => {
-    const { at, source, files, rejected } = setup();
+    const { at, source, files, rejected, warnings } = setup();
     const [made] = makeSpoolFiles(at("made"), 1);
     symlinkSync(made!.path, at("inbox/link.pcap"));
     writeFileSync(at("inbox/.hidden.pcap"), made!.content);
     await source.start();
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor(() => warnings.some((w) => w.event === "inbox-entry-ignored"));
+    await source.scan(); // listed again after the symlink was refused: still nothing taken
     expect(files).toEqual([]);
     expect(rejected).toEqual([]);
     expect(visible(at("inbox"))).toEqual(["link.pcap"]);
@@ -128,9 +145,21 @@ describe("FolderSource", () => {
     again.on("file", (f) => taken.push(f));
     cleanups.push(() => again.stop());
     await again.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await again.scan(); // the inbox as the restarted source sees it: the interrupted move was finished
     expect(taken).toEqual([]);
     expect(visible(first.at("inbox"))).toEqual([]);
     expect(visible(first.at("ready")).filter((n) => !n.endsWith(".json"))).toEqual([first.files[0]!.name]);
   });
 });
+
+// The first offset at or after `at` where the capture's prefix is torn (ends inside a record).
+function tornCut(bytes: Buffer, at: number): number {
+  for (let cut = at; cut < bytes.length; cut++) {
+    try {
+      readCaptureSync(bytes.subarray(0, cut));
+    } catch {
+      return cut;
+    }
+  }
+  throw new Error("no torn cut");
+}

@@ -1,23 +1,22 @@
 import { EventEmitter } from "node:events";
-import { constants } from "node:fs";
+import { lstat, mkdir, readdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { formatTimestamp, inspectCapture, type PcapFormatError } from "@sluice/pcap-format";
 import {
-  copyFile,
-  link,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  unlink,
-  writeFile,
-} from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
-import { type Logger, silentLogger } from "@sluice/daemon";
-import { type CaptureSummary, formatTimestamp, inspectCapture } from "@sluice/pcap-format";
-import { compactUtc, safeLabel } from "@sluice/rotator";
-import { type FSWatcher, watch } from "chokidar";
-import { syncDirectory } from "./destination.js";
+  compactUtc,
+  IncomingQueue,
+  type Logger,
+  moveFile,
+  pathExists,
+  removeFile,
+  SpoolError,
+  safeLabel,
+  setAside,
+  sidecarOf,
+  silentLogger,
+  systemClock,
+  writeFileAtomic,
+} from "@sluice/spool";
 
 /** An inbox of finished captures to route like rotated files. */
 export interface FolderSourceOptions {
@@ -71,21 +70,12 @@ export interface FolderSourceEvents {
   error: [Error];
 }
 
-interface Candidate {
-  size: number;
-  mtimeMs: number;
-  /** When size and mtime last changed. */
-  changedAt: number;
-  /** When it was first found stable but incomplete. */
-  incompleteSince: number | null;
-}
-
 /**
- * Watches an inbox (chokidar, an initial scan, and a periodic rescan for NFS) and moves each complete,
- * stable pcap or pcapng file into the spool under a name like a rotated file's, with a sidecar manifest
- * saying where it came from. Files still being written wait; files that are not captures, or stay
- * incomplete, are moved aside with the reason and byte offset. Symlinks and non-regular files are left
- * alone.
+ * Watches an inbox (@sluice/spool's IncomingQueue: chokidar, an initial scan, and a periodic rescan for
+ * NFS) and moves each complete, stable pcap or pcapng file into the spool under a name like a rotated
+ * file's, with a sidecar manifest saying where it came from. Files still being written wait; files that
+ * are not captures, or stay incomplete, are moved aside with the reason and byte offset. Symlinks and
+ * non-regular files are left alone. Files go in capture order (first record, then name) among those ready.
  */
 export class FolderSource extends EventEmitter<FolderSourceEvents> {
   readonly name: string;
@@ -93,16 +83,11 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
   private readonly spool: string;
   private readonly failed: string;
   private readonly stableMs: number;
-  private readonly incompleteAfterMs: number;
-  private readonly rescanMs: number;
   private readonly log: Logger;
-  private readonly candidates = new Map<string, Candidate>();
-  private readonly ignored = new Set<string>();
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly queue: IncomingQueue;
+  private readonly stopController = new AbortController();
+  private loop: Promise<void> = Promise.resolve();
   private sequence = 0;
-  private busy: Promise<void> = Promise.resolve();
-  private stopped = false;
 
   constructor(options: FolderSourceOptions) {
     super();
@@ -111,131 +96,64 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
     this.spool = resolve(options.spool);
     this.failed = resolve(options.failed ?? join(this.spool, "..", "failed"));
     this.stableMs = options.stableMs ?? 2000;
-    this.incompleteAfterMs = options.incompleteAfterMs ?? 60_000;
-    this.rescanMs = options.rescanMs ?? 5000;
     this.log = options.logger ?? silentLogger;
+    this.queue = new IncomingQueue({
+      path: this.path,
+      order: "ready",
+      settleMs: this.stableMs,
+      rejectAfterMs: this.stableMs,
+      incompleteAfterMs: options.incompleteAfterMs ?? 60_000,
+      rescanMs: options.rescanMs ?? 5000,
+      logger: this.log,
+    });
   }
 
   /** Finishes what a crash cut short, scans the inbox, and starts watching it. */
   async start(): Promise<void> {
     await mkdir(this.spool, { recursive: true });
     await this.finishInterruptedMoves();
-    this.watcher = watch(this.path, {
-      depth: 0,
-      ignoreInitial: true,
-      ignored: (path) => path !== this.path && basename(path).startsWith("."),
-    });
-    this.watcher.on("add", () => this.poll());
-    this.watcher.on("change", () => this.poll());
-    this.watcher.on("error", (error) => this.emit("error", error as Error));
-    this.poll();
+    await this.queue.start();
+    this.loop = this.run();
   }
 
   /** Stops watching; a file being moved is finished first. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.watcher?.close();
-    this.watcher = null;
-    await this.busy;
+    this.stopController.abort();
+    await this.queue.stop();
+    await this.loop;
   }
 
-  private poll(): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.busy = this.busy
-      .then(() => this.scan())
-      .catch((error: unknown) => {
-        this.emit("error", error as Error);
-      });
+  /** Lists the inbox now; resolves when the listing is done (for tests and status). */
+  scan(): Promise<void> {
+    return this.queue.scan();
   }
 
-  private async scan(): Promise<void> {
-    if (this.stopped) return;
-    let next = this.rescanMs;
-    let entries: string[] = [];
-    try {
-      entries = await readdir(this.path);
-    } catch (error) {
-      this.log.warn("inbox-unreadable", { source: this.name, path: this.path, error });
-    }
-    const now = Date.now();
-    const present = new Set<string>();
-    const stable: { path: string; mtimeMs: number }[] = [];
-    for (const entry of entries.sort()) {
-      if (entry.startsWith(".")) continue;
-      const path = join(this.path, entry);
-      present.add(path);
-      const info = await lstat(path).catch(() => null);
-      if (info === null) continue;
-      if (!info.isFile()) {
-        if (!this.ignored.has(path)) {
-          this.ignored.add(path);
+  private async run(): Promise<void> {
+    const stop = this.stopController.signal;
+    for (let item = await this.queue.next(stop); item !== null; item = await this.queue.next(stop)) {
+      const { file } = item;
+      try {
+        if (item.kind === "capture") await this.ingest(file.path);
+        else if (item.reason === "symlink") {
           this.log.warn("inbox-entry-ignored", {
             source: this.name,
-            path,
+            path: file.path,
             why: "not a regular file (symlinks are not followed)",
           });
-        }
-        continue;
+          this.queue.ignore(file.name);
+          continue;
+        } else await this.reject(file.path, item.check?.error ?? null);
+        this.queue.done(file.name);
+      } catch (error) {
+        this.emit("error", error as Error);
+        await systemClock.sleep(this.stableMs, stop);
+        this.queue.release(file.name);
       }
-      const known = this.candidates.get(path);
-      if (known === undefined || known.size !== info.size || known.mtimeMs !== info.mtimeMs) {
-        this.candidates.set(path, {
-          size: info.size,
-          mtimeMs: info.mtimeMs,
-          changedAt: now,
-          incompleteSince: known?.incompleteSince ?? null,
-        });
-        next = Math.min(next, this.stableMs);
-        continue;
-      }
-      const waited = now - known.changedAt;
-      if (waited >= this.stableMs) stable.push({ path, mtimeMs: info.mtimeMs });
-      else next = Math.min(next, this.stableMs - waited);
     }
-    for (const path of this.candidates.keys()) if (!present.has(path)) this.candidates.delete(path);
-    for (const path of this.ignored) if (!present.has(path)) this.ignored.delete(path);
-    stable.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : 1));
-    for (const { path } of stable) {
-      if (this.stopped) return;
-      const wait = await this.take(path, now);
-      if (wait !== null) next = Math.min(next, wait);
-    }
-    if (!this.stopped) this.timer = setTimeout(() => this.poll(), Math.max(50, next));
-    this.timer?.unref?.();
   }
 
-  // Verifies a stable file and ingests or rejects it; returns how long to wait before looking again.
-  private async take(path: string, now: number): Promise<number | null> {
-    const candidate = this.candidates.get(path)!;
-    let summary: CaptureSummary;
-    try {
-      summary = await inspectCapture(path);
-    } catch (error) {
-      this.log.warn("inbox-read-failed", { source: this.name, path, error });
-      return this.stableMs;
-    }
-    if (!summary.complete) {
-      const torn =
-        summary.error?.reason === "truncated-record" || summary.error?.reason === "truncated-header";
-      if (torn) {
-        candidate.incompleteSince ??= now;
-        const left = candidate.incompleteSince + this.incompleteAfterMs - now;
-        if (left > 0) return left;
-      }
-      await this.reject(path, summary);
-      this.candidates.delete(path);
-      return null;
-    }
-    await this.ingest(path, summary);
-    this.candidates.delete(path);
-    return null;
-  }
-
-  private async ingest(path: string, summary: CaptureSummary): Promise<void> {
+  private async ingest(path: string): Promise<void> {
+    const summary = await inspectCapture(path);
     const origin = await lstat(path);
     const extension = summary.format === "pcapng" ? "pcapng" : "pcap";
     const startMs = summary.firstTime === null ? origin.mtimeMs : summary.firstTime.seconds * 1000;
@@ -255,32 +173,24 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
         summary.lastTime && formatTimestamp(summary.lastTime.seconds, summary.lastTime.nanoseconds),
     });
     // The sidecar goes first: after a crash it says the inbox file was already taken. Neither it nor the
-    // capture ever replaces a file of the same name.
+    // capture ever replaces a file of the same name: a name taken gets the next sequence.
     let name = "";
-    let staged: string | null = null;
     for (;;) {
       name = `${safeLabel(this.name)}-${compactUtc(startMs)}-${this.nextSequence()}.${extension}`;
-      const sidecar = `${join(this.spool, name)}.json`;
-      if (!(await writeNew(sidecar, `${JSON.stringify(manifest(name), null, 2)}\n`))) continue;
+      const sidecar = join(this.spool, sidecarOf(name));
+      if (
+        !(await writeFileAtomic(sidecar, `${JSON.stringify(manifest(name), null, 2)}\n`, { replace: false }))
+      )
+        continue;
       try {
-        await link(staged ?? path, join(this.spool, name));
-        break;
+        if ((await moveFile(path, this.spool, name, { onConflict: "fail" })) !== null) break;
+        await removeFile(sidecar);
+        return; // taken away meanwhile
       } catch (error) {
-        await unlink(sidecar).catch(() => {});
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") continue;
-        if (code !== "EXDEV" || staged !== null) throw error;
-        // Another filesystem: copy under a hidden name first, so the spool never shows a partial file.
-        staged = join(this.spool, `.${basename(path)}.inbox-partial`);
-        await copyFile(path, staged, constants.COPYFILE_FICLONE);
-        const handle = await open(staged, "r+");
-        await handle.sync();
-        await handle.close();
+        await removeFile(sidecar).catch(() => {});
+        if (!(SpoolError.isInstance(error) && error.reason === "conflict")) throw error;
       }
     }
-    if (staged !== null) await unlink(staged);
-    await syncDirectory(this.spool);
-    await unlink(path);
     const ingested = manifest(name);
     this.log.info("inbox-file-taken", {
       source: this.name,
@@ -298,26 +208,20 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
     return String(this.sequence);
   }
 
-  private async reject(path: string, summary: CaptureSummary): Promise<void> {
-    await mkdir(this.failed, { recursive: true });
-    let movedTo = join(this.failed, basename(path));
-    for (let i = 1; await exists(movedTo); i++) movedTo = join(this.failed, `${basename(path)}.${i}`);
-    const rejected: RejectedFile = {
-      path,
-      movedTo,
-      reason: summary.error?.reason ?? "unreadable",
-      offset: summary.error?.offset ?? null,
-      message: summary.error?.message ?? "not a capture",
-    };
-    try {
-      await rename(path, movedTo);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
-      await copyFile(path, movedTo, constants.COPYFILE_EXCL);
-      await unlink(path);
-    }
-    await writeFile(`${movedTo}.reason.json`, `${JSON.stringify(rejected, null, 2)}\n`);
-    this.log.warn("inbox-file-rejected", { source: this.name, ...rejected });
+  private async reject(path: string, error: PcapFormatError | null): Promise<void> {
+    let rejected: RejectedFile | null = null;
+    await setAside(path, this.failed, (movedTo) => {
+      rejected = {
+        path,
+        movedTo,
+        reason: error?.reason ?? "unreadable",
+        offset: error?.offset ?? null,
+        message: error?.message ?? "not a capture",
+      };
+      return { ...rejected };
+    });
+    if (rejected === null) return;
+    this.log.warn("inbox-file-rejected", { source: this.name, ...(rejected as RejectedFile) });
     this.emit("rejected", rejected);
   }
 
@@ -325,8 +229,8 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
   // sidecar's origin recognises the inbox file, which is then only unlinked. Leftover copies are removed.
   private async finishInterruptedMoves(): Promise<void> {
     for (const entry of await readdir(this.spool)) {
-      if (entry.endsWith(".inbox-partial")) {
-        await unlink(join(this.spool, entry)).catch(() => {});
+      if (entry.startsWith(".") && entry.endsWith(".moving")) {
+        await removeFile(join(this.spool, entry)).catch(() => {});
         continue;
       }
       if (!entry.endsWith(".json") || entry.startsWith(".")) continue;
@@ -337,7 +241,7 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
         continue;
       }
       if (manifest.source !== this.name || manifest.origin === undefined) continue;
-      const published = await exists(manifest.path);
+      const published = await pathExists(manifest.path);
       const origin = await lstat(manifest.origin.path).catch(() => null);
       const same =
         origin !== null &&
@@ -346,11 +250,11 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
         origin.ino === manifest.origin.ino &&
         origin.dev === manifest.origin.dev;
       if (!published) {
-        await unlink(join(this.spool, entry)).catch(() => {}); // the sidecar of a move that never happened
+        await removeFile(join(this.spool, entry)).catch(() => {}); // the sidecar of a move that never happened
         continue;
       }
       if (same) {
-        await unlink(manifest.origin.path);
+        await removeFile(manifest.origin.path);
         this.log.info("inbox-move-finished", {
           source: this.name,
           from: manifest.origin.path,
@@ -358,33 +262,5 @@ export class FolderSource extends EventEmitter<FolderSourceEvents> {
         });
       }
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-// Writes a file under `path` only if nothing is there: hidden temporary, fsync, link. False when taken.
-async function writeNew(path: string, text: string): Promise<boolean> {
-  const temporary = join(resolve(path, ".."), `.${basename(path)}.partial`);
-  const handle = await open(temporary, "w");
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temporary, path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
-  } finally {
-    await unlink(temporary).catch(() => {});
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Journal, replayJournal } from "./journal.js";
+import { foldJournal, type JournalRecord, openJournal } from "./journal.js";
 import { scratch } from "./testing/spool-files.js";
 
 const removers: (() => void)[] = [];
@@ -23,7 +23,7 @@ const plan = (name: string) => ({
 
 describe("journal", () => {
   it("folds records into each open file's latest delivery states", () => {
-    const lines = [
+    const records: JournalRecord[] = [
       plan("x.pcap"),
       { op: "staged", name: "x.pcap", key: "pool:p", dest: "n1", path: "/n1" },
       { op: "assign", name: "x.pcap", key: "pool:p", dest: "n2", path: "/n2" },
@@ -31,7 +31,7 @@ describe("journal", () => {
       plan("y.pcap"),
       { op: "complete", name: "y.pcap" },
     ];
-    const replay = replayJournal(lines.map((l) => JSON.stringify(l)).join("\n"));
+    const replay = foldJournal(records);
     const { op: _, ...x } = plan("x.pcap");
     expect(replay.open).toEqual([
       {
@@ -45,9 +45,15 @@ describe("journal", () => {
     expect([...replay.finished]).toEqual(["y.pcap"]);
   });
 
-  it("ignores a torn last line and reports it", () => {
-    const text = `${JSON.stringify(plan("x.pcap"))}\n{"op":"done","name":"x.pc`;
-    const replay = replayJournal(text);
+  it("ignores a torn last line and reports it", async () => {
+    const { dir, remove } = scratch();
+    removers.push(remove);
+    writeFileSync(
+      join(dir, "journal.ndjson"),
+      `${JSON.stringify(plan("x.pcap"))}\n{"op":"done","name":"x.pc`,
+    );
+    const { journal, replay } = await openJournal(dir);
+    await journal.close();
     expect(replay.open.map((f) => f.name)).toEqual(["x.pcap"]);
     expect(replay.badLines).toEqual([{ line: 2, text: '{"op":"done","name":"x.pc' }]);
   });
@@ -61,7 +67,7 @@ describe("journal", () => {
         .map((l) => `${JSON.stringify(l)}\n`)
         .join(""),
     );
-    const { journal, replay } = await Journal.open(dir);
+    const { journal, replay } = await openJournal(dir);
     expect(replay.open.map((f) => f.name)).toEqual(["b.pcap"]);
     await Promise.all([
       journal.append({ op: "done", name: "b.pcap", key: "pool:p", dest: "n1", path: "/n1" }),
@@ -69,7 +75,8 @@ describe("journal", () => {
     ]);
     await journal.close();
     const lines = readFileSync(join(dir, "journal.ndjson"), "utf8").trim().split("\n");
-    expect(lines.map((l) => JSON.parse(l).op)).toEqual(["file", "done", "done"]);
-    expect(replayJournal(lines.join("\n")).open[0]!.deliveries.map((d) => d.state)).toEqual(["done", "done"]);
+    const records = lines.map((l) => JSON.parse(l) as JournalRecord);
+    expect(records.map((r) => r.op)).toEqual(["file", "done", "done"]);
+    expect(foldJournal(records).open[0]!.deliveries.map((d) => d.state)).toEqual(["done", "done"]);
   });
 });

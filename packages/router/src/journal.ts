@@ -1,5 +1,4 @@
-import { type FileHandle, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { type BadLine, Journal } from "@sluice/spool";
 import { RouterError } from "./errors.js";
 
 /** Where one delivery of a file stands. */
@@ -73,158 +72,41 @@ export interface JournalReplay {
   /** Names of the files the journal saw finish (for files still lying in the spool after a crash). */
   finished: Set<string>;
   /** Lines that could not be read (a torn last line after a crash is normal; anything else is logged). */
-  badLines: { line: number; text: string }[];
+  badLines: BadLine[];
 }
 
 const FILE_NAME = "journal.ndjson";
 
+/** The router's journal: @sluice/spool's fsynced, group-committed Journal of routing decisions. */
+export type RouterJournal = Journal<JournalRecord>;
+
 /**
- * An append-only log of every routing decision, fsynced before the decision takes effect, so that a
- * restart after `kill -9` at any instant knows which node each file went to and how far each delivery got.
- * Appends that arrive while a write is in flight are gathered into the next write: one fsync covers many
- * decisions (group commit).
+ * Opens (creating) the journal in `dir`, folds what it holds into the files still open, and compacts it
+ * to one snapshot line per open file. Every routing decision is appended and fsynced before it takes
+ * effect, so a restart after `kill -9` at any instant knows which node each file went to and how far
+ * each delivery got.
  */
-export class Journal {
-  readonly path: string;
-  private handle: FileHandle | null = null;
-  private queue: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  private writing: Promise<void> | null = null;
-  private appendedSinceCompaction = 0;
-
-  private constructor(readonly dir: string) {
-    this.path = join(dir, FILE_NAME);
-  }
-
-  /** Opens (creating) the journal in `dir` and replays what it holds. */
-  static async open(dir: string): Promise<{ journal: Journal; replay: JournalReplay }> {
-    await mkdir(dir, { recursive: true });
-    const journal = new Journal(dir);
-    let text = "";
-    try {
-      text = await readFile(journal.path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-        throw RouterError.from(error, "journal", `reading the journal ${journal.path}`);
-      }
-    }
-    const replay = replayJournal(text);
-    await journal.compact(replay.open);
-    return { journal, replay };
-  }
-
-  /** Lines appended since the last compaction. */
-  get backlog(): number {
-    return this.appendedSinceCompaction;
-  }
-
-  /** Appends records; resolves once they are on disk (fsynced). */
-  append(...records: JournalRecord[]): Promise<void> {
-    if (this.handle === null) return Promise.reject(new RouterError("journal", "the journal is closed"));
-    const line = records.map((r) => `${JSON.stringify(r)}\n`).join("");
-    this.appendedSinceCompaction += records.length;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ line, resolve, reject });
-      if (this.writing === null) this.writing = this.drain();
-    });
-  }
-
-  /**
-   * Appends records without waiting for them to reach the disk: for decisions a restart can work out
-   * again from the destinations (a delivery done, a file complete). They go out, in order, with the next
-   * write; a failure surfaces on the next `append`.
-   */
-  appendLater(...records: JournalRecord[]): void {
-    this.append(...records).catch(() => {});
-  }
-
-  /**
-   * Rewrites the journal with one snapshot line per open file (hidden name, fsync, rename), so it stays
-   * as small as the work in progress.
-   */
-  async compact(files: readonly JournalFile[]): Promise<void> {
-    await this.idle();
-    const temporary = join(this.dir, `.${FILE_NAME}.compact`);
-    const text = files
-      .map((f) => `${JSON.stringify({ op: "file", ...f } satisfies JournalRecord)}\n`)
-      .join("");
-    try {
-      const handle = await open(temporary, "w");
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temporary, this.path);
-      await syncDirectory(this.dir);
-      await this.handle?.close();
-      this.handle = await open(this.path, "a");
-      this.appendedSinceCompaction = 0;
-    } catch (error) {
-      await unlink(temporary).catch(() => {});
-      throw RouterError.from(error, "journal", `compacting the journal ${this.path}`);
-    }
-  }
-
-  /** Waits for pending appends, then closes the file. */
-  async close(): Promise<void> {
-    await this.idle();
-    await this.handle?.close();
-    this.handle = null;
-  }
-
-  private async idle(): Promise<void> {
-    while (this.writing !== null) await this.writing;
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        try {
-          const handle = this.handle;
-          if (handle === null) throw new RouterError("journal", "the journal is closed");
-          await handle.write(batch.map((b) => b.line).join(""));
-          await handle.datasync();
-          for (const b of batch) b.resolve();
-        } catch (error) {
-          const failure = RouterError.from(error, "journal", `writing the journal ${this.path}`);
-          for (const b of batch) b.reject(failure);
-        }
-      }
-    } finally {
-      this.writing = null;
-    }
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+export async function openJournal(dir: string): Promise<{ journal: RouterJournal; replay: JournalReplay }> {
   try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const { journal, records, badLines } = await Journal.open<JournalRecord>(dir, FILE_NAME);
+    const replay = foldJournal(records, badLines);
+    await journal.compact(snapshot(replay.open));
+    return { journal, replay };
+  } catch (error) {
+    throw RouterError.from(error, "journal", `opening the journal in ${dir}`);
   }
 }
 
-/** Folds journal text into the open files and their deliveries' latest states. */
-export function replayJournal(text: string): JournalReplay {
+/** One `file` line per open file: what compaction keeps. */
+export function snapshot(files: readonly JournalFile[]): JournalRecord[] {
+  return files.map((f) => ({ op: "file", ...f }));
+}
+
+/** Folds journal records into the open files and their deliveries' latest states. */
+export function foldJournal(records: readonly JournalRecord[], badLines: BadLine[] = []): JournalReplay {
   const files = new Map<string, JournalFile>();
   const finished = new Set<string>();
-  const badLines: JournalReplay["badLines"] = [];
-  const lines = text.split("\n");
-  lines.forEach((raw, index) => {
-    if (raw.trim() === "") return;
-    let record: JournalRecord;
-    try {
-      record = JSON.parse(raw) as JournalRecord;
-    } catch {
-      badLines.push({ line: index + 1, text: raw.slice(0, 200) });
-      return;
-    }
-    apply(files, finished, record);
-  });
+  for (const record of records) apply(files, finished, record);
   return { open: [...files.values()], finished, badLines };
 }
 

@@ -1,4 +1,4 @@
-import type { Counter, Gauge, MetricsRegistry } from "@sluice/daemon";
+import type { CounterMetric as Counter, GaugeMetric as Gauge, Metrics } from "@sluice/spool";
 import type { Router } from "./router.js";
 
 /** The router's Prometheus metrics, fed by its events and read from its state at each scrape. */
@@ -14,7 +14,7 @@ export class RouterMetrics {
   private readonly pendingFiles: Gauge;
   private readonly pendingBytes: Gauge;
 
-  constructor(registry: MetricsRegistry, router: Router) {
+  constructor(registry: Metrics, router: Router) {
     this.deliveries = registry.counter(
       "sluice_deliveries_total",
       "Deliveries by destination and result (ok, failed: each failed attempt counts).",
@@ -99,10 +99,10 @@ export class RouterMetrics {
   /** Drops the series of a destination that left the configuration. */
   forget(name: string): void {
     for (const kind of ["pool", "alone"]) {
-      this.healthy.remove({ destination: name, kind });
-      for (const result of ["ok", "failed"]) this.deliveries.remove({ destination: name, kind, result });
+      this.healthy.remove?.({ destination: name, kind });
+      for (const result of ["ok", "failed"]) this.deliveries.remove?.({ destination: name, kind, result });
     }
-    this.backlog.remove({ destination: name });
-    this.freeBytes.remove({ destination: name });
+    this.backlog.remove?.({ destination: name });
+    this.freeBytes.remove?.({ destination: name });
   }
 }

@@ -1,12 +1,28 @@
 import { EventEmitter } from "node:events";
-import { link, stat, unlink } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { type Logger, type MetricsRegistry, silentLogger } from "@sluice/daemon";
+import {
+  type BackoffPolicy,
+  backoffDelay,
+  type Logger,
+  type Metrics,
+  moveFile,
+  pathExists,
+  removeFile,
+  silentLogger,
+} from "@sluice/spool";
 import { type Destination, discardStaged, progress, publish, stage } from "./destination.js";
 import { RouterError } from "./errors.js";
 import { splitByFlow } from "./flow-split.js";
 import { HealthMonitor } from "./health.js";
-import { type DeliveryRecord, Journal, type JournalFile, type JournalRecord } from "./journal.js";
+import {
+  type DeliveryRecord,
+  type JournalFile,
+  type JournalRecord,
+  openJournal,
+  type RouterJournal,
+  snapshot,
+} from "./journal.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { type Pool, type ResolvedRouting, type RoutingOptions, resolveRouting } from "./routing-options.js";
 import { pickNode } from "./strategy.js";
@@ -22,12 +38,16 @@ export interface RouterOptions extends RoutingOptions {
   /** Deliveries in flight at once (default 4). */
   concurrency?: number;
   logger?: Logger;
-  metrics?: MetricsRegistry;
+  /** Where the Prometheus series go (structural: @sluice/daemon's MetricsRegistry fits). */
+  metrics?: Metrics;
 }
 
 /** A delivery that reached its destination. */
 export interface DeliveredEvent {
+  /** The name delivered: the spool file's, or its flow part's (`<stem>-<node>.pcap`). */
   file: string;
+  /** The spool file it came from (the same as `file` unless the pool splits by flow). */
+  spoolFile: string;
   /** `pool:<name>` or `alone:<name>`. */
   key: string;
   destination: string;
@@ -86,13 +106,12 @@ const COMPACT_AFTER = 10_000;
 export class Router extends EventEmitter<RouterEvents> {
   private routing: ResolvedRouting;
   private readonly journalDir: string;
-  private journal: Journal | null = null;
+  private journal: RouterJournal | null = null;
   private readonly files = new Map<string, SpoolFile>();
   private readonly health: HealthMonitor;
   private readonly cursors = new Map<string, number>();
   private readonly unavailable = new Set<string>();
-  private readonly retryInitial: number;
-  private readonly retryMax: number;
+  private readonly retry: BackoffPolicy;
   private readonly concurrency: number;
   private readonly log: Logger;
   private readonly metrics: RouterMetrics | null;
@@ -116,8 +135,7 @@ export class Router extends EventEmitter<RouterEvents> {
           message: health.message,
         });
     });
-    this.retryInitial = options.retry?.initialMs ?? 1000;
-    this.retryMax = options.retry?.maxMs ?? 60_000;
+    this.retry = { initialMs: options.retry?.initialMs ?? 1000, maxMs: options.retry?.maxMs ?? 60_000 };
     this.concurrency = options.concurrency ?? 4;
     this.log = options.logger ?? silentLogger;
     this.metrics = options.metrics ? new RouterMetrics(options.metrics, this) : null;
@@ -125,7 +143,7 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /** Opens the journal and resumes every delivery a previous run left unfinished. */
   async start(): Promise<void> {
-    const { journal, replay } = await Journal.open(this.journalDir);
+    const { journal, replay } = await openJournal(this.journalDir);
     this.journal = journal;
     for (const bad of replay.badLines) this.log.warn("journal-bad-line", { file: journal.path, ...bad });
     for (const record of replay.open) this.restore(record);
@@ -309,13 +327,13 @@ export class Router extends EventEmitter<RouterEvents> {
       .then(
         () => {
           file.durable = true;
-          this.log.debug("planned", { file: name, deliveries: record.deliveries });
+          this.log.debug?.("planned", { file: name, deliveries: record.deliveries });
           this.enforceQuota();
           this.pump();
         },
         (error: unknown) => {
           this.files.delete(name);
-          throw error;
+          throw RouterError.from(error, "journal", `journaling the plan of ${name}`);
         },
       );
     return { durable };
@@ -494,7 +512,7 @@ export class Router extends EventEmitter<RouterEvents> {
       this.later(d);
       return;
     }
-    if (!(await exists(itemSource(file, d)))) {
+    if (!(await pathExists(itemSource(file, d)))) {
       await this.lostSource(file, d);
       return;
     }
@@ -539,6 +557,7 @@ export class Router extends EventEmitter<RouterEvents> {
     this.health.noteDelivered(d.dest!);
     const event: DeliveredEvent = {
       file: itemName(file, d),
+      spoolFile: file.name,
       key: d.key,
       destination: d.dest!,
       path: join(d.path!, itemName(file, d)),
@@ -597,7 +616,7 @@ export class Router extends EventEmitter<RouterEvents> {
 
   private later(d: Delivery): void {
     d.attempts++;
-    d.notBefore = Date.now() + Math.min(this.retryMax, this.retryInitial * 2 ** Math.min(d.attempts - 1, 20));
+    d.notBefore = Date.now() + backoffDelay(d.attempts, this.retry);
   }
 
   private async cancel(file: SpoolFile, d: Delivery): Promise<void> {
@@ -626,7 +645,7 @@ export class Router extends EventEmitter<RouterEvents> {
     } catch (error) {
       file.finishing = false;
       this.log.error("after-dispatch-failed", { file: file.name, error });
-      this.schedule(Date.now() + this.retryInitial);
+      this.schedule(Date.now() + this.retry.initialMs);
       return;
     }
     this.files.delete(file.name);
@@ -641,12 +660,14 @@ export class Router extends EventEmitter<RouterEvents> {
     const action = this.routing.afterDispatch;
     const sidecar = `${file.path}.json`;
     if (action.action === "delete") {
-      await unlinkIfThere(file.path);
-      await unlinkIfThere(sidecar);
+      await removeFile(file.path);
+      await removeFile(sidecar);
       return;
     }
-    await moveInto(file.path, action.path, file.name);
-    await moveInto(sidecar, action.path, `${file.name}.json`).catch(() => {});
+    // Never over a file of the same name there: a clash takes the next name, its sidecar following it.
+    const moved = await moveFile(file.path, action.path, file.name);
+    const name = moved === null ? file.name : basename(moved);
+    await moveFile(sidecar, action.path, `${name}.json`).catch(() => {});
   }
 
   private enforceQuota(): void {
@@ -674,8 +695,8 @@ export class Router extends EventEmitter<RouterEvents> {
       .map((d) => d.key);
     try {
       await removeParts(file);
-      await unlinkIfThere(file.path);
-      await unlinkIfThere(`${file.path}.json`);
+      await removeFile(file.path);
+      await removeFile(`${file.path}.json`);
       await this.requireJournal().append({ op: "dropped", name: file.name, reason });
     } catch (error) {
       file.finishing = false;
@@ -691,14 +712,14 @@ export class Router extends EventEmitter<RouterEvents> {
   private async maybeCompact(): Promise<void> {
     const journal = this.journal;
     if (journal === null || journal.backlog < COMPACT_AFTER) return;
-    const open = [...this.files.values()].map(
-      (f): JournalFile => ({
+    const open = snapshot(
+      [...this.files.values()].map((f) => ({
         name: f.name,
         path: f.path,
         size: f.size,
         at: f.at,
         deliveries: f.deliveries.map(journalDelivery),
-      }),
+      })),
     );
     await journal.compact(open).catch((error) => this.log.error("journal-compaction-failed", { error }));
   }
@@ -710,7 +731,7 @@ export class Router extends EventEmitter<RouterEvents> {
     for (const done of waiters) done();
   }
 
-  private requireJournal(): Journal {
+  private requireJournal(): RouterJournal {
     if (this.journal === null) throw new RouterError("journal", "the router has not been started");
     return this.journal;
   }
@@ -739,51 +760,7 @@ function journalDelivery(d: Delivery): DeliveryRecord {
 }
 
 async function removeParts(file: SpoolFile): Promise<void> {
-  for (const d of file.deliveries) if (d.part !== undefined) await unlinkIfThere(d.part.source);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return false;
-      throw error;
-    },
-  );
-}
-
-async function unlinkIfThere(path: string): Promise<void> {
-  await unlink(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOENT") throw error;
-  });
-}
-
-// Moves a file into a folder without ever replacing a file there: a link on one filesystem, otherwise a
-// staged copy. Gone already (a restart after the move) is fine.
-async function moveInto(path: string, dir: string, name: string): Promise<void> {
-  const target = join(dir, name);
-  try {
-    await link(path, target);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !(await exists(path))) return;
-    if (code === "EEXIST") {
-      const [a, b] = await Promise.all([stat(path), stat(target)]);
-      if (a.ino !== b.ino || a.dev !== b.dev) {
-        throw new RouterError("conflict", `${dir} already has a different ${name}; not replacing it`, {
-          path: target,
-        });
-      }
-    } else if (code === "EXDEV" || code === "EPERM") {
-      // A copy published before a crash cut the move short has the same size: only the unlink is left.
-      const [there, source] = await Promise.all([stat(target).catch(() => null), stat(path)]);
-      if (there === null || there.size !== source.size) {
-        await stage(path, dir, name, false);
-        await publish(dir, name, "rename");
-      }
-    } else throw error;
-  }
-  await unlinkIfThere(path);
+  for (const d of file.deliveries) if (d.part !== undefined) await removeFile(d.part.source);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -97,7 +97,8 @@ export async function runReplay(args: string[]): Promise<number> {
     process.stderr.write(`sluice-node: ${(error as Error).message}\n`);
     return 1;
   }
-  const target = output.type === "interface" ? output.interface : output.path;
+  const target =
+    output.type === "interface" ? output.interface : output.type === "fifo" ? output.path : output.name;
   process.stderr.write(`replaying ${files.length} files into ${target} at ${formatSpeed(speed)}\n`);
   let lastDraw = 0;
   for (const file of files) {

@@ -11,7 +11,7 @@ export function runRun(args: string[]): Promise<number> {
     {
       app: "sluice-node",
       schema: NodeConfig,
-      create: (config, log, metrics) => new RunningNode(new SensorNode({ config, log, metrics })),
+      create: (config, log, metrics) => new RunningNode(new SensorNode(config, log, metrics)),
       describe: (_node, config) => ({
         incoming: config.incoming,
         output: config.output,

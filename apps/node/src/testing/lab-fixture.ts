@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCaptureSync } from "@sluice/pcap-format";
 import { editcap, type Lab, makeLabCapture } from "@sluice/testlab";
@@ -15,8 +15,19 @@ export function framesOf(path: string): string[] {
 export async function labPieces(dir: string, pieces: number, perPiece: number): Promise<string[]> {
   const whole = join(dir, "lab.pcap");
   await makeLabCapture(whole, { bytes: pieces * perPiece * 700 });
+  return cutPieces(whole, dir, pieces, perPiece);
+}
+
+/** The first `pieces` × `perPiece` packets of `whole` cut into files in `dir`, in capture order. */
+export async function cutPieces(
+  whole: string,
+  dir: string,
+  pieces: number,
+  perPiece: number,
+): Promise<string[]> {
   const total = readCaptureSync(readFileSync(whole)).packets.length;
   if (total < pieces * perPiece) throw new Error(`lab capture has ${total} packets, fewer than asked`);
+  mkdirSync(dir, { recursive: true });
   await editcap(["-r", whole, join(dir, "cut.pcap"), `1-${pieces * perPiece}`]);
   await editcap(["-c", String(perPiece), join(dir, "cut.pcap"), join(dir, "piece.pcap")]);
   const names = readdirSync(dir)

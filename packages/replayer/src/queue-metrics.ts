@@ -1,7 +1,7 @@
-import type { Counter, Gauge, MetricsRegistry } from "@sluice/daemon";
+import type { CounterMetric as Counter, GaugeMetric as Gauge, Metrics } from "@sluice/spool";
 
-/** The node's Prometheus series (names are what `sluice-node status` and dashboards read). */
-export interface NodeMetrics {
+/** A ReplayQueue's Prometheus series (names are what `sluice-node status` and dashboards read). */
+export interface QueueMetrics {
   filesReplayed: Counter;
   filesFailed: Counter;
   packetsSent: Counter;
@@ -19,8 +19,8 @@ export interface NodeMetrics {
   outputUp: Gauge;
 }
 
-/** Registers the node's series in `registry`. */
-export function nodeMetrics(registry: MetricsRegistry): NodeMetrics {
+/** Registers the series in `registry`. */
+export function queueMetrics(registry: Metrics): QueueMetrics {
   return {
     filesReplayed: registry.counter("sluice_node_files_replayed_total", "Files replayed completely."),
     filesFailed: registry.counter(
