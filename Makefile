@@ -2,20 +2,30 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := libpcap-dev tcpdump tshark tcpreplay iproute2 ethtool iputils-ping socat netcat-openbsd time inotify-tools
+# g++, make and python3: node-gyp builds node_pcap at npm ci and at make install.
+APT_PACKAGES := libpcap-dev g++ make python3 tcpdump tshark tcpreplay iproute2 ethtool iputils-ping socat netcat-openbsd time inotify-tools
 export DEBIAN_FRONTEND := noninteractive
 export TURBO_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup deps build demo test bench lint typecheck clean
+# make install: where to (GNU conventions). DESTDIR stages the tree for a package build.
+PREFIX ?= /usr/local
+DESTDIR ?=
+PACK_DIR ?= dist/packages
+
+.PHONY: help setup deps build demo test bench lint typecheck check-packages install uninstall pack clean
 
 help:
 	@echo "make demo       setup, build, run the whole dispatcher in network namespaces for about a minute"
 	@echo "make setup      install Debian packages (libpcap-dev tcpdump tshark tcpreplay ...) and npm ci"
 	@echo "make test       setup, build, run every test; ends with 'N passed, N failed'"
 	@echo "make bench      setup, build, run the benchmarks against their peers (tcpdump, ...)"
-	@echo "make lint       biome + publint"
-	@echo "make typecheck  tsc over every package"
+	@echo "make lint       biome, workspace dependency versions"
+	@echo "make typecheck  tsc over every package, app and test file, configs and scripts"
+	@echo "make check-packages  publint and @arethetypeswrong/cli on every published package"
+	@echo "make install    sluice-master, sluice-node, sluice-pcap into PREFIX=$(PREFIX) (DESTDIR honoured):"
+	@echo "                commands, man pages, JSON Schemas, systemd units; make uninstall removes them"
+	@echo "make pack       npm pack of every published package into $(PACK_DIR)/ (npm install -g ./*.tgz)"
 
 setup: deps node_modules/.sluice-installed
 
@@ -52,12 +62,30 @@ test: build
 bench: build
 	npx turbo run bench --concurrency=1 --output-logs=full
 
+# Biome over the repository, and every dependency on another workspace at a version it has.
 lint: setup
 	npx biome check .
-	npx turbo run lint --output-logs=errors-only
+	node scripts/check-workspace-deps.mjs
 
+# Each package's tsconfig covers its sources and tests; the root one the configs, packaging and scripts.
 typecheck: build
 	npx turbo run typecheck --output-logs=errors-only
+	npx tsc -p tsconfig.json
+
+# publint and @arethetypeswrong/cli on every published package, as npm packs it.
+check-packages: build
+	node scripts/check-packages.mjs
+
+# A real install under $(PREFIX)/lib/sluice, not links into this checkout: see packaging/install.mjs.
+install: build
+	node packaging/install.mjs install --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+uninstall:
+	node packaging/install.mjs uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+pack: build
+	rm -f $(PACK_DIR)/*.tgz
+	node packaging/pack.mjs $(PACK_DIR)
 
 clean:
-	rm -rf node_modules packages/*/dist apps/*/dist .turbo packages/*/.turbo apps/*/.turbo .ci/out
+	rm -rf node_modules packages/*/dist apps/*/dist dist .turbo packages/*/.turbo apps/*/.turbo .ci/out

@@ -13,7 +13,12 @@ import { repoRoot, workspaces } from "./workspaces.mjs";
 const fix = process.argv.includes("--fix");
 const all = workspaces();
 const versions = new Map(all.map((w) => [w.manifest.name, w.manifest.version]));
-const kinds = /** @type {const} */ (["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"]);
+const kinds = /** @type {const} */ ([
+  "dependencies",
+  "devDependencies",
+  "optionalDependencies",
+  "peerDependencies",
+]);
 let problems = 0;
 
 for (const { dir, manifest } of all) {
@@ -51,7 +56,8 @@ function satisfies(version, range) {
   const [want, have] = [m.slice(2).map(Number), v.slice(1).map(Number)];
   const [wMajor = 0, wMinor = 0, wPatch = 0] = want;
   const [hMajor = 0, hMinor = 0, hPatch = 0] = have;
-  const atLeast = hMajor > wMajor || (hMajor === wMajor && (hMinor > wMinor || (hMinor === wMinor && hPatch >= wPatch)));
+  const atLeast =
+    hMajor > wMajor || (hMajor === wMajor && (hMinor > wMinor || (hMinor === wMinor && hPatch >= wPatch)));
   if (!atLeast) return false;
   if (m[1] === "~") return hMajor === wMajor && hMinor === wMinor;
   // ^: same major, or for 0.x the same minor, or for 0.0.x the same patch.

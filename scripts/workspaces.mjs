@@ -13,7 +13,7 @@ export const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
  *   scripts?: Record<string, string>; dependencies?: Record<string, string>;
  *   devDependencies?: Record<string, string>; optionalDependencies?: Record<string, string>;
  *   peerDependencies?: Record<string, string>; allowScripts?: Record<string, boolean>;
- *   workspaces?: string[]; files?: string[]; man?: string[] | string }} Manifest
+ *   workspaces?: string[]; files?: string[]; man?: string[] | string; description?: string }} Manifest
  * @typedef {{ dir: string; manifest: Manifest }} Workspace
  */
 
@@ -32,7 +32,9 @@ export function workspaces(root = repoRoot) {
   const patterns = readManifest(join(root, "package.json")).workspaces ?? [];
   return patterns.flatMap((pattern) => {
     if (/[*?[{]/.test(pattern.replace(/\/\*$/, ""))) {
-      throw new Error(`workspaces pattern "${pattern}" is not "dir/*" or a folder: extend scripts/workspaces.mjs`);
+      throw new Error(
+        `workspaces pattern "${pattern}" is not "dir/*" or a folder: extend scripts/workspaces.mjs`,
+      );
     }
     const dirs = pattern.endsWith("/*")
       ? readdirSync(join(root, pattern.slice(0, -2)), { withFileTypes: true })
@@ -58,14 +60,21 @@ export function binsOf(/** @type {Manifest} */ manifest) {
 }
 
 /**
- * Packages whose install scripts npm must run: the root's allowScripts (pcap, built by node-gyp) and every
+ * Packages whose install scripts npm must run: the root's allowScripts that published packages depend on
+ * (pcap, built by node-gyp) and every
  * published workspace that builds at install (an install script, or a binding.gyp, for which npm runs
  * `node-gyp rebuild`).
  * @returns {string[]}
  */
 export function packagesWithInstallScripts(root = repoRoot) {
+  // Of the root's list, the ones a published package depends on (not build tools such as esbuild).
+  const needed = new Set(
+    publishedWorkspaces(root).flatMap(({ manifest }) =>
+      Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies }),
+    ),
+  );
   const allowed = Object.entries(readManifest(join(root, "package.json")).allowScripts ?? {})
-    .filter(([, allow]) => allow)
+    .filter(([name, allow]) => allow && needed.has(name))
     .map(([name]) => name);
   const building = publishedWorkspaces(root)
     .filter(
