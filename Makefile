@@ -19,7 +19,8 @@ help:
 	@echo "make demo       setup, build, run the whole dispatcher in network namespaces for about a minute"
 	@echo "make setup      install Debian packages (libpcap-dev tcpdump tshark tcpreplay ...) and npm ci"
 	@echo "make test       setup, build, run every test; ends with 'N passed, N failed'"
-	@echo "make bench      setup, build, run the benchmarks against their peers (tcpdump, ...)"
+	@echo "make bench      setup, build, run the benchmarks against their peers (tcpdump, ...);"
+	@echo "                BENCH_QUICK=1: each once on small inputs, to see that it runs"
 	@echo "make lint       biome, workspace dependency versions"
 	@echo "make typecheck  tsc over every package, app and test file, configs and scripts"
 	@echo "make check-packages  publint and @arethetypeswrong/cli on every published package"
@@ -58,6 +59,19 @@ test: build
 	@rm -f .ci/out/vitest.json
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.ci/out/vitest.json; \
 	  status=$$?; node scripts/test-summary.mjs .ci/out/vitest.json; exit $$status
+
+# make bench BENCH_QUICK=1: every bench once on small inputs, to see that each runs to its end (its figures
+# mean nothing). Each knob can still be set on its own; without BENCH_QUICK the benches' defaults hold.
+ifdef BENCH_QUICK
+export BENCH_RUNS ?= 1
+export BENCH_CAPTURE_MB ?= 20
+export BENCH_ROUTER_FILES ?= 20
+export BENCH_ROUTER_MB ?= 1
+export BENCH_FILES ?= 2
+export BENCH_FIELDS_MB ?= 5
+export BENCH_RATES ?= 50000,topspeed
+export SLUICE_BENCH_DIR ?= /tmp/sluice-bench-quick
+endif
 
 bench: build
 	npx turbo run bench --concurrency=1 --output-logs=full
