@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
-import { workspaceAliases } from "../vitest.shared.js";
+import { setupFiles, workspaceAliases } from "../vitest.shared.js";
 
 // The install, the tarballs and the systemd units: checked against what the packages and apps say.
 export default defineProject({
@@ -7,6 +7,7 @@ export default defineProject({
   test: {
     name: "packaging",
     include: ["*.test.ts"],
+    setupFiles,
     testTimeout: 600_000,
     hookTimeout: 600_000,
   },

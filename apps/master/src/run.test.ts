@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetchMetricsText, parseMetrics } from "@sluice/daemon";
 import { readCaptureSync } from "@sluice/pcap-format";
-import { labUnavailableReason, makeLabCapture, missingTools, withLab } from "@sluice/testlab";
+import { labUnavailableReason, makeLabCapture, missingTools, randpkt, withLab } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, type MasterProcess, runMaster } from "./testing/master-process.js";
 
@@ -78,7 +78,7 @@ describe.skipIf(!built)("sluice-master run", () => {
     await master.event("started");
     const drop = (n: number, prefix: string) => {
       for (let i = 0; i < n; i++) {
-        execFileSync("randpkt", ["-b", "500", "-c", "20", "-t", "tcp", at(`${prefix}${i}.tmp`)]);
+        randpkt(at(`${prefix}${i}.tmp`), "tcp", 20, 500);
         execFileSync("mv", [at(`${prefix}${i}.tmp`), at(`inbox/${prefix}${i}.pcap`)]);
       }
     };
@@ -127,8 +127,7 @@ describe.skipIf(!built)("sluice-master run", () => {
 
   it("completes what a SIGKILLed master left, without sending a file twice to the pool", async () => {
     const { at, write } = setup("killed", ["inbox", "n1", "n2", "arkime"]);
-    for (let i = 0; i < 30; i++)
-      execFileSync("randpkt", ["-b", "1500", "-c", "300", "-t", "udp", at(`inbox/f${i}.pcap`)]);
+    for (let i = 0; i < 30; i++) randpkt(at(`inbox/f${i}.pcap`), "udp", 300, 1500);
     const config = write({
       spool: at("spool"),
       sources: [{ type: "folder", name: "inbox", path: at("inbox"), stableSeconds: 0.05 }],

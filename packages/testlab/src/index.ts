@@ -16,7 +16,6 @@ export {
   hasTool,
   mergecap,
   missingTools,
-  randpkt,
   tool,
   tsharkCount,
   tsharkFrames,
@@ -25,6 +24,8 @@ export {
 export type { RecordTime } from "./pacing.js";
 export { gapErrorsUs, makePacedCapture, percentile } from "./pacing.js";
 export type { LabProcess } from "./processes.js";
+export { randpkt } from "./randpkt.js";
+export { seededBytes, seededRandom, testSeed } from "./seed.js";
 export { parseSize } from "./size.js";
 export type {
   HttpOptions,
