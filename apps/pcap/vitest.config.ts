@@ -8,5 +8,6 @@ export default defineProject({
     include: ["src/**/*.test.ts"],
     setupFiles,
     testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });

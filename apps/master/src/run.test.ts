@@ -170,7 +170,7 @@ describe.skipIf(!built)("sluice-master run", () => {
             stdio: "ignore",
           },
         );
-        await sleep(1500);
+        await rotated(master, frames([capture]).length);
         await stop(master);
         const alone = visible(at("arkime"));
         expect(alone.length).toBeGreaterThanOrEqual(2);
@@ -216,7 +216,7 @@ describe.skipIf(!built)("sluice-master run", () => {
         );
         await master.event("source-started");
         a("tcpreplay", "-q", "-i", "vx7", "--pps=5000", capture);
-        await sleep(1500);
+        await rotated(master, frames([capture]).length);
         await stop(master);
         expect(frames(visible(at("arkime")).map((f) => join(at("arkime"), f)))).toEqual(frames([capture]));
         expect(spawnSync("ip", ["-n", lab.b.netns, "link", "show", "sluice7"]).status).not.toBe(0); // removed
@@ -247,7 +247,7 @@ describe.skipIf(!built)("sluice-master run", () => {
       await Promise.all([send(), send()]);
       await master.event("sender-closed");
       await waitFor(() => master.count("sender-closed") === 2);
-      await sleep(1500);
+      await rotated(master, 2 * frames([capture]).length);
       await stop(master);
       const files = visible(at("arkime"));
       const senders = new Set(files.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+\.pcap$/, "")));
@@ -264,6 +264,16 @@ describe.skipIf(!built)("sluice-master run", () => {
 function silence(...netns: string[]): void {
   for (const ns of netns)
     spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+}
+
+/**
+ * Waits until the master has rotated `packets` packets into files: everything sent was captured and cut
+ * (the last file on time, as the link went idle), so stopping now loses nothing to a slow machine.
+ */
+async function rotated(master: MasterProcess, packets: number): Promise<void> {
+  const count = () =>
+    master.events.filter((e) => e["event"] === "file-rotated").reduce((n, e) => n + Number(e["packets"]), 0);
+  await waitFor(() => count() >= packets, 60_000);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
