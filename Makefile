@@ -11,6 +11,7 @@ export DO_NOT_TRACK := 1
 # make install: where to (GNU conventions). DESTDIR stages the tree for a package build.
 PREFIX ?= /usr/local
 DESTDIR ?=
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 PACK_DIR ?= dist/packages
 
 .PHONY: help setup deps build demo test bench lint typecheck check-packages install uninstall pack clean
@@ -92,7 +93,7 @@ check-packages: build
 
 # A real install under $(PREFIX)/lib/sluice, not links into this checkout: see packaging/install.mjs.
 install: build
-	node packaging/install.mjs install --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+	node packaging/install.mjs install --prefix "$(PREFIX)" --destdir "$(DESTDIR)" --unit-dir "$(SYSTEMD_UNIT_DIR)"
 
 uninstall:
 	node packaging/install.mjs uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"

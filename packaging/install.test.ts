@@ -191,7 +191,9 @@ describe.skipIf(!built)("installing Sluice", () => {
           encoding: "utf8",
         },
       );
-      expect(dry).toContain('node packaging/install.mjs install --prefix "/opt/x" --destdir "/stage"');
+      expect(dry).toContain(
+        'node packaging/install.mjs install --prefix "/opt/x" --destdir "/stage" --unit-dir "/opt/x/lib/systemd/system"',
+      );
       expect(dry).toContain('node packaging/install.mjs uninstall --prefix "/opt/x" --destdir "/stage"');
     });
 
