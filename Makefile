@@ -14,7 +14,7 @@ DESTDIR ?=
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 PACK_DIR ?= dist/packages
 
-.PHONY: help setup deps build demo test bench lint typecheck check-packages install uninstall pack clean
+.PHONY: help setup deps build demo test bench lint typecheck check-packages install uninstall pack deb clean
 
 help:
 	@echo "make demo       setup, build, run the whole dispatcher in network namespaces for about a minute"
@@ -28,6 +28,7 @@ help:
 	@echo "make install    sluice-master, sluice-node, sluice-pcap into PREFIX=$(PREFIX) (DESTDIR honoured):"
 	@echo "                commands, man pages, JSON Schemas, systemd units; make uninstall removes them"
 	@echo "make pack       npm pack of every published package into $(PACK_DIR)/ (npm install -g ./*.tgz)"
+	@echo "make deb        a Debian package of make install PREFIX=/usr, in dist/"
 
 setup: deps node_modules/.sluice-installed
 
@@ -97,6 +98,13 @@ install: build
 
 uninstall:
 	node packaging/install.mjs uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+# A Debian package of make install PREFIX=/usr: dist/sluice_<version>_<arch>.deb (packaging/deb.sh).
+deb: build
+	rm -rf dist/deb-root
+	node packaging/install.mjs install --prefix /usr --destdir dist/deb-root
+	packaging/deb.sh dist/deb-root dist
+	rm -rf dist/deb-root
 
 pack: build
 	rm -f $(PACK_DIR)/*.tgz

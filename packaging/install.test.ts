@@ -249,6 +249,29 @@ describe.skipIf(!built)("installing Sluice", () => {
       expect(r.err).toMatch(/capturing on lo/);
     });
 
+    it.skipIf(!hasTool("dpkg-deb"))("makes a Debian package of the staged tree (make deb)", async () => {
+      const { stdout } = await exec(join(root, "packaging/deb.sh"), [destdir, join(work, "deb")]);
+      const deb = stdout.trim();
+      const field = async (name: string) => (await exec("dpkg-deb", ["-f", deb, name])).stdout.trim();
+      expect(await field("Package")).toBe("sluice");
+      expect(await field("Version")).toMatch(
+        new RegExp(`^${COMMANDS["sluice-master"].replaceAll(".", "\\.")}`),
+      );
+      const major = process.versions.node.split(".")[0]!;
+      expect(await field("Depends")).toBe(`nodejs (>= 20.19), nodejs (<< ${Number(major) + 1}), libpcap0.8`);
+      const contents = (await exec("dpkg-deb", ["-c", deb], { maxBuffer: 1 << 26 })).stdout;
+      for (const path of [
+        "./usr/bin/sluice-master -> ../lib/sluice/node_modules/@sluice/master/dist/cli.js",
+        "./usr/lib/systemd/system/sluice-node.service",
+        "./usr/lib/sysusers.d/sluice.conf",
+        "./usr/share/man/man1/sluice-pcap.1",
+        "./usr/lib/sluice/node_modules/pcap/build/Release/pcap_binding.node",
+      ]) {
+        expect(contents).toContain(path);
+      }
+      expect(existsSync(at("DEBIAN"))).toBe(false);
+    });
+
     it.skipIf(!hasTool("systemd-tmpfiles") || !hasTool("systemd-sysusers") || !hasTool("systemd-analyze"))(
       "gives the units their user, their spool and the commands they start",
       () => {
