@@ -7,8 +7,8 @@
 // node_pcap built there by node-gyp), nothing linked into the checkout. Then links each package's commands
 // into $PREFIX/bin and installs its man pages, the config JSON Schemas ($PREFIX/share/sluice/schema), the
 // systemd units (pointed at $PREFIX/bin), and the sysusers.d and tmpfiles.d files that make the sluice user
-// and the spool. Every path outside $PREFIX/lib/sluice is recorded in $PREFIX/lib/sluice/install.json, which
-// uninstall reads to remove exactly those. A new install is built beside the old one and swapped in only
+// and the spool. Every path outside $PREFIX/lib/sluice is recorded in $PREFIX/lib/sluice/install.json, with
+// the folders the install had to create, which uninstall reads to remove exactly those. A new install is built beside the old one and swapped in only
 // once its commands run, so a failed upgrade leaves the old install working. DESTDIR stages the whole tree
 // elsewhere (for a package build): nothing written refers to DESTDIR.
 //
@@ -88,6 +88,10 @@ function install() {
         .map((f) => join(tarballDir, f))
     : packAll(tarballDir);
 
+  /** @type {string[]} folders above $PREFIX/lib/sluice that do not exist yet (a new prefix, a DESTDIR) */
+  const madeForLib = [];
+  for (let dir = dirname(libDir); !existsSync(staged(dir)); dir = dirname(dir)) madeForLib.push(dir);
+
   // The new tree, beside the old one.
   const next = staged(`${libDir}.new`);
   rmSync(next, { recursive: true, force: true });
@@ -134,7 +138,11 @@ function install() {
 
   /** @type {string[]} every path written outside libDir, as the target system sees it */
   const files = [];
+  /** @type {Set<string>} folders that did not exist before an install of ours (this one or an earlier one) */
+  const dirs = new Set(previous.dirs);
+  for (const dir of madeForLib) dirs.add(dir);
   const put = (/** @type {string} */ path, /** @type {(to: string) => void} */ write) => {
+    for (let dir = dirname(path); !existsSync(staged(dir)); dir = dirname(dir)) dirs.add(dir);
     mkdirSync(dirname(staged(path)), { recursive: true });
     rmSync(staged(path), { force: true });
     write(staged(path));
@@ -143,7 +151,7 @@ function install() {
 
   for (const { command, target } of commands) {
     const link = join(prefix, "bin", command);
-    refuseForeign(link, previous);
+    refuseForeign(link, previous.files);
     put(link, (to) => symlinkSync(relative(dirname(link), target), to));
   }
   for (const w of packages) {
@@ -178,8 +186,8 @@ function install() {
   }
 
   // What the previous install had and this one does not (a command renamed, a unit dropped) goes.
-  for (const path of previous.filter((p) => !files.includes(p))) removeFile(path);
-  writeJson(staged(manifestPath), { prefix, files });
+  for (const path of previous.files.filter((p) => !files.includes(p))) removeFile(path);
+  writeJson(staged(manifestPath), { prefix, files, dirs: [...dirs].sort() });
 
   console.log(`installed into ${destdir ? `${destdir} (DESTDIR) ` : ""}${prefix}:`);
   for (const path of files) console.log(`  ${path}`);
@@ -192,7 +200,7 @@ function install() {
 }
 
 function uninstall() {
-  const files = readInstalled();
+  const { files, dirs } = readInstalled();
   if (!existsSync(staged(libDir))) {
     console.log(`nothing installed in ${staged(libDir)}`);
     return;
@@ -201,8 +209,8 @@ function uninstall() {
   rmSync(staged(libDir), { recursive: true, force: true });
   for (const path of [`${libDir}.new`, `${libDir}.old`])
     rmSync(staged(path), { recursive: true, force: true });
-  // Folders only Sluice put files in go too; shared ones (bin, man1, systemd/system) stay.
-  for (const dir of [join(prefix, "share", "sluice", "schema"), join(prefix, "share", "sluice")]) {
+  // The folders the install made, deepest first, each only if nothing else has been put in it since.
+  for (const dir of dirs.sort((a, b) => b.length - a.length)) {
     if (existsSync(staged(dir)) && readdirSync(staged(dir)).length === 0) rmdirSync(staged(dir));
   }
   console.log(
@@ -210,13 +218,12 @@ function uninstall() {
   );
 }
 
-/** The files the install in place recorded (none when there is no install). */
+/** What the install in place recorded (nothing when there is no install). */
 function readInstalled() {
   const path = staged(manifestPath);
-  if (!existsSync(path)) return [];
-  /** @type {{ files: string[] }} */
-  const recorded = JSON.parse(readFileSync(path, "utf8"));
-  return recorded.files;
+  /** @type {{ files: string[]; dirs?: string[] }} */
+  const recorded = existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : { files: [] };
+  return { files: recorded.files, dirs: recorded.dirs ?? [] };
 }
 
 /** A command of the same name that another install put there is not ours to replace. */
