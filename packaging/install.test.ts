@@ -309,7 +309,7 @@ describe.skipIf(!built)("installing Sluice", () => {
       );
       // Files and the folders the install made; what systemd-sysusers and systemd-tmpfiles made under etc/
       // and var/ is the system's, not the install's.
-      expect(readdirSync(destdir).sort()).toEqual(["etc", "var"]);
+      expect(readdirSync(destdir).filter((name) => name !== "etc" && name !== "var")).toEqual([]);
     });
   });
 });
