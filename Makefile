@@ -85,8 +85,8 @@ lint: setup
 
 # Each package's tsconfig covers its sources and tests; the root one the configs, packaging and scripts.
 typecheck: build
-	npx turbo run typecheck --output-logs=errors-only
-	npx tsc -p tsconfig.json
+	npx turbo run typecheck --output-logs=errors-only --continue; packages=$$?; \
+	  npx tsc -p tsconfig.json; root=$$?; exit $$((packages | root))
 
 # publint and @arethetypeswrong/cli on every published package, as npm packs it.
 check-packages: build

@@ -90,7 +90,8 @@ function install() {
 
   /** @type {string[]} folders above $PREFIX/lib/sluice that do not exist yet (a new prefix, a DESTDIR) */
   const madeForLib = [];
-  for (let dir = dirname(libDir); !existsSync(staged(dir)); dir = dirname(dir)) madeForLib.push(dir);
+  for (let dir = dirname(libDir); dir !== "/" && !existsSync(staged(dir)); dir = dirname(dir))
+    madeForLib.push(dir);
 
   // The new tree, beside the old one.
   const next = staged(`${libDir}.new`);
@@ -142,7 +143,7 @@ function install() {
   const dirs = new Set(previous.dirs);
   for (const dir of madeForLib) dirs.add(dir);
   const put = (/** @type {string} */ path, /** @type {(to: string) => void} */ write) => {
-    for (let dir = dirname(path); !existsSync(staged(dir)); dir = dirname(dir)) dirs.add(dir);
+    for (let dir = dirname(path); dir !== "/" && !existsSync(staged(dir)); dir = dirname(dir)) dirs.add(dir);
     mkdirSync(dirname(staged(path)), { recursive: true });
     rmSync(staged(path), { force: true });
     write(staged(path));

@@ -267,13 +267,14 @@ function silence(...netns: string[]): void {
 }
 
 /**
- * Waits until the master has rotated `packets` packets into files: everything sent was captured and cut
- * (the last file on time, as the link went idle), so stopping now loses nothing to a slow machine.
+ * Waits until the master has rotated `packets` packets into files and dispatched every one of them:
+ * everything sent was captured, cut (the last file on time, as the link went idle) and delivered, so
+ * stopping now leaves nothing for a next start however slow the machine.
  */
 async function rotated(master: MasterProcess, packets: number): Promise<void> {
-  const count = () =>
-    master.events.filter((e) => e["event"] === "file-rotated").reduce((n, e) => n + Number(e["packets"]), 0);
-  await waitFor(() => count() >= packets, 60_000);
+  const rotations = () => master.events.filter((e) => e["event"] === "file-rotated");
+  const count = () => rotations().reduce((n, e) => n + Number(e["packets"]), 0);
+  await waitFor(() => count() >= packets && master.count("dispatched") >= rotations().length, 60_000);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {

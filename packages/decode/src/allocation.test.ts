@@ -1,4 +1,4 @@
-import { PerformanceObserver } from "node:perf_hooks";
+import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
 import { LinkType } from "@sluice/pcap-format";
 import { describe, expect, it } from "vitest";
 import { FlowHasher } from "./flow-hasher.js";
