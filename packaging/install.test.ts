@@ -8,12 +8,12 @@ import {
   readFileSync,
   realpathSync,
   rmSync,
-  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { LinkType, PcapWriter } from "@sluice/pcap-format";
 import { hasTool } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -58,23 +58,15 @@ function walk(dir: string): string[] {
   );
 }
 
-/** A small pcap: two Ethernet frames, written by hand (the tool under test must not make its own input). */
-function writeSmallPcap(path: string): void {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(1, 20);
-  const records = [0, 1].map((i) => {
-    const record = Buffer.alloc(16 + 60);
-    record.writeUInt32LE(1_700_000_000 + i, 0);
-    record.writeUInt32LE(60, 8);
-    record.writeUInt32LE(60, 12);
-    record.writeUInt16BE(0x88b5, 16 + 12); // local experimental EtherType
-    return record;
-  });
-  writeFileSync(path, Buffer.concat([header, ...records]));
+/** A small pcap of two Ethernet frames (a local experimental EtherType), for sluice-pcap info to read. */
+async function writeSmallPcap(path: string): Promise<void> {
+  const writer = PcapWriter.create(path, { linkType: LinkType.ETHERNET });
+  for (const i of [0, 1]) {
+    const data = Buffer.alloc(60);
+    data.writeUInt16BE(0x88b5, 12);
+    writer.writePacket({ seconds: 1_700_000_000 + i, nanoseconds: 0, data });
+  }
+  await writer.close();
 }
 
 /** The commands behave as installed ones should: version, help, a pcap read, example configs checked. */
@@ -111,7 +103,7 @@ describe.skipIf(!built)("installing Sluice", () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "sluice-install-"));
     capture = join(work, "two.pcap");
-    writeSmallPcap(capture);
+    await writeSmallPcap(capture);
     const { stdout } = await exec(process.execPath, [
       join(root, "packaging/pack.mjs"),
       join(work, "tarballs"),

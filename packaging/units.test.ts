@@ -65,6 +65,19 @@ function examples(pattern: RegExp): { example: string; file: string }[] {
     .map((f) => ({ example: dirname(f), file: join(root, "examples", f) }));
 }
 
+/** Every folder `foldersOf` names in each example config is writable under the unit (and its drop-ins). */
+function expectWritable(unitName: string, pattern: RegExp, foldersOf: (config: unknown) => string[]): void {
+  const base = writable(unit(unitName));
+  const configs = examples(pattern);
+  expect(configs.length).toBeGreaterThanOrEqual(4);
+  for (const { example, file } of configs) {
+    const allowed = [...base, ...dropIns(example, unitName)];
+    for (const folder of foldersOf(JSON.parse(readFileSync(file, "utf8")))) {
+      expect(within(folder, allowed), `${file}: ${folder}`).toBe(true);
+    }
+  }
+}
+
 describe("packaging/systemd", () => {
   it.skipIf(!analyze)(
     "has units systemd-analyze verify finds nothing wrong with but the commands not installed",
@@ -150,38 +163,28 @@ describe("packaging/systemd", () => {
   });
 
   it("lets the master write every folder of the example configs (with the example's drop-ins)", () => {
-    const base = writable(unit("sluice-master.service"));
-    const configs = examples(/(^|\/)master\.json$/);
-    expect(configs.length).toBeGreaterThanOrEqual(4);
-    for (const { example, file } of configs) {
-      const config = MasterConfig.parse(JSON.parse(readFileSync(file, "utf8")));
-      const allowed = [...base, ...dropIns(example, "sluice-master.service")];
-      const folders = [
+    expectWritable("sluice-master.service", /(^|\/)master\.json$/, (json) => {
+      const config = MasterConfig.parse(json);
+      return [
         config.spool,
         ...config.sources.flatMap((s) => (s.type === "folder" ? [s.path] : [])),
         ...config.pools.flatMap((p) => p.nodes.map((n) => n.path)),
         ...config.alone.map((a) => a.path),
         ...(config.afterDispatch.action === "move" ? [config.afterDispatch.path] : []),
       ];
-      for (const folder of folders) expect(within(folder, allowed), `${file}: ${folder}`).toBe(true);
-    }
+    });
   });
 
   it("lets the node write every folder of the example configs (with the example's drop-ins)", () => {
-    const base = writable(unit("sluice-node.service"));
-    const configs = examples(/(^|\/)node[^/]*\.json$/);
-    expect(configs.length).toBeGreaterThanOrEqual(4);
-    for (const { example, file } of configs) {
-      const config = NodeConfig.parse(JSON.parse(readFileSync(file, "utf8")));
-      const allowed = [...base, ...dropIns(example, "sluice-node.service")];
-      const folders = [
+    expectWritable("sluice-node.service", /(^|\/)node[^/]*\.json$/, (json) => {
+      const config = NodeConfig.parse(json);
+      return [
         config.incoming,
         config.failed,
         config.stateDir,
         ...(config.after.action === "move" ? [config.after.path] : []),
         ...(config.output.type === "fifo" ? [dirname(config.output.path)] : []),
       ];
-      for (const folder of folders) expect(within(folder, allowed), `${file}: ${folder}`).toBe(true);
-    }
+    });
   });
 });
