@@ -20,3 +20,9 @@ export const workspaceAliases: Record<string, string> = {
     ]),
   ),
 };
+
+/**
+ * Loaded before every test file: gives fast-check the run's seed and prints it when a test fails, so a
+ * randomised failure repeats with SLUICE_SEED=<seed> (packages/testlab/src/seed.ts).
+ */
+export const setupFiles = [join(root, "packages", "testlab", "src", "vitest-setup.ts")];

@@ -6,6 +6,10 @@
 # answer 404 for the others, so no lock file made behind them satisfies `npm ci`. `npm install` with the
 # same lock installs the same versions; --no-save keeps the lock file untouched.
 set -uo pipefail
+cd "$(dirname "$0")/.."
+# A dependency on another workspace at a version it does not have sends npm to the registry for it (a 404
+# naming neither file): say which line first.
+node scripts/check-workspace-deps.mjs || exit 1
 log=$(mktemp)
 if npm ci --no-audit --no-fund >"$log" 2>&1; then
   tail -n 2 "$log"

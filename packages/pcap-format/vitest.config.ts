@@ -1,11 +1,12 @@
 import { defineProject } from "vitest/config";
-import { workspaceAliases } from "../../vitest.shared.js";
+import { setupFiles, workspaceAliases } from "../../vitest.shared.js";
 
 export default defineProject({
   resolve: { alias: workspaceAliases },
   test: {
     name: "pcap-format",
     include: ["src/**/*.test.ts"],
+    setupFiles,
     testTimeout: 60_000,
   },
 });

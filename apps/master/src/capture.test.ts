@@ -63,10 +63,17 @@ function sluiceCapture(end: LabEnd, args: string[], detached = false): Running {
   return { child, paths, stderr: () => err, exited };
 }
 
+/** Waits until `condition` holds: the capture did what the test waits for. */
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition(); ) {
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 // Resolves once sluice-master says the interface is open.
 async function started(run: Running): Promise<void> {
-  for (let i = 0; i < 500 && !run.stderr().includes("capturing on"); i++) await sleep(10);
-  if (!run.stderr().includes("capturing on")) throw new Error(`capture did not start: ${run.stderr()}`);
+  await until(() => run.stderr().includes("capturing on"), `the capture to start (${run.stderr()})`);
 }
 
 function tcpreplay(end: LabEnd, file: string, pps = 20_000): void {
@@ -112,8 +119,7 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
       const run = sluiceCapture(lab.b, ["--out", out, "--rotate-packets", "1000", "--rotate-seconds", "1"]);
       await started(run);
       tcpreplay(lab.a, capture, 5000);
-      await sleep(1500);
-      run.child.kill("SIGTERM");
+      run.child.kill("SIGTERM"); // finishes the open file, losing nothing (a test below)
       expect(await run.exited).toBe(0);
       expect(run.paths.length).toBeGreaterThanOrEqual(sent.length / 1000);
       for (const path of run.paths) {
@@ -135,19 +141,31 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
   it("rotates on time on an idle link: the last file appears without another packet", async () => {
     await withLab(async (lab) => {
       const out = outDir();
-      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-seconds", "1", "--filter", "icmp"]);
-      await started(run);
+      const rotation = ["--rotate-seconds", "1", "--align", "--filter", "icmp"];
+      const run = sluiceCapture(lab.b, ["--out", out, ...rotation]);
+      // A witness on the same aligned seconds that writes a file for every interval, empty or not: its
+      // files say which boundaries have passed.
+      const witness = sluiceCapture(lab.b, [
+        "--out",
+        outDir(),
+        "--name",
+        "witness",
+        "--keep-empty",
+        ...rotation,
+      ]);
+      await Promise.all([started(run), started(witness)]);
       await lab.ping({ count: 3, intervalMs: 10 });
-      const sentAt = Date.now();
-      while (run.paths.length === 0 && Date.now() - sentAt < 3000) await sleep(20);
-      expect(run.paths).toHaveLength(1);
-      expect(Date.now() - sentAt).toBeLessThan(1500);
+      // No packet comes after the pings, and no signal before this: only the timer can finish the file.
+      await until(() => run.paths.length === 1, "the file of the pings");
       expect((await verifyCapture(run.paths[0]!)).packets).toBe(6);
-      // Idle intervals make no files.
-      await sleep(2200);
+      // Idle intervals make no files: two more boundaries pass (the witness writes their empty files).
+      const seen = witness.paths.length;
+      await until(() => witness.paths.length >= seen + 2, "two more intervals");
       expect(run.paths).toHaveLength(1);
       run.child.kill("SIGINT");
+      witness.child.kill("SIGINT");
       expect(await run.exited).toBe(0);
+      expect(await witness.exited).toBe(0);
       expect(run.paths).toHaveLength(1);
     });
   });
@@ -166,7 +184,7 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
         "icmp",
       ]);
       await started(run);
-      await sleep(2500);
+      await until(() => run.paths.length >= 2, "two files of idle intervals");
       run.child.kill("SIGTERM");
       expect(await run.exited).toBe(0);
       expect(run.paths.length).toBeGreaterThanOrEqual(2);
@@ -186,10 +204,10 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
       tcpreplay(lab.a, capture);
       expect(await counted.exited).toBe(0);
       expect(hex(merged(counted.paths, "counted.pcap"))).toEqual(sent.slice(0, 500));
+      // It ends by itself (no signal is sent; a hang would run into the test's timeout).
       const timed = sluiceCapture(lab.b, ["--out", outDir(), "--duration", "1.5"]);
-      const t0 = Date.now();
       expect(await timed.exited).toBe(0);
-      expect(Date.now() - t0).toBeLessThan(4000);
+      expect(timed.stderr()).toMatch(/^\d+ packets captured/m);
     });
   });
 
@@ -213,7 +231,12 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
       const first = sluiceCapture(lab.b, ["--out", out, "--rotate-seconds", "3600"], true);
       await started(first);
       tcpreplay(lab.a, capture);
-      await sleep(300);
+      // The kill comes once most of the traffic is on disk in the open (hidden, partial) file.
+      const written = () =>
+        readdirSync(out)
+          .filter((e) => e.endsWith(".partial"))
+          .reduce((n, e) => n + statSync(join(out, e)).size, 0);
+      await until(() => written() > 0.95 * statSync(capture).size, "the traffic written to the partial file");
       process.kill(-first.child.pid!, "SIGKILL"); // the master and its capture child
       await first.exited;
       const partials = readdirSync(out).filter((e) => e.endsWith(".partial"));
@@ -242,8 +265,8 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
       const run = sluiceCapture(lab.b, ["--out", tiny, "--rotate-packets", "300"]);
       await started(run);
       tcpreplay(lab.a, capture);
-      await sleep(500);
-      expect(run.child.exitCode).toBeNull(); // still capturing
+      await until(() => /spool|ENOSPC|no space/i.test(run.stderr()), "the full spool reported");
+      expect(run.child.exitCode).toBeNull(); // still capturing (a crash later would not exit 0 below)
       run.child.kill("SIGTERM");
       expect(await run.exited).toBe(0);
       expect(run.stderr()).toMatch(/spool|ENOSPC|no space/i);
@@ -261,8 +284,7 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
       const two = sluiceCapture(lab.b, ["--out", out, "--name", "two", "--rotate-packets", "700"]);
       await Promise.all([started(one), started(two)]);
       tcpreplay(lab.a, capture);
-      await sleep(300);
-      one.child.kill("SIGTERM");
+      one.child.kill("SIGTERM"); // each finishes its open file, losing nothing
       two.child.kill("SIGTERM");
       await Promise.all([one.exited, two.exited]);
       expect(new Set([...one.paths, ...two.paths]).size).toBe(one.paths.length + two.paths.length);

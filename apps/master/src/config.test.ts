@@ -143,7 +143,10 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     ]);
     expect(config.alone).toEqual([{ name: "moloch", path: "/data/moloch/raw/" }]);
     expect(config.sources).toEqual([{ type: "folder", name: "main", path: "/tmp/dispatcher/pcaps/" }]);
-    expect(err).toMatch(/note:/);
+    expect(config.spool).toBe("/var/spool/sluice");
+    expect(err).toContain(
+      "add /tmp/dispatcher/pcaps /tmp/dispatcher/node01 /tmp/dispatcher/node02 to its ReadWritePaths=",
+    );
     expect(cli("check-config", file("imported.json", out)).code).toBe(0);
   });
 

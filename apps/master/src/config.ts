@@ -12,6 +12,12 @@ const name = z
     "letters, digits, '.', '_' and '-' only (it becomes part of file names)",
   )
   .max(64);
+/**
+ * Where the spool is unless the config says otherwise: a local disk that survives a reboot, and the folder
+ * packaging/systemd/sluice-master.service lets the master write under ProtectSystem=strict.
+ */
+export const DEFAULT_SPOOL = "/var/spool/sluice";
+
 const positive = z.number().positive();
 const count = z.number().int().positive();
 
@@ -130,7 +136,7 @@ const Alone = z.strictObject(destinationFields).describe("A consumer that gets e
 export const MasterConfig = z
   .strictObject({
     $schema: z.string().optional().describe("The JSON Schema this file follows, for editors."),
-    spool: z.string().default("/tmp/dispatcher").describe("Spool root: ready/, journal/, failed/."),
+    spool: z.string().default(DEFAULT_SPOOL).describe("Spool root: ready/, journal/, failed/."),
     sources: z
       .array(Source)
       .default([])

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetchMetricsText, parseMetrics } from "@sluice/daemon";
 import { readCaptureSync } from "@sluice/pcap-format";
-import { labUnavailableReason, makeLabCapture, missingTools, withLab } from "@sluice/testlab";
+import { labUnavailableReason, makeLabCapture, missingTools, randpkt, withLab } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, type MasterProcess, runMaster } from "./testing/master-process.js";
 
@@ -78,7 +78,7 @@ describe.skipIf(!built)("sluice-master run", () => {
     await master.event("started");
     const drop = (n: number, prefix: string) => {
       for (let i = 0; i < n; i++) {
-        execFileSync("randpkt", ["-b", "500", "-c", "20", "-t", "tcp", at(`${prefix}${i}.tmp`)]);
+        randpkt(at(`${prefix}${i}.tmp`), "tcp", 20, 500);
         execFileSync("mv", [at(`${prefix}${i}.tmp`), at(`inbox/${prefix}${i}.pcap`)]);
       }
     };
@@ -128,8 +128,7 @@ describe.skipIf(!built)("sluice-master run", () => {
 
   it("completes what a SIGKILLed master left, without sending a file twice to the pool", async () => {
     const { at, write } = setup("killed", ["inbox", "n1", "n2", "arkime"]);
-    for (let i = 0; i < 30; i++)
-      execFileSync("randpkt", ["-b", "1500", "-c", "300", "-t", "udp", at(`inbox/f${i}.pcap`)]);
+    for (let i = 0; i < 30; i++) randpkt(at(`inbox/f${i}.pcap`), "udp", 300, 1500);
     const config = write({
       spool: at("spool"),
       sources: [{ type: "folder", name: "inbox", path: at("inbox"), stableSeconds: 0.05 }],
@@ -172,7 +171,7 @@ describe.skipIf(!built)("sluice-master run", () => {
             stdio: "ignore",
           },
         );
-        await sleep(1500);
+        await rotated(master, frames([capture]).length);
         await stop(master);
         const alone = visible(at("arkime"));
         expect(alone.length).toBeGreaterThanOrEqual(2);
@@ -218,7 +217,7 @@ describe.skipIf(!built)("sluice-master run", () => {
         );
         await master.event("source-started");
         a("tcpreplay", "-q", "-i", "vx7", "--pps=5000", capture);
-        await sleep(1500);
+        await rotated(master, frames([capture]).length);
         await stop(master);
         expect(frames(visible(at("arkime")).map((f) => join(at("arkime"), f)))).toEqual(frames([capture]));
         expect(spawnSync("ip", ["-n", lab.b.netns, "link", "show", "sluice7"]).status).not.toBe(0); // removed
@@ -249,7 +248,7 @@ describe.skipIf(!built)("sluice-master run", () => {
       await Promise.all([send(), send()]);
       await master.event("sender-closed");
       await waitFor(() => master.count("sender-closed") === 2);
-      await sleep(1500);
+      await rotated(master, 2 * frames([capture]).length);
       await stop(master);
       const files = visible(at("arkime"));
       const senders = new Set(files.map((f) => f.replace(/-\d{8}T\d{6}Z-\d+\.pcap$/, "")));
@@ -266,6 +265,17 @@ describe.skipIf(!built)("sluice-master run", () => {
 function silence(...netns: string[]): void {
   for (const ns of netns)
     spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+}
+
+/**
+ * Waits until the master has rotated `packets` packets into files and dispatched every one of them:
+ * everything sent was captured, cut (the last file on time, as the link went idle) and delivered, so
+ * stopping now leaves nothing for a next start however slow the machine.
+ */
+async function rotated(master: MasterProcess, packets: number): Promise<void> {
+  const rotations = () => master.events.filter((e) => e["event"] === "file-rotated");
+  const count = () => rotations().reduce((n, e) => n + Number(e["packets"]), 0);
+  await waitFor(() => count() >= packets && master.count("dispatched") >= rotations().length, 60_000);
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {

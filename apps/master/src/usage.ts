@@ -49,7 +49,8 @@ Commands:
       --buffer-mib N         kernel capture buffer (default 64)
       --netns NAME           capture inside this network namespace
 
-  --version   prints the version.
+  --help      prints this text (man sluice-master shows it as a man page).
+  --version   prints the version: "sluice-master X.Y.Z".
 
 Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
 1 on a capture error, an invalid config or an unreachable master; 2 on a usage error.

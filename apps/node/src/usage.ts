@@ -43,7 +43,8 @@ Commands:
       prints the config's JSON Schema (point an editor at it with "$schema"), or with --markdown
       the config reference table.
 
-  --version   prints the version.
+  --help      prints this text (man sluice-node shows it as a man page).
+  --version   prints the version: "sluice-node X.Y.Z".
 
 Exit status: 0 after a clean stop, a valid config or a complete replay; 1 on an invalid config, a
 failed replay or an unreachable node; 2 on a usage error.

@@ -35,8 +35,8 @@ FILE, IN and OUT may be "-" for standard input or output.
 Exit status: 0 every file complete; 1 a file is incomplete, invalid or unreadable; 2 usage error.
 
 Options:
-  -h, --help                this text
-  -V, --version             the version
+  -h, --help                this text (man sluice-pcap shows it as a man page)
+  -V, --version             the version: "sluice-pcap X.Y.Z"
 `;
 
 async function main(argv: string[]): Promise<ExitCode> {
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<ExitCode> {
       return 0;
     case "-V":
     case "--version":
-      process.stdout.write(`${packageJson.version}\n`);
+      process.stdout.write(`sluice-pcap ${packageJson.version}\n`);
       return 0;
     case undefined:
       throw new UsageError("no command given");

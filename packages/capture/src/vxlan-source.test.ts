@@ -17,7 +17,13 @@ const inNs = (netns: string, command: string[]): void => {
   const result = spawnSync("ip", ["netns", "exec", netns, ...command], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`${command.join(" ")}: ${result.stderr}`);
 };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits until `condition` holds: what the test sent has been captured. */
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition(); ) {
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const hex = (packets: { data: Uint8Array }[]): string[] =>
   packets.map((p) => Buffer.from(p.data).toString("hex"));
 
@@ -108,7 +114,7 @@ describe.skipIf(reason !== null)("VXLAN source (AWS VPC Traffic Mirroring)", () 
         ],
         { stdio: "ignore" },
       );
-      await sleep(300);
+      await until(() => packets.length >= 5 + 8, "the 5 pings and 8 datagrams");
       const stats = await source.stop();
       tcpdump.kill("SIGINT");
       await new Promise((r) => tcpdump.once("exit", r));
@@ -155,7 +161,8 @@ describe.skipIf(reason !== null)("VXLAN source (AWS VPC Traffic Mirroring)", () 
         { stdio: "ignore" },
       );
       spawnSync("ip", ["netns", "exec", a, "ping", "-c", "3", "-i", "0.01", "-W", "0.2", "192.168.7.2"]);
-      await sleep(200);
+      // The datagrams went first: by the third ping any of them the filter let through would be here too.
+      await until(() => packets.length >= 3, "the 3 pings");
       await source.stop();
       expect(packets).toHaveLength(3);
       expect(packets.every((p) => p.data[23] === 1)).toBe(true); // IPv4 protocol field: ICMP

@@ -1,4 +1,4 @@
-import { PerformanceObserver } from "node:perf_hooks";
+import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
 import { LinkType } from "@sluice/pcap-format";
 import { describe, expect, it } from "vitest";
 import { FlowHasher } from "./flow-hasher.js";
@@ -18,15 +18,24 @@ import {
 
 // Garbage collections while `work` runs: a loop that allocates nothing per iteration triggers none.
 async function collectionsDuring(work: () => void): Promise<number> {
-  let count = 0;
+  const entries: PerformanceEntry[] = [];
   const observer = new PerformanceObserver((list) => {
-    count += list.getEntries().length;
+    entries.push(...list.getEntries());
   });
   observer.observe({ entryTypes: ["gc"] });
+  const start = performance.now();
   work();
-  await new Promise((resolve) => setTimeout(resolve, 50)); // gc entries are delivered asynchronously
+  const end = performance.now();
+  // gc entries are delivered asynchronously, in order: make garbage until a collection from after the work
+  // is reported, and every one from during it has been too.
+  let garbage: { i: number }[] = [];
+  while (!entries.some((e) => e.startTime > end)) {
+    garbage = Array.from({ length: 100_000 }, (_, i) => ({ i }));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   observer.disconnect();
-  return count;
+  expect(garbage.length).toBe(100_000);
+  return entries.filter((e) => e.startTime >= start && e.startTime <= end).length;
 }
 
 describe("the per-packet path", () => {

@@ -8,6 +8,7 @@ import { type PacketFields, packetFields } from "./fields.js";
 import { PacketDecoder } from "./packet-decoder.js";
 import {
   ethernetFrames,
+  llcEncapsulated,
   mplsLabelled,
   rawIpFrames,
   sll2Frames,
@@ -122,6 +123,19 @@ describe.skipIf(toolsMissing !== null)("packetFields against tshark", () => {
       await writeFrames(path("mpls.pcap"), LinkType.ETHERNET, labelled);
       const { ours } = await compareWithTshark(path("mpls.pcap"), { strictPresence: true });
       expect(ours.map((f) => f.mpls_label)).toEqual(labelled.map((l) => l.labels[0]));
+    });
+
+    it("agrees on IP carried over 802.2 LLC: SNAP, and the IP SAP with UI and I-frame headers", async () => {
+      const framed = llcEncapsulated(ethernetFrames(path("lab.pcap")));
+      await writeFrames(path("llc.pcap"), LinkType.ETHERNET, framed);
+      const { ours, ipv4, ipv6 } = await compareWithTshark(path("llc.pcap"), { strictPresence: true });
+      expect(ipv4 + ipv6).toBe(framed.length);
+      for (const kind of ["snap", "sap-ui", "sap-i-frame"]) {
+        expect(framed.filter((f) => f.kind === kind).length).toBeGreaterThan(50);
+      }
+      expect(ours.map((f) => f.ether_type)).toEqual(
+        framed.map((f) => (f.kind === "snap" ? (f.record.data[12]! << 8) | f.record.data[13]! : null)),
+      );
     });
 
     it("agrees on Linux cooked (SLL and SLL2) and raw IP captures", async () => {

@@ -26,7 +26,7 @@ export interface PacketFields {
   /** Ethernet addresses; for SLL/SLL2 only the source (the one link address they carry). */
   src_mac: string | null;
   dst_mac: string | null;
-  /** EtherType after VLAN tags (SLL protocol), or null (802.3 frames, raw IP). */
+  /** EtherType after VLAN tags (SLL protocol, SNAP protocol ID), or null (other 802.3 frames, raw IP). */
   ether_type: number | null;
   /** Outer and inner 802.1Q/802.1ad VLAN ID, or null. */
   vlan_id: number | null;

@@ -5,9 +5,11 @@ import { packetFields } from "./fields.js";
 import { PacketDecoder } from "./packet-decoder.js";
 import {
   ethernet,
+  ieee8023,
   ipv4,
   ipv6,
   ipv6Fragment,
+  snap,
   tcp,
   tcpFrame,
   udp,
@@ -166,6 +168,76 @@ describe("PacketDecoder", () => {
     ]);
   });
 
+  it("decodes IP over 802.2 LLC: SNAP with an EtherType, and the IP SAP with a UI or an I-frame header", () => {
+    const packet = [...ipv4({ src: V4_A, dst: V4_B, protocol: 17, payloadLength: 8 }), ...udp(53, 5353, 0)];
+    const frames = {
+      snap: ieee8023([...snap(0x0800), ...packet], 6),
+      "snap 802.1H": ieee8023([...snap(0x0800, [0, 0, 0xf8]), ...packet]),
+      "sap UI": ieee8023([0x06, 0x06, 0x03, ...packet]),
+      "sap I-frame": ieee8023([0x06, 0x06, 0x00, 0x00, ...packet], 6),
+    };
+    for (const [name, bytes] of Object.entries(frames)) {
+      const f = packetFields({
+        seconds: 0,
+        nanoseconds: 0,
+        originalLength: 0,
+        data: Uint8Array.from(bytes),
+        linkType: 1,
+      });
+      expect([f.ip_version, f.src_ip, f.dst_ip, f.src_port, f.dest_port, f.decode_stop], name).toEqual([
+        4,
+        "10.0.0.1",
+        "10.0.0.2",
+        53,
+        5353,
+        null,
+      ]);
+      expect(f.ether_type, name).toBe(name.startsWith("snap") ? 0x0800 : null);
+    }
+  });
+
+  it("ends an 802.3 frame at its length field: what follows is padding, not IP", () => {
+    const d = new PacketDecoder();
+    const packet = ipv4({ src: V4_A, dst: V4_B, protocol: 17, payloadLength: 0 });
+    // The length covers the LLC header and 10 bytes of the IP header; the 30 bytes after it are padding.
+    const bytes = Uint8Array.from([
+      ...ieee8023([0x06, 0x06, 0x03, ...packet.slice(0, 10)]),
+      ...packet.slice(10),
+      0,
+      0,
+    ]);
+    d.decode(bytes, LinkType.ETHERNET);
+    expect([d.end, d.ipVersion, d.ipTimeToLive, d.ipSrcOffset, d.stop, d.stopLayer]).toEqual([
+      27,
+      4,
+      64,
+      -1,
+      "truncated",
+      "ipv4",
+    ]);
+  });
+
+  it("leaves other LLC payloads undecoded: STP, vendor SNAP, supervisory frames, raw IPX", () => {
+    const d = new PacketDecoder();
+    const ip = ipv4({ src: V4_A, dst: V4_B, protocol: 17, payloadLength: 0 });
+    for (const llc of [
+      [0x42, 0x42, 0x03, 0, 0, 0, 0],
+      [...snap(0x0800, [0, 0, 0x0c]), ...ip],
+      [0x06, 0x06, 0x01, 0x00, ...ip],
+      [0x07, 0x06, 0x03, ...ip],
+      [0xff, 0xff, 0, 30, ...ip],
+    ]) {
+      d.decode(Uint8Array.from(ieee8023(llc)), LinkType.ETHERNET);
+      expect([d.stop, d.stopLayer, d.stopOffset, d.ipVersion, d.etherType]).toEqual([
+        "unsupported",
+        "link",
+        14,
+        -1,
+        -1,
+      ]);
+    }
+  });
+
   it("reports link types it does not decode as unsupported at the first byte", () => {
     const d = new PacketDecoder().decode(new Uint8Array(40), 147);
     expect([d.stop, d.stopLayer, d.stopOffset]).toEqual(["unsupported", "link", 0]);
@@ -208,6 +280,9 @@ describe("PacketDecoder", () => {
       [...ethernet(0x8847), 0, 1, 0x01, 0x40],
       [...ethernet(0x0800), 0x45, 0, 0, 200, 0, 0, 0, 0, 64, 6, 0, 0, ...V4_A, ...V4_B],
       [...ethernet(0x86dd), 0x60, 0, 0, 0, 0, 100, 0, 64, ...V6_A, ...V6_B],
+      [...ethernet(60), 0x06, 0x06, 0x03],
+      [...ethernet(40), ...snap(0x0800)],
+      [...ethernet(1500), ...snap(0x8100)],
     ];
     fc.assert(
       fc.property(fc.constantFrom(...prefixes), fc.uint8Array({ maxLength: 120 }), (prefix, tail) => {

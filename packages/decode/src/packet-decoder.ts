@@ -50,7 +50,10 @@ const EMPTY = new Uint8Array(0);
 export class PacketDecoder {
   /** The bytes of the last decode (a view the caller owns; not copied). */
   data: Uint8Array = EMPTY;
-  /** Index after the last captured byte decoded (`data.length` unless `decode` was given an end). */
+  /**
+   * Index after the last captured byte decoded: `data.length` unless `decode` was given an end, or an 802.3
+   * frame's length field ends it sooner (what follows is padding).
+   */
   end = 0;
   linkType = 0;
 
@@ -60,7 +63,10 @@ export class PacketDecoder {
   srcMacOffset = -1;
   /** Length of the source link address (6 for Ethernet; SLL's address length, at most 8). */
   srcMacLength = 0;
-  /** EtherType after VLAN tags (or SLL protocol), or -1; an 802.3 length field is reported as -1. */
+  /**
+   * EtherType after VLAN tags (or SLL protocol, or an 802.3 frame's SNAP protocol ID), or -1; an 802.3
+   * length field is reported as -1.
+   */
   etherType = -1;
   /** VLAN tags seen (802.1Q, 802.1ad, QinQ); the first two IDs are kept. */
   vlanCount = 0;
@@ -251,9 +257,31 @@ export class PacketDecoder {
     this.srcMacOffset = at + 6;
     this.srcMacLength = 6;
     const type = this.u16(at + 12);
-    // Below 1536 the field is an 802.3 length: LLC/SNAP follows, which we do not decode.
-    if (type < 0x600) return this.halt("unsupported", "link", at + 14);
+    // Below 1536 the field is an 802.3 length, and an 802.2 LLC header follows.
+    if (type < 0x600) return this.llc(at + 14, type);
     this.etherPayload(type, at + 14);
+  }
+
+  // IP rides over LLC in two forms, both decoded by Wireshark and tcpdump: SNAP with an EtherType (RFC 1042,
+  // OUI 00-00-00, or 802.1H's 00-00-F8) and the IP SAP 0x06. Other LLC payloads (STP, NetBIOS, IPX) are not
+  // ours to decode. Bytes past the 802.3 length are padding.
+  private llc(at: number, length: number): undefined {
+    this.end = Math.min(this.end, at + length);
+    if (this.end - at < 3) return this.halt("truncated", "link", at);
+    const d = this.data;
+    const control = d[at + 2]!;
+    // I-frames have a 2-byte control field, UI frames (poll/final bit either way) one; others carry no IP.
+    const controlLength = (control & 1) === 0 ? 2 : (control & 0xef) === 0x03 ? 1 : 0;
+    const payload = at + 2 + controlLength;
+    if (controlLength === 0) return this.halt("unsupported", "link", at);
+    if (d[at] === 0xaa && d[at + 1] === 0xaa) {
+      if (this.end - payload < 5) return this.halt("truncated", "link", at);
+      const oui = (d[payload]! << 16) | (d[payload + 1]! << 8) | d[payload + 2]!;
+      if (oui !== 0 && oui !== 0xf8) return this.halt("unsupported", "link", at);
+      return this.etherPayload(this.u16(payload + 3), payload + 5);
+    }
+    if (d[at] === 0x06) return this.ipv4OrIpv6(payload);
+    this.halt("unsupported", "link", at);
   }
 
   private sll(at: number): undefined {
@@ -282,9 +310,7 @@ export class PacketDecoder {
       at += 4;
     }
     this.etherType = type;
-    // Like Wireshark, believe an IPv6 version nibble over an IPv4 EtherType.
-    if (type === ETHERTYPE_IPV4)
-      return at < this.end && this.data[at]! >> 4 === 6 ? this.ipv6(at) : this.ipv4(at);
+    if (type === ETHERTYPE_IPV4) return this.ipv4OrIpv6(at);
     if (type === ETHERTYPE_IPV6) return this.ipv6(at);
     if (type === ETHERTYPE_MPLS || type === ETHERTYPE_MPLS_MULTICAST) return this.mpls(at);
     this.payloadOffset = at;
@@ -304,6 +330,12 @@ export class PacketDecoder {
     }
     // MPLS does not say what it carries; like Wireshark, guess IP from the version nibble.
     this.ipByVersion(at, "mpls");
+  }
+
+  // What an IPv4 EtherType or the IP SAP announces: like Wireshark, believe an IPv6 version nibble over it;
+  // any other version is a malformed IPv4 header.
+  private ipv4OrIpv6(at: number): undefined {
+    return at < this.end && this.data[at]! >> 4 === 6 ? this.ipv6(at) : this.ipv4(at);
   }
 
   private ipByVersion(at: number, layer: DecodeLayer): undefined {

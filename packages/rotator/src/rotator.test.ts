@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type PacketRecord, readCaptureSync, verifyCapture } from "@sluice/pcap-format";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type FileManifest, Rotator, type RotatorOptions, type SpoolError } from "./index.js";
 
 let root = "";
@@ -28,6 +28,23 @@ const freshDir = (): string => {
   return dir;
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// Rotation on time is driven by the test's clock: vitest's fake setTimeout and Date, advanced by hand, so
+// a boundary has certainly passed when the test says so (file I/O stays real). Waits for what that set off
+// poll with the real timer, captured before any test fakes it.
+const realSetTimeout = globalThis.setTimeout;
+const useTestClock = () => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Waits until `condition` holds: the event it stands for happened (a file written, an error reported). */
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > timeoutMs) throw new Error(`still waiting for ${what} after ${timeoutMs} ms`);
+    await new Promise((r) => realSetTimeout(r, 5));
+  }
+}
 
 function frame(i: number, size = 60 + (i % 200)): Buffer {
   const data = Buffer.alloc(size);
@@ -63,31 +80,34 @@ const framesOf = (paths: string[]): number[] =>
 
 describe("Rotator", () => {
   it("rotates on time with no packet arriving to trigger it", async () => {
+    useTestClock();
     const dir = freshDir();
     const { r, files } = rotator({ dir, policy: { seconds: 0.4 } });
     r.start();
     for (let i = 0; i < 10; i++) r.writePacket(packet(i));
-    const written = Date.now();
-    while (files.length === 0 && Date.now() - written < 2000) await sleep(10);
-    expect(files).toHaveLength(1);
-    expect(Date.now() - written).toBeLessThan(700);
+    const started = Date.now();
+    vi.advanceTimersByTime(400); // the interval ends; no packet comes after the ten
+    await until(() => files.length === 1, "the rotated file");
     expect(files[0]).toMatchObject({ reason: "time", packets: 10 });
+    expect(Date.parse(files[0]!.end!) - Date.parse(files[0]!.start!)).toBe(400);
+    expect(Date.parse(files[0]!.start!)).toBe(started);
     await r.stop();
   });
 
   it("makes no file for an interval without packets, unless asked to keep empty ones", async () => {
+    useTestClock();
     const plain = rotator({ dir: freshDir(), policy: { seconds: 0.2 } });
     plain.r.start();
-    await sleep(700);
+    vi.advanceTimersByTime(700); // three boundaries have passed when this returns
     await plain.r.stop();
     expect(plain.files).toEqual([]);
     expect(readdirSync(plain.r.dir)).toEqual([]);
 
     const keeping = rotator({ dir: freshDir(), policy: { seconds: 0.2, keepEmpty: true } });
     keeping.r.start();
-    await sleep(700);
+    vi.advanceTimersByTime(700);
     await keeping.r.stop();
-    expect(keeping.files.length).toBeGreaterThanOrEqual(3);
+    expect(keeping.files.map((m) => m.reason)).toEqual(["time", "time", "time", "stop"]);
     for (const m of keeping.files) {
       expect(m.packets).toBe(0);
       expect(await verifyCapture(m.path)).toMatchObject({ complete: true, packets: 0 });
@@ -117,17 +137,19 @@ describe("Rotator", () => {
   });
 
   it("starts aligned files on multiples of the interval", async () => {
+    useTestClock();
+    vi.setSystemTime(1_700_000_000_123); // not on a boundary
     const { r, files } = rotator({ dir: freshDir(), policy: { seconds: 0.5, align: true } });
     r.start();
-    const end = Date.now() + 1600;
-    for (let i = 0; Date.now() < end; i++) {
+    for (let i = 0; i < 80; i++) {
       r.writePacket(packet(i));
-      await sleep(20);
+      vi.advanceTimersByTime(20);
     }
     await r.stop();
-    const starts = files.slice(1).map((m) => Date.parse(m.start!));
-    expect(starts.length).toBeGreaterThanOrEqual(2);
-    for (const start of starts.slice(0, -1)) expect(start % 500).toBe(0);
+    expect(files.map((m) => Date.parse(m.start!))).toEqual([
+      1_700_000_000_123, 1_700_000_000_500, 1_700_000_001_000, 1_700_000_001_500,
+    ]);
+    expect(files.map((m) => m.reason)).toEqual(["time", "time", "time", "stop"]);
   });
 
   it("describes each file in its event and in a sidecar JSON", async () => {
@@ -254,13 +276,16 @@ describe.skipIf(!root_)("Rotator on a spool that fills up or turns read-only", (
   });
 
   it("reports a full spool, keeps every finished file whole, counts drops and resumes", async () => {
+    useTestClock();
     const dir = join(mount, "full");
     mkdirSync(dir);
     const { r, files, errors } = rotator({ dir, policy: { seconds: 0.5, packets: 100 } });
     r.start();
     for (let i = 0; i < 1500; i++) r.writePacket(packet(i, 1400));
-    await sleep(50);
-    expect(errors.length).toBeGreaterThanOrEqual(1);
+    await until(() => errors.length > 0, "the spool-full error");
+    // Every file before the one the spool failed in was complete: wait until each is final.
+    const failedIn = Number(/-(\d+)\.pcap\.partial$/.exec(errors[0]!.path)?.[1]);
+    await until(() => files.length >= failedIn - 1, `files 1 to ${failedIn - 1}`);
     expect(errors[0]).toMatchObject({ code: "ERR_SPOOL", reason: "spool-full", errno: "ENOSPC" });
     expect(r.stats.droppedBySpool).toBeGreaterThan(0);
     const before = files.length;
@@ -269,7 +294,7 @@ describe.skipIf(!root_)("Rotator on a spool that fills up or turns read-only", (
       expect(await verifyCapture(m.path)).toMatchObject({ complete: true, packets: m.packets });
     // Nothing finished is touched; freeing space lets the next interval write again.
     for (const m of files) rmSync(m.path);
-    await sleep(600);
+    vi.advanceTimersByTime(500); // the next interval
     for (let i = 0; i < 10; i++) r.writePacket(packet(10_000 + i, 100));
     await r.stop();
     const after = files.slice(before);
@@ -279,6 +304,7 @@ describe.skipIf(!root_)("Rotator on a spool that fills up or turns read-only", (
   });
 
   it("reports an unwritable spool and drops, counting, until it can write again", async () => {
+    useTestClock();
     const dir = join(mount, "ro");
     mkdirSync(dir);
     const { r, files, errors } = rotator({ dir, policy: { seconds: 0.3 } });
@@ -290,7 +316,7 @@ describe.skipIf(!root_)("Rotator on a spool that fills up or turns read-only", (
     chmodSync(dir, 0o755);
     expect(errors[0]).toMatchObject({ reason: "spool-unwritable" });
     expect(r.stats.droppedBySpool).toBe(20);
-    await sleep(400);
+    vi.advanceTimersByTime(300); // the next interval
     r.writePacket(packet(99));
     await r.stop();
     expect(files.map((m) => m.packets)).toEqual([1]);

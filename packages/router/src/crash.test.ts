@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { seededRandom } from "@sluice/testlab";
 import { afterEach, describe, expect, it } from "vitest";
 import { STAGING_DIR } from "./destination.js";
 import { makeSpoolFiles, scratch, visible } from "./testing/spool-files.js";
@@ -23,6 +24,9 @@ afterEach(() => {
   for (const remove of removers.splice(0)) remove();
 });
 
+// Where the kills land comes from the run's seed (printed on failure; SLUICE_SEED repeats it).
+const random = seededRandom("router-crash");
+
 // Runs the router child; with `killAfterSteps`, SIGKILLs it a random 0-5 ms after it reported that many
 // deliveries or dispatches, so kills land at every stage of the work.
 function runChild(config: string, ready: string, killAfterSteps: number | null) {
@@ -30,7 +34,7 @@ function runChild(config: string, ready: string, killAfterSteps: number | null) 
   let out = "";
   let err = "";
   let steps = 0;
-  const kill = () => setTimeout(() => child.kill("SIGKILL"), Math.random() * 5);
+  const kill = () => setTimeout(() => child.kill("SIGKILL"), random() * 5);
   if (killAfterSteps === 0) kill();
   child.stdout.on("data", (d: Buffer) => {
     out += d;
@@ -103,7 +107,7 @@ describe.skipIf(!built)("router crash safety", () => {
       let kills = 0;
       let remaining = files.length * 4; // 3 deliveries and a dispatch per file
       for (;;) {
-        const killAt = kills < killsPerRound ? Math.floor(Math.random() * remaining) : null;
+        const killAt = kills < killsPerRound ? Math.floor(random() * remaining) : null;
         const result = await runChild(config, at("ready"), killAt);
         remaining = Math.max(1, remaining - result.steps);
         if (result.finished) break;
@@ -111,7 +115,8 @@ describe.skipIf(!built)("router crash safety", () => {
         kills++;
         expect(kills).toBeLessThan(killsPerRound + 5);
       }
-      await new Promise((r) => setTimeout(r, 30));
+      // The router is idle: every delivery to n1 is in; wait until the sensor has taken the last ones.
+      while (visible(at("n1")).length > 0) await new Promise((r) => setTimeout(r, 5));
       sensor.stop();
       totalKills += kills;
       const inPool = [...sensor.arrivals, ...visible(at("n2")), ...visible(at("n3"))].sort();

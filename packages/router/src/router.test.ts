@@ -142,20 +142,36 @@ describe("Router", () => {
   it("never shows a consumer a partial file: rename mode renames in, close-write mode closes a whole file", async () => {
     const l = lab(["renamed", "closed"]);
     const files = makeSpoolFiles(l.spool, 5, 400_000);
-    const events = (dir: string, kinds: string) => {
-      const watcher = spawn("inotifywait", ["-m", "-q", "-e", kinds, "--format", "%e %f", dir]);
+    const events = async (dir: string, kinds: string) => {
+      const watcher = spawn("inotifywait", ["-m", "-e", kinds, "--format", "%e %f", dir]);
       let out = "";
+      let err = "";
       watcher.stdout.on("data", (d) => {
         out += d;
       });
       cleanups.push(() => {
         watcher.kill();
       });
-      return { watcher, lines: () => out.trim().split("\n").filter(Boolean) };
+      // inotifywait says on stderr when its watch is in place; nothing before that would be seen.
+      await new Promise<void>((resolve, reject) => {
+        watcher.stderr.on("data", (d) => {
+          err += d;
+          if (err.includes("Watches established")) resolve();
+        });
+        watcher.on("exit", () => reject(new Error(`inotifywait: ${err}`)));
+      });
+      return {
+        lines: () => out.trim().split("\n").filter(Boolean),
+        // inotify reports a folder's events in order: once a marker written now is seen, so is everything
+        // the router did before it.
+        settle: async () => {
+          writeFileSync(join(dir, ".sluice-test-marker"), "");
+          await waitFor(() => out.includes(" .sluice-test-marker\n"));
+        },
+      };
     };
-    const renamed = events(l.at("renamed"), "moved_to,close_write,create");
-    const closed = events(l.at("closed"), "close_write");
-    await new Promise((r) => setTimeout(r, 300));
+    const renamed = await events(l.at("renamed"), "moved_to,close_write,create");
+    const closed = await events(l.at("closed"), "close_write");
     const router = start({
       journalDir: l.at("journal"),
       alone: [
@@ -168,7 +184,8 @@ describe("Router", () => {
       router,
       files.map((f) => f.path),
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await renamed.settle();
+    await closed.settle();
     expect(
       renamed
         .lines()
@@ -238,7 +255,8 @@ describe("Router", () => {
     router.on("pool-unavailable", (e) => unavailable.push(e.pool));
     await router.start();
     for (const f of files) await router.submit(f.path);
-    await new Promise((r) => setTimeout(r, 300));
+    // The event says the router looked at the pool and chose to wait: nothing can have been delivered.
+    await waitFor(() => unavailable.length > 0);
     expect(unavailable).toEqual(["p"]);
     expect(visible(l.spool)).toHaveLength(3);
     mkdirSync(l.at("n1"));
@@ -312,9 +330,11 @@ describe("Router", () => {
       journalDir: l.at("journal"),
       pools: [{ name: "p", nodes: [{ name: "n1", path: l.at("n1") }] }],
     });
+    const unavailable: string[] = [];
+    router.on("pool-unavailable", (e) => unavailable.push(e.pool));
     await router.start();
     await router.submit(file!.path);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => unavailable.length > 0); // the file waits for n1, which does not exist
     router.reconfigure({ pools: [{ name: "p", nodes: [{ name: "n2", path: l.at("n2") }] }] });
     await router.idle();
     expect(visible(l.at("n2"))).toEqual([file!.name]);

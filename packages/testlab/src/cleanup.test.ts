@@ -55,7 +55,9 @@ describe.skipIf(reason !== null)("cleanup", () => {
     const stale = [`sl-${owner.pid}-7-a`, `sl-${owner.pid}-7-b`];
     for (const name of stale) spawnSync("ip", ["netns", "add", name]);
     const sleeper = spawn("ip", ["netns", "exec", stale[0] ?? "", "sleep", "60"], { stdio: "ignore" });
-    await new Promise((r) => setTimeout(r, 100));
+    // Once the kernel lists a process in the namespace, cleanup has something to kill there.
+    while (spawnSync("ip", ["netns", "pids", stale[0] ?? ""], { encoding: "utf8" }).stdout.trim() === "")
+      await new Promise((r) => setTimeout(r, 10));
     expect(listNamespaces()).toEqual(expect.arrayContaining(stale));
     owner.kill("SIGKILL");
     await exitOf(owner);

@@ -18,7 +18,6 @@ export {
   hasTool,
   mergecap,
   missingTools,
-  randpkt,
   tool,
   tsharkCount,
   tsharkFrames,
@@ -27,6 +26,8 @@ export {
 export type { RecordTime } from "./pacing.js";
 export { gapErrorsUs, makePacedCapture, percentile } from "./pacing.js";
 export type { LabProcess } from "./processes.js";
+export { randpkt } from "./randpkt.js";
+export { seededBytes, seededRandom, testSeed } from "./seed.js";
 export { parseSize } from "./size.js";
 export type {
   HttpOptions,

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { commandExists } from "./availability.js";
 
@@ -84,13 +84,6 @@ export async function capinfos(path: string): Promise<CapinfosSummary> {
   const out = await tool("capinfos", ["-T", "-r", "-M", "-c", "-d", path]);
   const fields = out.trim().split("\t");
   return { packets: Number(fields[1]), dataBytes: Number(fields[2]) };
-}
-
-/** Writes `count` random packets of one randpkt type (classic pcap, timestamps 0, 1, 2, ... s). */
-export function randpkt(path: string, type: string, count: number, maxBytes = 5000): void {
-  execFileSync("randpkt", ["-b", String(maxBytes), "-c", String(count), "-t", type, path], {
-    stdio: "ignore",
-  });
 }
 
 /** Runs editcap (e.g. `["-F", "pcapng", in, out]`). */

@@ -1,6 +1,7 @@
+import { resolve } from "node:path";
 import { ConfigError, formatProblem, loadConfigFile, parseConfig } from "@sluice/daemon";
 import { z } from "zod";
-import { MasterConfig } from "../config.js";
+import { DEFAULT_SPOOL, MasterConfig } from "../config.js";
 import { UsageError } from "../usage.js";
 
 /** OwlH Dispatcher's dispatcher-nodes.json. */
@@ -23,6 +24,12 @@ const OwlhNodes = z.object({
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]+/, "") || "node";
 }
+
+/**
+ * The folders packaging/systemd/sluice-master.service lets the master write (its ReadWritePaths; a test keeps
+ * the two equal): the spool, and NFS mounts and local storage under /mnt and /data.
+ */
+export const UNIT_WRITABLE_PATHS = [DEFAULT_SPOOL, "/mnt", "/data"];
 
 /** Turns an OwlH dispatcher-nodes.json into the equivalent Sluice master config. */
 export function importOwlh(owlh: z.output<typeof OwlhNodes>): {
@@ -48,8 +55,18 @@ export function importOwlh(owlh: z.output<typeof OwlhNodes>): {
     );
   }
   if (pool.length > 0) notes.push('OwlH\'s pool becomes the pool "owlh" with round robin, as OwlH did');
+  const written = [...sources, ...pool, ...alone].map((f) => resolve(f.path));
+  const outside = [...new Set(written)].filter(
+    (path) => !UNIT_WRITABLE_PATHS.some((w) => path === w || path.startsWith(`${w}/`)),
+  );
+  if (outside.length > 0) {
+    notes.push(
+      `sluice-master.service (ProtectSystem=strict) writes only to ${UNIT_WRITABLE_PATHS.join(", ")}: ` +
+        `add ${outside.join(" ")} to its ReadWritePaths= (systemctl edit sluice-master)`,
+    );
+  }
   const config = {
-    spool: "/tmp/dispatcher",
+    spool: DEFAULT_SPOOL,
     sources,
     rotation: { seconds: 60, align: true },
     pools: pool.length > 0 ? [{ name: "owlh", strategy: "round-robin", nodes: pool }] : [],

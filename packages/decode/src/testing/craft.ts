@@ -104,3 +104,41 @@ export function snapToEthernet(records: PacketRecord[]): { record: PacketRecord;
     return { record, data };
   });
 }
+
+/** How `llcEncapsulated` carried a frame's IP datagram over 802.2 LLC. */
+export type LlcKind = "snap" | "sap-ui" | "sap-i-frame";
+
+const LLC_HEADERS: Record<LlcKind, (etherType: number) => number[]> = {
+  snap: (etherType) => [0xaa, 0xaa, 0x03, 0, 0, 0, ...u16(etherType)],
+  "sap-ui": () => [0x06, 0x06, 0x03],
+  "sap-i-frame": () => [0x06, 0x06, 0x00, 0x01],
+};
+
+/**
+ * IP frames as 802.3 frames: each datagram behind an 802.2 LLC header, in turn SNAP (RFC 1042), the IP SAP
+ * with a UI header and with an I-frame header, then 4 bytes of padding past the length field. Datagrams too
+ * long for an 802.3 length (1500 with the LLC header) are left out.
+ */
+export function llcEncapsulated(
+  frames: PacketRecord[],
+): { record: PacketRecord; data: Uint8Array; kind: LlcKind }[] {
+  const kinds = Object.keys(LLC_HEADERS) as LlcKind[];
+  return ipFrames(frames)
+    .map((record, i) => {
+      const kind = kinds[i % kinds.length]!;
+      const llc = LLC_HEADERS[kind]((record.data[12]! << 8) | record.data[13]!);
+      const ip = record.data.subarray(14);
+      const data = Uint8Array.from([
+        ...record.data.subarray(0, 12),
+        ...u16(llc.length + ip.length),
+        ...llc,
+        ...ip,
+        0,
+        0,
+        0,
+        0,
+      ]);
+      return { record, data, kind };
+    })
+    .filter(({ data }) => data.length - 18 <= 1500);
+}

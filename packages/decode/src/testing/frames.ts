@@ -11,6 +11,19 @@ export function ethernet(etherType: number, swapped = false): number[] {
   return [...(swapped ? MAC_A : MAC_B), ...(swapped ? MAC_B : MAC_A), ...u16(etherType)];
 }
 
+/**
+ * An 802.3 frame: the Ethernet header's type field is the length of `llcAndPayload` (the 802.2 LLC header
+ * and what it carries), then `padding` bytes the length does not cover.
+ */
+export function ieee8023(llcAndPayload: number[], padding = 0): number[] {
+  return [...MAC_B, ...MAC_A, ...u16(llcAndPayload.length), ...llcAndPayload, ...new Array(padding).fill(0)];
+}
+
+/** LLC SNAP (RFC 1042): DSAP and SSAP 0xAA, UI, an OUI and the EtherType it carries. */
+export function snap(etherType: number, oui = [0, 0, 0]): number[] {
+  return [0xaa, 0xaa, 0x03, ...oui, ...u16(etherType)];
+}
+
 export interface Ipv4Options {
   src: number[];
   dst: number[];

@@ -1,8 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PcapWriter } from "@sluice/pcap-format";
+import { seededBytes, seededRandom } from "@sluice/testlab";
+
+let made = 0;
 
 /** A scratch folder removed by the returned function. */
 export function scratch(prefix = "sluice-router-"): { dir: string; remove: () => void } {
@@ -12,7 +14,8 @@ export function scratch(prefix = "sluice-router-"): { dir: string; remove: () =>
 
 /**
  * Writes `count` distinct classic pcap files of about `bytes` each into `dir`, named like rotated files,
- * and returns their names and contents (the oracle deliveries are compared with).
+ * and returns their names and contents (the oracle deliveries are compared with). The payloads come from
+ * the run's seed, so SLUICE_SEED repeats them.
  */
 export function makeSpoolFiles(
   dir: string,
@@ -22,12 +25,13 @@ export function makeSpoolFiles(
 ): { name: string; path: string; content: Buffer }[] {
   mkdirSync(dir, { recursive: true });
   const files = [];
+  const random = seededRandom(`spool-files/${prefix}/${count}/${bytes}/${made++}`);
   for (let i = 0; i < count; i++) {
     const name = `${prefix}-20261122T1030${String(i % 60).padStart(2, "0")}Z-${String(i + 1).padStart(6, "0")}.pcap`;
     const path = join(dir, name);
     const writer = PcapWriter.create(path, { linkType: 1 });
     for (let written = 24; written < bytes; ) {
-      const data = randomBytes(Math.min(1500, Math.max(60, bytes - written - 16)));
+      const data = seededBytes(random, Math.min(1500, Math.max(60, bytes - written - 16)));
       writer.writePacket({ seconds: 1_763_807_400 + i, nanoseconds: written * 1000, data });
       written += 16 + data.length;
     }
