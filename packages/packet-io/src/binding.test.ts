@@ -1,6 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ADDON_ABI, loadAddon, packetIoMode } from "./binding.js";
-import { execFileSync } from "node:child_process";
 
 describe("loading the addon", () => {
   it("loads the addon built at install, and it reports the libpcap it was linked with", () => {
