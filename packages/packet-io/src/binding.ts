@@ -1,6 +1,8 @@
 // Loads the addon once, or says why it cannot be used. Callers pick it with packetIoMode():
 // SLUICE_PACKET_IO=pcap forces node_pcap (so the fallback path stays tested), =native insists on the addon,
-// anything else uses the addon when it loads.
+// anything else uses the addon when it loads. SLUICE_PACKET_IO_ADDON names another build to load instead of
+// build/Release/packet_io.node: for tests of the fallback (a missing or mismatched addon) and for trying a
+// build elsewhere.
 import { createRequire } from "node:module";
 import type { NativeAddon } from "./native.js";
 
@@ -34,12 +36,14 @@ function tryLoad(): AddonStatus {
   let addon: NativeAddon;
   try {
     // dist/ and src/ are both one level below the package root, where node-gyp puts build/.
-    addon = require("../build/Release/packet_io.node") as NativeAddon;
+    addon = require(
+      process.env["SLUICE_PACKET_IO_ADDON"] || "../build/Release/packet_io.node",
+    ) as NativeAddon;
   } catch (error) {
     const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
     return { addon: null, reason: `the addon is not built or does not load (${message})` };
   }
-  const abi = addon.version().abi;
+  const abi = typeof addon.version === "function" ? addon.version().abi : undefined;
   if (abi !== ADDON_ABI) {
     return {
       addon: null,

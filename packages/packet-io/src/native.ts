@@ -39,8 +39,19 @@ export interface NativeCaptureOptions {
   bufferSize: number;
   /** pcap_set_timeout: a ring block is handed over when full or after this long (never 0: no immediate mode). */
   timeoutMs: number;
-  /** Join a PACKET_FANOUT group on the handle's socket after activation. */
-  fanout?: { group: number; mode: FanoutMode; defrag: boolean };
+  /**
+   * pcap_setdirection: only packets received (`in`) or sent (`out`) by the interface, by the kernel's
+   * packet type (default `inout`). Unlike the `inbound`/`outbound` filter qualifiers (libpcap#1482) it
+   * holds from the first packet on; see the README.
+   */
+  direction?: "in" | "out" | "inout";
+  /**
+   * Join a PACKET_FANOUT group on the handle's socket right after activation. `group: null` asks the
+   * kernel for an unused id (PACKET_FANOUT_FLAG_UNIQUEID), which `fanoutGroup` then reports for the
+   * other members to join with. `defrag` reassembles IP fragments before the hash (the capture then holds
+   * the reassembled datagram, not the fragments on the wire).
+   */
+  fanout?: { group: number | null; mode: FanoutMode; defrag: boolean };
 }
 
 /** libpcap's counters (pcap_stats). */
@@ -55,6 +66,10 @@ export interface NativeCaptureHandle {
   /** LINKTYPE_ number of the handle (pcap_datalink mapped to its LINKTYPE_ value). */
   readonly linkType: number;
   readonly snaplen: number;
+  /** The PACKET_FANOUT group id the handle joined, or null. */
+  readonly fanoutGroup: number | null;
+  /** pcap_activate's warning (e.g. promiscuous mode not supported), or null. */
+  readonly warning: string | null;
   /**
    * Copies the packets libpcap has ready (pcap_dispatch, at most `maxPackets`, stopping early when fewer
    * than snaplen + 16 bytes are left) into `buffer` from `offset`, laid out as classic pcap records: a
