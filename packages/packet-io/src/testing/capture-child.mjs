@@ -56,7 +56,9 @@ async function capture() {
   });
   const counts = handles.map(() => 0);
   counts.batches = handles.map(() => 0);
-  handles.forEach((handle, i) => handle.poll(() => drain(handle, fds[i], counts, i)));
+  handles.forEach((handle, i) => {
+    handle.poll(() => drain(handle, fds[i], counts, i));
+  });
   const fanoutGroups = handles.map((h) => h.fanoutGroup);
   process.stdout.write(`ready ${JSON.stringify({ fanoutGroups })}\n`);
   await new Promise((resolve) => process.once("SIGTERM", resolve));
