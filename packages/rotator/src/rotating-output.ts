@@ -21,8 +21,9 @@ export type RotatingMessage =
   | { type: "count-reached"; packets: number };
 
 /**
- * The capture child's output when capture and rotation run in one process: packets go from libpcap's
- * callback straight into the current file; only "file is ready" crosses to the parent.
+ * The capture child's output when capture and rotation run in one process: packets go from libpcap
+ * straight into the current file (the addon's batches with one write each, node_pcap's packets one by
+ * one); only "file is ready" crosses to the parent.
  */
 export class RotatingOutput implements PacketOutput {
   captured = 0;
@@ -57,6 +58,17 @@ export class RotatingOutput implements PacketOutput {
     if (this.captured >= this.maxPackets) return;
     this.rotator.writeRecord(header, data, header.readUInt32LE(8));
     if (++this.captured === this.maxPackets) {
+      this.context.send({ type: "count-reached", packets: this.captured } satisfies RotatingMessage);
+    }
+  }
+
+  /** A batch from the addon: counted from `count`, cut at the packet limit by its offsets, no per-packet work. */
+  batch(buffer: Buffer, offsets: Uint32Array, count: number): void {
+    const take = Math.min(count, this.maxPackets - this.captured);
+    if (take <= 0) return;
+    this.rotator.writeBatch(buffer, offsets, take);
+    this.captured += take;
+    if (this.captured === this.maxPackets) {
       this.context.send({ type: "count-reached", packets: this.captured } satisfies RotatingMessage);
     }
   }
