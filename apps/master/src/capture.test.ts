@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readCaptureSync, verifyCapture } from "@sluice/pcap-format";
-import { labUnavailableReason, makeLabCapture, missingTools, withLab } from "@sluice/testlab";
+import { labUnavailableReason, makeLabCapture, missingTools, tsharkSessions, withLab } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -129,6 +129,55 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
         ),
       );
       expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+    });
+  });
+
+  it("captures the same frames through node_pcap with --packet-io pcap, saying so", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const out = outDir();
+      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-packets", "2000", "--packet-io", "pcap"]);
+      await started(run);
+      expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
+      tcpreplay(lab.a, capture, 5000);
+      await sleep(300);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      expect(hex(merged(run.paths, "all-pcap.pcap"))).toEqual(sent);
+    });
+  });
+
+  it("spreads the interface over --workers fanout children: every frame in one worker's files, no flow in two", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b); // IPv4 traffic only, so the kernels add no frames of their own
+      const oracle = await lab.capture(join(dir, "workers-oracle.pcap"), { on: "b" });
+      const out = outDir();
+      const run = sluiceCapture(lab.b, ["--out", out, "--workers", "3", "--rotate-packets", "700"]);
+      await started(run);
+      expect(run.stderr()).toMatch(/capturing on \S+ \(packet-io addon, 3 fanout workers\)/);
+      await Promise.all([
+        lab.http({ requests: 400, responseBytes: [0, 30_000], concurrency: 12 }),
+        lab.udp({ packets: 4000, receiver: "echo", ratePps: 10_000 }),
+        lab.ping({ count: 50, intervalMs: 5 }),
+      ]);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      await oracle.stop();
+      const byWorker = [1, 2, 3].map((w) => run.paths.filter((p) => p.includes(`-w${w}-`)));
+      expect(byWorker.flat().sort()).toEqual([...run.paths].sort());
+      expect(byWorker.every((paths) => paths.length > 0)).toBe(true);
+      const files = byWorker.map((paths, i) => merged(paths, `worker-${i + 1}.pcap`));
+      // Every frame tcpdump saw on the interface is in exactly one worker's files.
+      expect(files.flatMap(hex).sort()).toEqual(hex(oracle.path).sort());
+      // No TCP or UDP session (tshark's 5-tuple, both directions as one) in two workers' files.
+      const sessions = await Promise.all(files.map(async (f) => new Set(await tsharkSessions(f))));
+      for (let i = 0; i < sessions.length; i++) {
+        for (let j = i + 1; j < sessions.length; j++) {
+          expect([...sessions[i]!].filter((s) => sessions[j]!.has(s))).toEqual([]);
+        }
+      }
+      expect(sessions.reduce((n, s) => n + s.size, 0)).toBeGreaterThan(10);
+      expect(run.stderr()).toMatch(/ 0 dropped by kernel, /);
     });
   });
 

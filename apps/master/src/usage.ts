@@ -45,6 +45,12 @@ Commands:
       --name LABEL           source label in file names (default: the interface)
       --buffer-mib N         kernel capture buffer (default 64)
       --netns NAME           capture inside this network namespace
+      --workers N            N capture processes sharing the interface (PACKET_FANOUT, hash: each
+                             flow stays in one worker's files, named <label>-w<N>-...; needs the
+                             packet-io addon; not with --count)
+      --packet-io MODE       auto (default: the packet-io addon when built, else node_pcap with a
+                             warning), native (the addon or fail), pcap (node_pcap); default
+                             SLUICE_PACKET_IO
 
   --version   prints the version.
 

@@ -1,4 +1,5 @@
 import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture";
+import { DEFAULT_NAME_TEMPLATE, workerTemplate } from "./file-name.js";
 import type { FileManifest } from "./manifest.js";
 import type { RotationPolicy } from "./rotation-policy.js";
 import { Rotator } from "./rotator.js";
@@ -12,6 +13,8 @@ export interface RotatingOutputConfig {
   fsync?: boolean;
   /** Stop taking packets after this many (like tcpdump -c); the parent is told so it can stop. */
   maxPackets?: number;
+  /** This child's number among a source's fanout workers (1..N), for the {worker} name field. */
+  worker?: number;
 }
 
 /** What a rotating capture child tells its parent. */
@@ -38,7 +41,7 @@ export class RotatingOutput implements PacketOutput {
       dir: config.dir,
       source: context.config.label,
       policy: config.policy,
-      ...(config.nameTemplate !== undefined && { nameTemplate: config.nameTemplate }),
+      nameTemplate: workerTemplate(config.nameTemplate ?? DEFAULT_NAME_TEMPLATE, config.worker ?? 1),
       ...(config.fsync !== undefined && { fsync: config.fsync }),
     });
     this.rotator.setFormat(context.linkType, context.snaplen);
