@@ -61,7 +61,7 @@ export class NativeLiveHandle implements LiveHandle {
     this.snaplen = handle.snaplen;
     this.fanoutGroup = handle.fanoutGroup;
     // A batch ends when less than one snaplen-sized record would fit: keep that a small part of the buffer.
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(8 << 20, 8 * (handle.snaplen + 16)));
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(2 << 20, 8 * (handle.snaplen + 16)));
   }
 
   /** Opens the interface with libpcap (never immediate mode) and joins the fanout group if asked. */
