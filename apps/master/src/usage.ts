@@ -1,4 +1,4 @@
-export { UsageError } from "@sluice/daemon";
+export { UsageError } from "@sluice/daemon/run-cli";
 
 export const USAGE = `Usage: sluice-master <command> [options]
 
