@@ -38,13 +38,14 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function sluiceCapture(end: LabEnd, args: string[], detached = false): Running {
+function sluiceCapture(end: LabEnd, args: string[], detached = false, env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(
     process.execPath,
     [CLI, "capture", "--interface", end.iface, "--netns", end.netns, ...args],
     {
       stdio: ["ignore", "pipe", "pipe"],
       detached,
+      env: { ...process.env, ...env },
     },
   );
   const paths: string[] = [];
@@ -144,6 +145,30 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
       run.child.kill("SIGTERM");
       expect(await run.exited).toBe(0);
       expect(hex(merged(run.paths, "all-pcap.pcap"))).toEqual(sent);
+    });
+  });
+
+  it("falls back to node_pcap when the addon does not load, with one warning line saying why", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b);
+      const out = outDir();
+      const missing = join(dir, "no-such-build", "packet_io.node");
+      const run = sluiceCapture(lab.b, ["--out", out], false, { SLUICE_PACKET_IO_ADDON: missing });
+      await started(run);
+      expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
+      tcpreplay(lab.a, capture, 5000);
+      await sleep(300);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      const warnings = run
+        .stderr()
+        .split("\n")
+        .filter((line) => line.includes("warning"));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        /^sluice-master: warning: capturing with node_pcap, one JavaScript call per packet: the addon is not built or does not load \(.*no-such-build/,
+      );
+      expect(hex(merged(run.paths, "all-fallback.pcap"))).toEqual(sent);
     });
   });
 
