@@ -282,10 +282,12 @@ for (const tool of tools) {
     cpuPerMillion: median(of(tool, "cpuPerMillion")),
     cpuSpread: spread(of(tool, "cpuPerMillion")),
     steadyPerMillion: median(of(tool, "steadyPerMillion")),
+    // Where every tool loses (small rings, fast senders), the share lost says who drains best.
+    lostShare: median(results.filter((r) => r.tool === tool).map((r) => (r.sent - r.captured) / r.sent)),
   };
   const s = summary[tool];
   console.log(
-    `${tool.padEnd(12)} ${s.lostAnywhere ? `highest lossless ${s.highestLossless} pps (lost packets at some step)` : `no loss at any step, up to the ${s.highestLossless} pps the sender reached (sender-bound)`}; cpu s/Mpkt median ${s.cpuPerMillion.toFixed(2)} (${s.cpuSpread})${Number.isNaN(s.steadyPerMillion) ? "" : `, without start-up ${s.steadyPerMillion.toFixed(2)}`}`,
+    `${tool.padEnd(12)} ${s.lostAnywhere ? `highest lossless ${s.highestLossless} pps (lost packets at some step)` : `no loss at any step, up to the ${s.highestLossless} pps the sender reached (sender-bound)`}; median share lost ${(s.lostShare * 100).toFixed(2)}%; cpu s/Mpkt median ${s.cpuPerMillion.toFixed(2)} (${s.cpuSpread})${Number.isNaN(s.steadyPerMillion) ? "" : `, without start-up ${s.steadyPerMillion.toFixed(2)}`}`,
   );
 }
 const ratio = (a, b, key) =>
