@@ -7,5 +7,7 @@ export default defineProject({
     name: "master",
     include: ["src/**/*.test.ts"],
     testTimeout: 120_000,
+    // Building a lab capture in beforeAll takes more than the default 10 s on a busy machine.
+    hookTimeout: 120_000,
   },
 });
