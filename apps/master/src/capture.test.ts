@@ -87,6 +87,24 @@ function outDir(): string {
   return out;
 }
 
+// Captures the lab capture replayed at 5000 pps into b with `args`, and stops with SIGTERM once it is sent.
+async function replayedThrough(
+  lab: { a: LabEnd; b: LabEnd },
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  settleMs = 300,
+): Promise<Running & { out: string }> {
+  silence(lab.a, lab.b);
+  const out = outDir();
+  const run = sluiceCapture(lab.b, ["--out", out, ...args], false, env);
+  await started(run);
+  tcpreplay(lab.a, capture, 5000);
+  await sleep(settleMs);
+  run.child.kill("SIGTERM");
+  expect(await run.exited).toBe(0);
+  return { ...run, out };
+}
+
 function merged(paths: string[], name: string): string {
   const file = join(dir, name);
   execFileSync("mergecap", ["-a", "-F", "pcap", "-w", file, ...paths]);
@@ -108,14 +126,8 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
 
   it("cuts the traffic into files that, put back together, are exactly the frames sent", async () => {
     await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const out = outDir();
-      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-packets", "1000", "--rotate-seconds", "1"]);
-      await started(run);
-      tcpreplay(lab.a, capture, 5000);
-      await sleep(1500);
-      run.child.kill("SIGTERM");
-      expect(await run.exited).toBe(0);
+      const run = await replayedThrough(lab, ["--rotate-packets", "1000", "--rotate-seconds", "1"], {}, 1500);
+      const { out } = run;
       expect(run.paths.length).toBeGreaterThanOrEqual(sent.length / 1000);
       for (const path of run.paths) {
         expect(path.startsWith(out)).toBe(true);
@@ -135,31 +147,17 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
 
   it("captures the same frames through node_pcap with --packet-io pcap, saying so", async () => {
     await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const out = outDir();
-      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-packets", "2000", "--packet-io", "pcap"]);
-      await started(run);
+      const run = await replayedThrough(lab, ["--rotate-packets", "2000", "--packet-io", "pcap"]);
       expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
-      tcpreplay(lab.a, capture, 5000);
-      await sleep(300);
-      run.child.kill("SIGTERM");
-      expect(await run.exited).toBe(0);
       expect(hex(merged(run.paths, "all-pcap.pcap"))).toEqual(sent);
     });
   });
 
   it("falls back to node_pcap when the addon does not load, with one warning line saying why", async () => {
     await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const out = outDir();
       const missing = join(dir, "no-such-build", "packet_io.node");
-      const run = sluiceCapture(lab.b, ["--out", out], false, { SLUICE_PACKET_IO_ADDON: missing });
-      await started(run);
+      const run = await replayedThrough(lab, [], { SLUICE_PACKET_IO_ADDON: missing });
       expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
-      tcpreplay(lab.a, capture, 5000);
-      await sleep(300);
-      run.child.kill("SIGTERM");
-      expect(await run.exited).toBe(0);
       const warnings = run
         .stderr()
         .split("\n")
