@@ -8,6 +8,7 @@ export default defineProject({
     include: ["src/**/*.test.ts"],
     setupFiles,
     testTimeout: 120_000,
+    // Building a lab capture in beforeAll takes more than the default 10 s on a busy machine.
     hookTimeout: 120_000,
   },
 });

@@ -8,5 +8,5 @@ export default defineConfig({
   clean: true,
   shims: true,
   target: "node20",
-  external: ["pcap"],
+  external: ["pcap", "@sluice/packet-io"],
 });

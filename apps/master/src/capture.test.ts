@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readCaptureSync, verifyCapture } from "@sluice/pcap-format";
-import { labUnavailableReason, makeLabCapture, missingTools, withLab } from "@sluice/testlab";
+import { labUnavailableReason, makeLabCapture, missingTools, tsharkSessions, withLab } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -38,13 +38,14 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function sluiceCapture(end: LabEnd, args: string[], detached = false): Running {
+function sluiceCapture(end: LabEnd, args: string[], detached = false, env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(
     process.execPath,
     [CLI, "capture", "--interface", end.iface, "--netns", end.netns, ...args],
     {
       stdio: ["ignore", "pipe", "pipe"],
       detached,
+      env: { ...process.env, ...env },
     },
   );
   const paths: string[] = [];
@@ -93,6 +94,24 @@ function outDir(): string {
   return out;
 }
 
+// Captures the lab capture replayed at 5000 pps into b with `args`, and stops with SIGTERM once it is sent.
+async function replayedThrough(
+  lab: { a: LabEnd; b: LabEnd },
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  settleMs = 300,
+): Promise<Running & { out: string }> {
+  silence(lab.a, lab.b);
+  const out = outDir();
+  const run = sluiceCapture(lab.b, ["--out", out, ...args], false, env);
+  await started(run);
+  tcpreplay(lab.a, capture, 5000);
+  await sleep(settleMs);
+  run.child.kill("SIGTERM");
+  expect(await run.exited).toBe(0);
+  return { ...run, out };
+}
+
 function merged(paths: string[], name: string): string {
   const file = join(dir, name);
   execFileSync("mergecap", ["-a", "-F", "pcap", "-w", file, ...paths]);
@@ -114,13 +133,8 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
 
   it("cuts the traffic into files that, put back together, are exactly the frames sent", async () => {
     await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const out = outDir();
-      const run = sluiceCapture(lab.b, ["--out", out, "--rotate-packets", "1000", "--rotate-seconds", "1"]);
-      await started(run);
-      tcpreplay(lab.a, capture, 5000);
-      run.child.kill("SIGTERM"); // finishes the open file, losing nothing (a test below)
-      expect(await run.exited).toBe(0);
+      const run = await replayedThrough(lab, ["--rotate-packets", "1000", "--rotate-seconds", "1"], {}, 1500);
+      const { out } = run;
       expect(run.paths.length).toBeGreaterThanOrEqual(sent.length / 1000);
       for (const path of run.paths) {
         expect(path.startsWith(out)).toBe(true);
@@ -135,6 +149,65 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
         ),
       );
       expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+    });
+  });
+
+  it("captures the same frames through node_pcap with --packet-io pcap, saying so", async () => {
+    await withLab(async (lab) => {
+      const run = await replayedThrough(lab, ["--rotate-packets", "2000", "--packet-io", "pcap"]);
+      expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
+      expect(hex(merged(run.paths, "all-pcap.pcap"))).toEqual(sent);
+    });
+  });
+
+  it("falls back to node_pcap when the addon does not load, with one warning line saying why", async () => {
+    await withLab(async (lab) => {
+      const missing = join(dir, "no-such-build", "packet_io.node");
+      const run = await replayedThrough(lab, [], { SLUICE_PACKET_IO_ADDON: missing });
+      expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
+      const warnings = run
+        .stderr()
+        .split("\n")
+        .filter((line) => line.includes("warning"));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        /^sluice-master: warning: capturing with node_pcap, one JavaScript call per packet: the addon is not built or does not load \(.*no-such-build/,
+      );
+      expect(hex(merged(run.paths, "all-fallback.pcap"))).toEqual(sent);
+    });
+  });
+
+  it("spreads the interface over --workers fanout children: every frame in one worker's files, no flow in two", async () => {
+    await withLab(async (lab) => {
+      silence(lab.a, lab.b); // IPv4 traffic only, so the kernels add no frames of their own
+      const oracle = await lab.capture(join(dir, "workers-oracle.pcap"), { on: "b" });
+      const out = outDir();
+      const run = sluiceCapture(lab.b, ["--out", out, "--workers", "3", "--rotate-packets", "700"]);
+      await started(run);
+      expect(run.stderr()).toMatch(/capturing on \S+ \(packet-io addon, 3 fanout workers\)/);
+      await Promise.all([
+        lab.http({ requests: 400, responseBytes: [0, 30_000], concurrency: 12 }),
+        lab.udp({ packets: 4000, receiver: "echo", ratePps: 10_000 }),
+        lab.ping({ count: 50, intervalMs: 5 }),
+      ]);
+      run.child.kill("SIGTERM");
+      expect(await run.exited).toBe(0);
+      await oracle.stop();
+      const byWorker = [1, 2, 3].map((w) => run.paths.filter((p) => p.includes(`-w${w}-`)));
+      expect(byWorker.flat().sort()).toEqual([...run.paths].sort());
+      expect(byWorker.every((paths) => paths.length > 0)).toBe(true);
+      const files = byWorker.map((paths, i) => merged(paths, `worker-${i + 1}.pcap`));
+      // Every frame tcpdump saw on the interface is in exactly one worker's files.
+      expect(files.flatMap(hex).sort()).toEqual(hex(oracle.path).sort());
+      // No TCP or UDP session (tshark's 5-tuple, both directions as one) in two workers' files.
+      const sessions = await Promise.all(files.map(async (f) => new Set(await tsharkSessions(f))));
+      for (let i = 0; i < sessions.length; i++) {
+        for (let j = i + 1; j < sessions.length; j++) {
+          expect([...sessions[i]!].filter((s) => sessions[j]!.has(s))).toEqual([]);
+        }
+      }
+      expect(sessions.reduce((n, s) => n + s.size, 0)).toBeGreaterThan(10);
+      expect(run.stderr()).toMatch(/ 0 dropped by kernel, /);
     });
   });
 

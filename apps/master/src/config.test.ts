@@ -87,6 +87,17 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     ]);
   });
 
+  it("check-config accepts fanout workers on an interface source and refuses them on node_pcap", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: the test breaks the contract in free-form ways
+    const config = structuredClone(CONTRACT) as any;
+    config.sources[0].workers = 4;
+    expect(MasterConfig.parse(config).sources[0]).toMatchObject({ workers: 4 });
+    config.sources[0].packetIo = "pcap";
+    const { code, out } = cli("check-config", file("workers.json", config));
+    expect(code).toBe(1);
+    expect(out).toContain("$.sources[0].workers: workers > 1 need the packet-io addon");
+  });
+
   it("check-config reports destinations sharing a name or a folder", () => {
     // biome-ignore lint/suspicious/noExplicitAny: the test breaks the contract in free-form ways
     const bad = structuredClone(CONTRACT) as any;

@@ -27,6 +27,12 @@ const captureOptions = {
   promiscuous: z.boolean().optional().describe("Promiscuous mode (default true)."),
   bufferMiB: count.optional().describe("Kernel capture buffer in MiB (default 64)."),
   netns: z.string().optional().describe("Capture inside this network namespace."),
+  packetIo: z
+    .enum(["auto", "native", "pcap"])
+    .optional()
+    .describe(
+      "Packet I/O: native (the packet-io addon: whole batches per JavaScript call), pcap (node_pcap: one call per packet), auto (the addon when built; default: SLUICE_PACKET_IO, else auto).",
+    ),
 };
 
 const InterfaceSource = z
@@ -38,7 +44,17 @@ const InterfaceSource = z
       .enum(["in", "out", "inout"])
       .optional()
       .describe("Capture only frames received (in) or sent (out)."),
+    workers: count
+      .max(64)
+      .optional()
+      .describe(
+        "Capture children sharing the interface through one PACKET_FANOUT hash group (default 1): each keeps whole flows and writes its own files (named <name>-w<N>-…). Needs the packet-io addon.",
+      ),
     ...captureOptions,
+  })
+  .refine((source) => (source.workers ?? 1) === 1 || source.packetIo !== "pcap", {
+    path: ["workers"],
+    message: "workers > 1 need the packet-io addon: packetIo must not be pcap",
   })
   .describe("A SPAN or mirror port captured with libpcap.");
 

@@ -132,8 +132,10 @@ class CaptureSource implements RunningSource {
       ...(config.promiscuous !== undefined && { promiscuous: config.promiscuous }),
       ...(config.bufferMiB !== undefined && { bufferSize: config.bufferMiB * 1024 * 1024 }),
       ...(config.netns !== undefined && { netns: config.netns }),
+      ...(config.packetIo !== undefined && { packetIo: config.packetIo }),
       ...(context.user !== undefined && { user: context.user }),
       ...(config.type === "interface" && config.direction !== undefined && { direction: config.direction }),
+      ...(config.type === "interface" && config.workers !== undefined && { workers: config.workers }),
       ...(config.type === "vxlan" && {
         vxlan: {
           vni: config.vni,

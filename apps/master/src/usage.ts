@@ -1,4 +1,4 @@
-export { UsageError } from "@sluice/daemon";
+export { UsageError } from "@sluice/daemon/run-cli";
 
 export const USAGE = `Usage: sluice-master <command> [options]
 
@@ -48,6 +48,12 @@ Commands:
       --name LABEL           source label in file names (default: the interface)
       --buffer-mib N         kernel capture buffer (default 64)
       --netns NAME           capture inside this network namespace
+      --workers N            N capture processes sharing the interface (PACKET_FANOUT, hash: each
+                             flow stays in one worker's files, named <label>-w<N>-...; needs the
+                             packet-io addon; not with --count)
+      --packet-io MODE       auto (default: the packet-io addon when built, else node_pcap with a
+                             warning), native (the addon or fail), pcap (node_pcap); default
+                             SLUICE_PACKET_IO
 
   --help      prints this text (man sluice-master shows it as a man page).
   --version   prints the version: "sluice-master X.Y.Z".

@@ -16,7 +16,14 @@ export interface ChildConfig {
 }
 
 export type ChildMessage =
-  | { type: "ready"; linkType: number; snaplen: number; pid: number }
+  | {
+      type: "ready";
+      linkType: number;
+      snaplen: number;
+      pid: number;
+      packetIo: "native" | "pcap";
+      fanoutGroup: number | null;
+    }
   | { type: "error"; error: { reason: CaptureErrorReason; message: string; detail: Record<string, unknown> } }
   | { type: "warning"; message: string }
   | { type: "stats"; id: number; stats: CaptureStats }

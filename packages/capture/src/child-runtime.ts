@@ -4,20 +4,25 @@
 import { spawnSync } from "node:child_process";
 import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
 import { CaptureError } from "./errors.js";
-import { LiveHandle } from "./live-handle.js";
+import { type HandleStats, type LiveHandle, openLiveHandle } from "./live-handle.js";
 import type { CaptureStats } from "./source.js";
 
-/** libpcap's counters, as an output sees them on every tick. */
-export interface HandleStats {
-  received: number;
-  droppedByKernel: number;
-  droppedByInterface: number;
-}
+export type { HandleStats };
 
-/** Where a capture child puts packets: the hot path, called once per packet with reused buffers. */
+/**
+ * Where a capture child puts packets: the hot path. With the packet-io addon, `batch` gets whole batches
+ * (no JavaScript runs per packet); with node_pcap, `packet` is called once per packet.
+ */
 export interface PacketOutput {
-  /** One packet: `header` is its pcap record header (host order, microseconds), `data` its bytes. */
+  /** One packet: `header` is its pcap record header (host order, microseconds), `data` its bytes; both reused. */
   packet(header: Buffer, data: Buffer): void;
+  /**
+   * A batch of `count` records, already laid out as classic pcap records (16-byte header in host byte
+   * order with microseconds, then the bytes) in `buffer[offsets[0], offsets[count])`, record i starting
+   * at `offsets[i]`. The buffer is reused once this returns. Without it, the addon's batches are handed
+   * to `packet` one record at a time.
+   */
+  batch?(buffer: Buffer, offsets: Uint32Array, count: number): void;
   /** Called every buffer timeout with libpcap's counters. */
   tick(stats: HandleStats): void;
   /** Finishes everything (flush, finalize files); the child exits after it resolves. */
@@ -32,6 +37,8 @@ export interface ChildContext {
   config: ChildConfig;
   linkType: number;
   snaplen: number;
+  /** Which packet I/O carries the packets: the packet-io addon or node_pcap. */
+  packetIo: "native" | "pcap";
   /** Sends a message to the parent (it arrives as the source's "output" event). */
   send(payload: unknown): void;
   /** Sends a warning to the parent. */
@@ -94,7 +101,7 @@ export function runCaptureChild(
   const warn = (message: string): void => sendMessage({ type: "warning", message });
   let handle: LiveHandle;
   try {
-    handle = LiveHandle.open(config.live, warn);
+    handle = openLiveHandle(config.live, warn);
     dropPrivileges(config.user, config.group);
   } catch (error) {
     fail(error);
@@ -104,6 +111,7 @@ export function runCaptureChild(
     config,
     linkType: handle.linkType,
     snaplen: handle.snaplen,
+    packetIo: handle.packetIo,
     send: (payload) => sendMessage({ type: "output", payload }),
     warn,
   };
@@ -118,14 +126,23 @@ function run(
   output: PacketOutput,
   warn: (message: string) => void,
 ): void {
+  // After close() the handle has no counters: its last ones stand.
+  let closedStats: HandleStats | null = null;
   const stats = (): CaptureStats => ({
-    ...handle.stats(),
+    ...(closedStats ?? handle.stats()),
     droppedByConsumer: output.dropped,
     captured: output.captured,
   });
   const ticker = setInterval(() => output.tick(handle.stats()), config.live.bufferTimeoutMs);
-  handle.start((header, data) => output.packet(header, data));
-  sendMessage({ type: "ready", linkType: handle.linkType, snaplen: handle.snaplen, pid: process.pid });
+  handle.start(output);
+  sendMessage({
+    type: "ready",
+    linkType: handle.linkType,
+    snaplen: handle.snaplen,
+    pid: process.pid,
+    packetIo: handle.packetIo,
+    fanoutGroup: handle.fanoutGroup,
+  });
 
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -136,8 +153,10 @@ function run(
     // take what is left, so stopping loses nothing already captured.
     await new Promise((resolve) => setTimeout(resolve, config.live.bufferTimeoutMs + 20));
     handle.drain();
+    closedStats = handle.stats();
+    handle.close();
     try {
-      await output.close(handle.stats());
+      await output.close(closedStats);
     } catch (error) {
       warn(`closing the output failed: ${(error as Error).message}`);
     }

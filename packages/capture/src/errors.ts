@@ -14,6 +14,8 @@ export type CaptureErrorReason =
   | "bad-option"
   /** libpcap refused to open the interface for another reason. */
   | "open-failed"
+  /** The packet-io addon was required (packetIo "native", or fanout workers) but cannot be used. */
+  | "packet-io-unavailable"
   /** The capture child process ended without being asked to. */
   | "child-exited"
   /** Creating or checking the VXLAN interface failed. */

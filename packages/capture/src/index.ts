@@ -3,6 +3,7 @@ export type { CaptureErrorReason } from "./errors.js";
 export { CaptureError } from "./errors.js";
 export type { Direction, InterfaceSourceEvents, InterfaceSourceOptions } from "./interface-source.js";
 export { InterfaceSource } from "./interface-source.js";
+export type { FanoutMode, PacketIoMode } from "./live-handle.js";
 export type {
   ConnectionEnd,
   SocketConnection,

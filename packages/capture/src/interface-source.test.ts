@@ -10,11 +10,18 @@ import {
   type CaptureError,
   InterfaceSource,
   type InterfaceSourceOptions,
+  type PacketIoMode,
   type SourcePacket,
 } from "./index.js";
+import { loadPacketIo } from "./native-live-handle.js";
 
 const reason = labUnavailableReason() ?? missingTools("tcpreplay", "tcpdump", "setpriv");
 if (reason) console.warn(`skipping interface source tests: they need ${reason}`);
+const addonReason = loadPacketIo().addon === null ? loadPacketIo().reason : null;
+if (addonReason) console.warn(`skipping the packet-io addon's interface source tests: ${addonReason}`);
+// Both packet I/O paths pass the same tests: the addon's batches and node_pcap's per-packet callback.
+const paths: PacketIoMode[] = ["native", "pcap"];
+let packetIo: PacketIoMode = "native";
 
 type LabEnd = { netns: string; iface: string };
 let dir = "";
@@ -50,15 +57,24 @@ function silence(...ends: LabEnd[]): void {
 }
 
 async function capturing(end: LabEnd, options: Partial<InterfaceSourceOptions> = {}) {
-  const source = new InterfaceSource({ interface: end.iface, netns: end.netns, direction: "in", ...options });
+  const source = new InterfaceSource({
+    interface: end.iface,
+    netns: end.netns,
+    direction: "in",
+    packetIo,
+    ...options,
+  });
   const packets: SourcePacket[] = [];
   source.on("packet", (p) => packets.push({ ...p, data: Buffer.from(p.data) }));
   await source.start();
   return { source, packets };
 }
 
-describe.skipIf(reason !== null)("interface source on a veth pair", () => {
+describe.skipIf(reason !== null).each(paths)("interface source on a veth pair, packetIo %s", (mode) => {
+  const skip = mode === "native" && addonReason !== null;
   beforeAll(async () => {
+    packetIo = mode;
+    if (skip) return;
     dir = mkdtempSync(join(tmpdir(), "interface-source-"));
     file = join(dir, "lab.pcap");
     await makeLabCapture(file, { bytes: 3e6 });
@@ -66,30 +82,34 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("captures exactly the frames tcpreplay sends: byte-identical, in order, none missing", async () => {
-    await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const { source, packets } = await capturing(lab.b);
-      await tcpreplay(lab.a, file);
-      const stats = await source.stop();
-      expect(packets.length).toBe(sent.length);
-      expect(hex(packets)).toEqual(hex(sent));
-      expect(stats).toMatchObject({
-        captured: sent.length,
-        received: sent.length,
-        droppedByKernel: 0,
-        droppedByConsumer: 0,
+  it.skipIf(skip)(
+    "captures exactly the frames tcpreplay sends: byte-identical, in order, none missing",
+    async () => {
+      await withLab(async (lab) => {
+        silence(lab.a, lab.b);
+        const { source, packets } = await capturing(lab.b);
+        expect(source.packetIo).toBe(mode);
+        await tcpreplay(lab.a, file);
+        const stats = await source.stop();
+        expect(packets.length).toBe(sent.length);
+        expect(hex(packets)).toEqual(hex(sent));
+        expect(stats).toMatchObject({
+          captured: sent.length,
+          received: sent.length,
+          droppedByKernel: 0,
+          droppedByConsumer: 0,
+        });
+        expect(packets.every((p) => p.source === lab.b.iface && p.linkType === 1)).toBe(true);
+        // Timestamps are the capture's own, in order.
+        for (let i = 1; i < packets.length; i++) {
+          const [a, b] = [packets[i - 1]!, packets[i]!];
+          expect(b.seconds * 1e9 + b.nanoseconds).toBeGreaterThanOrEqual(a.seconds * 1e9 + a.nanoseconds);
+        }
       });
-      expect(packets.every((p) => p.source === lab.b.iface && p.linkType === 1)).toBe(true);
-      // Timestamps are the capture's own, in order.
-      for (let i = 1; i < packets.length; i++) {
-        const [a, b] = [packets[i - 1]!, packets[i]!];
-        expect(b.seconds * 1e9 + b.nanoseconds).toBeGreaterThanOrEqual(a.seconds * 1e9 + a.nanoseconds);
-      }
-    });
-  });
+    },
+  );
 
-  it("selects what tcpdump -r FILE FILTER selects, for several filters at once", async () => {
+  it.skipIf(skip)("selects what tcpdump -r FILE FILTER selects, for several filters at once", async () => {
     const filters = [
       "tcp",
       "udp and not port 53",
@@ -116,35 +136,39 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
     });
   });
 
-  it("counts packets its consumer could not keep up with, and never blocks the ring", async () => {
-    await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const source = new InterfaceSource({
-        interface: lab.b.iface,
-        netns: lab.b.netns,
-        direction: "in",
-        maxQueuedBytes: 64 * 1024,
+  it.skipIf(skip)(
+    "counts packets its consumer could not keep up with, and never blocks the ring",
+    async () => {
+      await withLab(async (lab) => {
+        silence(lab.a, lab.b);
+        const source = new InterfaceSource({
+          interface: lab.b.iface,
+          netns: lab.b.netns,
+          direction: "in",
+          maxQueuedBytes: 64 * 1024,
+          packetIo,
+        });
+        let emitted = 0;
+        let stalled = false;
+        source.on("packet", () => {
+          emitted++;
+          if (stalled) return;
+          stalled = true;
+          const until = Date.now() + 1500; // a consumer that stops reading for 1.5 s
+          while (Date.now() < until);
+        });
+        await source.start();
+        await tcpreplay(lab.a, file, 10_000);
+        const stats = await source.stop();
+        expect(stats.droppedByConsumer).toBeGreaterThan(0);
+        expect(stats.droppedByKernel).toBe(0);
+        expect(stats.captured + stats.droppedByConsumer).toBe(sent.length);
+        expect(emitted).toBe(stats.captured);
       });
-      let emitted = 0;
-      let stalled = false;
-      source.on("packet", () => {
-        emitted++;
-        if (stalled) return;
-        stalled = true;
-        const until = Date.now() + 1500; // a consumer that stops reading for 1.5 s
-        while (Date.now() < until);
-      });
-      await source.start();
-      await tcpreplay(lab.a, file, 10_000);
-      const stats = await source.stop();
-      expect(stats.droppedByConsumer).toBeGreaterThan(0);
-      expect(stats.droppedByKernel).toBe(0);
-      expect(stats.captured + stats.droppedByConsumer).toBe(sent.length);
-      expect(emitted).toBe(stats.captured);
-    });
-  });
+    },
+  );
 
-  it("captures only outbound packets when asked", async () => {
+  it.skipIf(skip)("captures only outbound packets when asked", async () => {
     await withLab(async (lab) => {
       const inbound = await capturing(lab.b, { direction: "in", filter: "icmp" });
       const outbound = await capturing(lab.b, { direction: "out", filter: "icmp" });
@@ -158,7 +182,7 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
     });
   });
 
-  it('tells directions apart on the cooked "any" interface too', async () => {
+  it.skipIf(skip)('tells directions apart on the cooked "any" interface too', async () => {
     await withLab(async (lab) => {
       const outbound = await capturing(
         { netns: lab.b.netns, iface: "any" },
@@ -171,9 +195,14 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
     });
   });
 
-  it("switches to the configured user once the interface is open", async () => {
+  it.skipIf(skip)("switches to the configured user once the interface is open", async () => {
     await withLab(async (lab) => {
-      const source = new InterfaceSource({ interface: lab.b.iface, netns: lab.b.netns, user: "nobody" });
+      const source = new InterfaceSource({
+        interface: lab.b.iface,
+        netns: lab.b.netns,
+        user: "nobody",
+        packetIo,
+      });
       await source.start();
       const status = readFileSync(`/proc/${source.pid}/status`, "utf8");
       const uid = Number(spawnSync("id", ["-u", "nobody"], { encoding: "utf8" }).stdout);
@@ -184,8 +213,8 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
     });
   });
 
-  it("names a filter that does not compile, with its text and libpcap's message", async () => {
-    const error = await new InterfaceSource({ interface: "lo", filter: "tcp port" })
+  it.skipIf(skip)("names a filter that does not compile, with its text and libpcap's message", async () => {
+    const error = await new InterfaceSource({ interface: "lo", filter: "tcp port", packetIo })
       .start()
       .catch((e: CaptureError) => e);
     expect(error).toMatchObject({
@@ -196,20 +225,22 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
     expect((error as CaptureError).message).toMatch(/"tcp port".*syntax error/);
   });
 
-  it("lists the interfaces that exist when asked for one that does not", async () => {
-    const error = await new InterfaceSource({ interface: "nosuch0" }).start().catch((e: CaptureError) => e);
+  it.skipIf(skip)("lists the interfaces that exist when asked for one that does not", async () => {
+    const error = await new InterfaceSource({ interface: "nosuch0", packetIo })
+      .start()
+      .catch((e: CaptureError) => e);
     expect(error).toMatchObject({ reason: "no-such-interface" });
     expect((error as CaptureError).detail["available"]).toContain("lo");
     expect((error as CaptureError).message).toMatch(/"nosuch0" does not exist; available: .*\blo\b/);
   });
 
-  it("names CAP_NET_RAW when it runs without privileges", () => {
+  it.skipIf(skip)("names CAP_NET_RAW when it runs without privileges", () => {
     const script = join(dir, "unprivileged.mjs");
     const entry = fileURLToPath(new URL("../dist/index.js", import.meta.url));
     writeFileSync(
       script,
       `import { InterfaceSource } from ${JSON.stringify(entry)};
-       try { await new InterfaceSource({ interface: "lo" }).start(); console.log("started"); }
+       try { await new InterfaceSource({ interface: "lo", packetIo: ${JSON.stringify(packetIo)} }).start(); console.log("started"); }
        catch (e) { console.log(JSON.stringify({ reason: e.reason, message: e.message })); }`,
     );
     spawnSync("chmod", ["-R", "a+rX", dir]);
@@ -223,11 +254,81 @@ describe.skipIf(reason !== null)("interface source on a veth pair", () => {
     expect(result.message).toMatch(/CAP_NET_RAW/);
   });
 
-  it("refuses options that would break the capture, naming the option", () => {
+  it.skipIf(skip)("refuses options that would break the capture, naming the option", () => {
     expect(() => new InterfaceSource({ interface: "lo", bufferTimeoutMs: 0 })).toThrow(
       /bufferTimeoutMs.*immediate mode is never used/,
     );
     expect(() => new InterfaceSource({ interface: "lo", snaplen: 10 })).toThrow(/snaplen/);
     expect(() => new InterfaceSource({ interface: "", snaplen: 100 })).toThrow(/interface/);
+  });
+});
+
+describe.skipIf(reason !== null)("choosing the packet I/O", () => {
+  // The child inherits the environment: SLUICE_PACKET_IO_ADDON points its loader at another build.
+  async function startWith(env: Record<string, string>, options: Partial<InterfaceSourceOptions> = {}) {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    const source = new InterfaceSource({ interface: "lo", bufferSize: 1 << 20, ...options });
+    const warnings: string[] = [];
+    source.on("warning", (w) => warnings.push(w));
+    try {
+      const error = await source.start().then(
+        () => null,
+        (e: CaptureError) => e,
+      );
+      return { source, warnings, error };
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  it.skipIf(addonReason !== null)("uses the addon by default when it loads, without a warning", async () => {
+    const { source, warnings, error } = await startWith({});
+    await source.stop();
+    expect(error).toBeNull();
+    expect(source.packetIo).toBe("native");
+    expect(warnings).toEqual([]);
+  });
+
+  it("falls back to node_pcap with one warning saying why when the addon is missing", async () => {
+    const missing = join(dir || tmpdir(), "no-such-build", "packet_io.node");
+    const { source, warnings, error } = await startWith({ SLUICE_PACKET_IO_ADDON: missing });
+    await source.stop();
+    expect(error).toBeNull();
+    expect(source.packetIo).toBe("pcap");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/node_pcap.*not built or does not load.*no-such-build/);
+  });
+
+  it("falls back with one warning when the build is for another interface version", async () => {
+    const stale = join(mkdtempSync(join(tmpdir(), "stale-addon-")), "packet_io.cjs");
+    // A stand-in for a stale build: the loader asks it for its interface version first.
+    writeFileSync(stale, "exports.version = () => ({ libpcap: 'libpcap version 0', abi: 999 });\n");
+    const { source, warnings, error } = await startWith({ SLUICE_PACKET_IO_ADDON: stale });
+    await source.stop();
+    expect(error).toBeNull();
+    expect(source.packetIo).toBe("pcap");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/built for interface 999.*rebuild/);
+  });
+
+  it("uses node_pcap without a warning when SLUICE_PACKET_IO=pcap asks for it", async () => {
+    const { source, warnings, error } = await startWith({ SLUICE_PACKET_IO: "pcap" });
+    await source.stop();
+    expect(error).toBeNull();
+    expect(source.packetIo).toBe("pcap");
+    expect(warnings).toEqual([]);
+  });
+
+  it("refuses to start when the addon is required and does not load", async () => {
+    const missing = join(tmpdir(), "no-such-build", "packet_io.node");
+    const { error } = await startWith({ SLUICE_PACKET_IO_ADDON: missing }, { packetIo: "native" });
+    expect(error).toMatchObject({ code: "ERR_CAPTURE", reason: "packet-io-unavailable" });
+    expect(error!.message).toMatch(/packetIo is native.*not built or does not load/);
+  });
+
+  it("refuses fanout on node_pcap, which cannot join a group", async () => {
+    const { error } = await startWith({}, { packetIo: "pcap", fanout: { mode: "hash" } });
+    expect(error).toMatchObject({ reason: "bad-option", detail: { option: "packetIo" } });
   });
 });

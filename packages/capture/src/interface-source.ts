@@ -5,7 +5,7 @@ import { CaptureDecoder, MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
 import type { ChildConfig, ChildMessage, ChildOutputConfig, ParentMessage } from "./child-protocol.js";
 import { childScriptPath } from "./child-script.js";
 import { CaptureError } from "./errors.js";
-import type { LiveOptions } from "./live-handle.js";
+import type { FanoutMode, LiveOptions, PacketIoMode } from "./live-handle.js";
 import { type CaptureStats, emptyStats, type SourcePacket } from "./source.js";
 
 /** Which packets to capture by direction (Ethernet interfaces and "any"). */
@@ -41,6 +41,18 @@ export interface InterfaceSourceOptions {
   netns?: string;
   /** Packets queued for the consumer beyond this many bytes are dropped and counted (default 64 MiB). */
   maxQueuedBytes?: number;
+  /**
+   * Packet I/O: "native" is the packet-io addon (whole batches per JavaScript call; required), "pcap" is
+   * node_pcap (one call per packet), "auto" the addon when it loads, else node_pcap with one warning.
+   * Default: the SLUICE_PACKET_IO environment variable, else "auto".
+   */
+  packetIo?: PacketIoMode;
+  /**
+   * Join a PACKET_FANOUT group, so several captures of one interface share its packets (needs the addon).
+   * `group` null or unset: the kernel picks an unused id, readable as `fanoutGroup` once started, for the
+   * others to join. `mode` "hash" (default) keeps both directions of a TCP/UDP flow in one member.
+   */
+  fanout?: { group?: number | null; mode?: FanoutMode; defrag?: boolean };
   /**
    * Runs another child entry point (built on runCaptureChild) with its own output settings instead of
    * streaming packets to this process; messages it sends arrive as "output" events. How the rotator
@@ -85,6 +97,18 @@ export function liveOptionsOf(options: InterfaceSourceOptions): LiveOptions {
   );
   const direction = options.direction ?? "inout";
   option(["in", "out", "inout"].includes(direction), "direction", "must be in, out or inout");
+  const packetIo = options.packetIo;
+  option(
+    packetIo === undefined || ["auto", "native", "pcap"].includes(packetIo),
+    "packetIo",
+    "must be auto, native or pcap",
+  );
+  const group = options.fanout?.group ?? null;
+  option(
+    group === null || (Number.isInteger(group) && group >= 0 && group <= 0xffff),
+    "fanout.group",
+    "must be 0..65535 (or null: the kernel picks one)",
+  );
   return {
     interface: options.interface,
     filter: (options.filter ?? "").trim(),
@@ -93,6 +117,10 @@ export function liveOptionsOf(options: InterfaceSourceOptions): LiveOptions {
     promiscuous: options.promiscuous ?? true,
     bufferSize,
     bufferTimeoutMs,
+    ...(packetIo !== undefined && { packetIo }),
+    ...(options.fanout && {
+      fanout: { group, mode: options.fanout.mode ?? "hash", defrag: options.fanout.defrag ?? false },
+    }),
   };
 }
 
@@ -107,6 +135,10 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   linkType: number | null = null;
   /** Process id of the capture child, once started. */
   pid: number | null = null;
+  /** Which packet I/O the child uses, once started: the packet-io addon or node_pcap. */
+  packetIo: "native" | "pcap" | null = null;
+  /** The PACKET_FANOUT group the child joined, once started (null without fanout). */
+  fanoutGroup: number | null = null;
   private readonly config: ChildConfig;
   private child: ChildProcess | null = null;
   private decoder: CaptureDecoder | null = null;
@@ -160,11 +192,15 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
         if (message.type === "ready") {
           this.linkType = message.linkType;
           this.pid = message.pid;
+          this.packetIo = message.packetIo;
+          this.fanoutGroup = message.fanoutGroup;
           cleanup();
           resolve();
         } else if (message.type === "error") {
           cleanup();
           reject(CaptureError.fromJSON(message.error));
+        } else if (message.type === "warning") {
+          this.emit("warning", message.message); // e.g. why node_pcap is used instead of the addon
         }
       };
       const onExit = (code: number | null, signal: string | null): void => {

@@ -3,7 +3,8 @@ import { PcapWriter } from "@sluice/pcap-format";
 import type { PacketOutput } from "./child-runtime.js";
 
 /**
- * The child's packets as one classic pcap stream on a pipe to the parent. Writes never block: when the
+ * The child's packets as one classic pcap stream on a pipe to the parent. The addon's batches go out as
+ * they come (the stream writer copies them: the batch buffer is reused). Writes never block: when the
  * parent falls behind by more than `maxQueuedBytes`, packets are dropped and counted, so the kernel ring
  * keeps draining (a live capture cannot be paused).
  */
@@ -34,6 +35,20 @@ export class StreamOutput implements PacketOutput {
     }
     this.writer.writeRecord(header, data, header.readUInt32LE(8));
     this.captured++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBatch);
+    }
+  }
+
+  /** A whole batch from the addon: one copy into the stream, counted from `count`, no per-packet work. */
+  batch(buffer: Buffer, offsets: Uint32Array, count: number): void {
+    if (this.socket.writableLength > this.maxQueuedBytes) {
+      this.dropped += count;
+      return;
+    }
+    this.writer.writeEncoded(buffer.subarray(offsets[0], offsets[count]), count);
+    this.captured += count;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushBatch);

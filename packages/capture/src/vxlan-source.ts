@@ -95,6 +95,11 @@ export class VxlanSource extends EventEmitter<InterfaceSourceEvents> {
     return this.capture.linkType;
   }
 
+  /** Which packet I/O the capture child uses, once started. */
+  get packetIo(): "native" | "pcap" | null {
+    return this.capture.packetIo;
+  }
+
   async start(): Promise<void> {
     this.ensureInterface();
     try {

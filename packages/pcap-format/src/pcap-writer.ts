@@ -303,12 +303,13 @@ export class PcapWriter {
 
   /**
    * Adds records already encoded in this writer's byte order and precision (for example copied from a
-   * file with the same header). Large runs go straight to a file without passing through the buffer.
+   * file with the same header, or a capture batch). Runs of 64 KiB or more go straight to the target after
+   * what is buffered, without being copied through the buffer.
    */
   writeEncoded(records: Uint8Array, packets: number): boolean {
     this.assertOpen();
     this.packetCount += packets;
-    if (records.length <= this.buffer.length - this.used) {
+    if (records.length < DIRECT_WRITE_THRESHOLD && records.length <= this.buffer.length - this.used) {
       this.buffer.set(records, this.used);
       this.used += records.length;
       return true;

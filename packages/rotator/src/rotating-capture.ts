@@ -3,13 +3,14 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  type CaptureError,
+  CaptureError,
   type CaptureStats,
   InterfaceSource,
   type InterfaceSourceOptions,
   VxlanSource,
   type VxlanSourceOptions,
 } from "@sluice/capture";
+import { DEFAULT_NAME_TEMPLATE, DEFAULT_WORKER_NAME_TEMPLATE } from "@sluice/spool";
 import { SpoolError } from "./errors.js";
 import type { FileManifest } from "./manifest.js";
 import type { RotatingMessage, RotatingOutputConfig, RotatingProgress } from "./rotating-output.js";
@@ -22,8 +23,14 @@ export interface RotatingCaptureOptions extends Omit<InterfaceSourceOptions, "ch
   policy?: RotationPolicy;
   nameTemplate?: string;
   fsync?: boolean;
-  /** Take at most this many packets, then emit "count-reached". */
+  /** Take at most this many packets, then emit "count-reached" (one worker only). */
   maxPackets?: number;
+  /**
+   * Capture children sharing the interface through one PACKET_FANOUT group in hash mode (default 1):
+   * each takes the flows the kernel's symmetric hash gives it and rotates its own files, named with
+   * {worker} (default template "{source}-w{worker}-{start}-{seq}"). Needs the packet-io addon.
+   */
+  workers?: number;
   /**
    * Capture AWS VPC Traffic Mirroring instead: a kernel VXLAN interface for this VNI is created (or
    * reused) and captured, and removed on stop if it was created; `interface` is then its name.
@@ -36,7 +43,7 @@ export interface RotatingCaptureEvents {
   file: [FileManifest];
   /** The spool refused packets; capture goes on, counting them. */
   "spool-error": [SpoolError];
-  /** What the child has written so far (every tick while packets come in, once a second when idle). */
+  /** What the capture has written so far (summed over workers), about every 100 ms while packets come. */
   progress: [RotatingProgress];
   /** The packet limit was reached; stop() to finish the last file. */
   "count-reached": [number];
@@ -48,69 +55,131 @@ const here = dirname(fileURLToPath(import.meta.url));
 const dist = basename(here) === "dist" ? here : join(here, "..", "dist");
 
 /**
- * Capture and rotation in one child process: libpcap's callback writes each packet into the current
- * file, and only "this file is ready" crosses to this process. The hot path never leaves the child.
+ * Capture and rotation in one child process: libpcap's batches go straight into the current file, and
+ * only "this file is ready" crosses to this process. The hot path never leaves the child. With workers,
+ * one such child per worker, all in one fanout group.
  */
 export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
-  private readonly capture: InterfaceSource | VxlanSource;
-  private lastProgress: RotatingProgress | null = null;
+  private readonly captures: (InterfaceSource | VxlanSource)[] = [];
+  private readonly options: RotatingCaptureOptions;
+  private readonly workers: number;
+  private readonly script = join(dist, "capture-child.js");
+  /** Each worker's last progress report, by worker number. */
+  private readonly reports = new Map<number, RotatingProgress>();
 
   constructor(options: RotatingCaptureOptions) {
     super();
+    this.options = options;
     resolvePolicy(options.policy); // refuse a bad policy here, not in the child
-    const script = join(dist, "capture-child.js");
+    this.workers = options.workers ?? 1;
+    checkWorkers(options, this.workers);
+    if (!existsSync(this.script))
+      throw new Error(`${this.script} is missing: build @sluice/rotator first (npm run build)`);
+    this.add(1, options.fanout?.group ?? null);
+  }
+
+  get name(): string {
+    return this.captures[0]!.name;
+  }
+
+  /** Process id of the (first) capture child, once started. */
+  get pid(): number | null {
+    return this.captures[0]!.pid;
+  }
+
+  /** Process ids of every worker's capture child, once started. */
+  get pids(): (number | null)[] {
+    return this.captures.map((c) => c.pid);
+  }
+
+  /** Which packet I/O the capture uses, once started: the packet-io addon or node_pcap. */
+  get packetIo(): "native" | "pcap" | null {
+    return this.captures[0]!.packetIo;
+  }
+
+  /**
+   * Starts the capture. With workers, the first joins a fanout group whose id the kernel picks, then
+   * the others join it; if one fails, those started are stopped and the error is thrown.
+   */
+  async start(): Promise<void> {
+    const first = this.captures[0] as InterfaceSource;
+    await first.start();
+    if (this.workers === 1) return;
+    const others: InterfaceSource[] = [];
+    for (let worker = 2; worker <= this.workers; worker++) others.push(this.add(worker, first.fanoutGroup));
+    const started = await Promise.allSettled(others.map((o) => o.start()));
+    const failed = started.find((s) => s.status === "rejected");
+    if (failed) {
+      await Promise.allSettled(this.captures.map((c) => c.stop()));
+      throw failed.reason;
+    }
+  }
+
+  /**
+   * The children's last progress reports summed (null before the first, a tick after start): packets and
+   * bytes over every worker, the file of the worker that reported last, its time.
+   */
+  get progress(): RotatingProgress | null {
+    let total: RotatingProgress | null = null;
+    for (const report of this.reports.values()) {
+      if (total === null) total = { ...report };
+      else {
+        total.packets += report.packets;
+        total.bytes += report.bytes;
+        if (report.at >= total.at) total = { ...total, file: report.file ?? total.file, at: report.at };
+      }
+    }
+    return total;
+  }
+
+  /** Counters summed over the workers. */
+  async stats(): Promise<CaptureStats> {
+    return sum(await Promise.all(this.captures.map((c) => c.stats())));
+  }
+
+  /** Finishes the open files (flushed, fsynced, renamed) and resolves with the final counters. */
+  async stop(): Promise<CaptureStats> {
+    return sum(await Promise.all(this.captures.map((c) => c.stop())));
+  }
+
+  // The capture child of one worker (1..N); workers 2..N join the first one's fanout group.
+  private add(worker: number, group: number | null): InterfaceSource {
+    const capture = this.makeCapture(worker, group);
+    capture.on("output", (payload) => this.onOutput(worker, payload as RotatingMessage));
+    capture.on("error", (error) => this.emit("error", error));
+    capture.on("warning", (warning) => this.emit("warning", warning));
+    this.captures.push(capture);
+    return capture as InterfaceSource;
+  }
+
+  private makeCapture(worker: number, group: number | null): InterfaceSource | VxlanSource {
+    const { options, workers, script } = this;
+    const template =
+      options.nameTemplate ?? (workers > 1 ? DEFAULT_WORKER_NAME_TEMPLATE : DEFAULT_NAME_TEMPLATE);
     const output: RotatingOutputConfig = {
       kind: "rotate",
       dir: resolve(options.dir),
       policy: options.policy ?? {},
-      ...(options.nameTemplate !== undefined && { nameTemplate: options.nameTemplate }),
+      nameTemplate: template,
       ...(options.fsync !== undefined && { fsync: options.fsync }),
       ...(options.maxPackets !== undefined && { maxPackets: options.maxPackets }),
+      ...(workers > 1 && { worker }),
     };
     const child = { script, output: output as unknown as RotatingOutputConfig & Record<string, unknown> };
-    const { vxlan, ...rest } = options;
-    this.capture = vxlan
-      ? new VxlanSource({ ...rest, ...vxlan, interfaceName: options.interface, child })
-      : new InterfaceSource({ ...rest, child });
-    this.capture.on("output", (payload) => this.onOutput(payload as RotatingMessage));
-    this.capture.on("error", (error) => this.emit("error", error));
-    this.capture.on("warning", (warning) => this.emit("warning", warning));
-    if (!existsSync(script))
-      throw new Error(`${script} is missing: build @sluice/rotator first (npm run build)`);
+    const { vxlan, workers: _, ...rest } = options;
+    if (vxlan) return new VxlanSource({ ...rest, ...vxlan, interfaceName: options.interface, child });
+    return new InterfaceSource({
+      ...rest,
+      child,
+      ...(workers > 1 && { fanout: { ...rest.fanout, group, mode: rest.fanout?.mode ?? "hash" } }),
+    });
   }
 
-  get name(): string {
-    return this.capture.name;
-  }
-
-  /** Process id of the capture child, once started. */
-  get pid(): number | null {
-    return this.capture.pid;
-  }
-
-  start(): Promise<void> {
-    return this.capture.start();
-  }
-
-  /** The child's last progress report (null before the first, a tick after start). */
-  get progress(): RotatingProgress | null {
-    return this.lastProgress;
-  }
-
-  stats(): Promise<CaptureStats> {
-    return this.capture.stats();
-  }
-
-  /** Finishes the open file (flushed, fsynced, renamed) and resolves with the final counters. */
-  stop(): Promise<CaptureStats> {
-    return this.capture.stop();
-  }
-
-  private onOutput(message: RotatingMessage): void {
+  private onOutput(worker: number, message: RotatingMessage): void {
     if (message.type === "file") this.emit("file", message.manifest);
     else if (message.type === "progress") {
-      this.lastProgress = message.progress;
-      this.emit("progress", message.progress);
+      this.reports.set(worker, message.progress);
+      this.emit("progress", this.progress!);
     } else if (message.type === "count-reached") this.emit("count-reached", message.packets);
     else if (message.type === "spool-error") {
       const { reason, path, errno, message: text } = message.error;
@@ -120,4 +189,31 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
       );
     }
   }
+}
+
+function checkWorkers(options: RotatingCaptureOptions, workers: number): void {
+  const refuse = (message: string): never => {
+    throw new CaptureError("bad-option", message, { option: "workers" });
+  };
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    refuse(`workers must be 1..64, not ${workers}`);
+  if (workers === 1) return;
+  if (options.vxlan) refuse("workers are for interface sources; a VXLAN source has one capture");
+  if (options.maxPackets !== undefined) refuse("a packet count (-c) needs one worker");
+  if (options.nameTemplate !== undefined && !options.nameTemplate.includes("{worker}")) {
+    refuse(`with ${workers} workers the name template needs {worker}: "${options.nameTemplate}"`);
+  }
+  if (options.packetIo === "pcap") refuse("workers need the packet-io addon, and packetIo is pcap");
+}
+
+function sum(all: CaptureStats[]): CaptureStats {
+  const total = { received: 0, droppedByKernel: 0, droppedByInterface: 0, droppedByConsumer: 0, captured: 0 };
+  for (const s of all) {
+    total.received += s.received;
+    total.droppedByKernel += s.droppedByKernel;
+    total.droppedByInterface += s.droppedByInterface;
+    total.droppedByConsumer += s.droppedByConsumer;
+    total.captured += s.captured;
+  }
+  return total;
 }

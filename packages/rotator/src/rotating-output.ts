@@ -1,4 +1,5 @@
 import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture/child";
+import { DEFAULT_NAME_TEMPLATE, workerTemplate } from "@sluice/spool";
 import type { FileManifest } from "./manifest.js";
 import type { RotationPolicy } from "./rotation-policy.js";
 import { type OpenFileInfo, Rotator } from "./rotator.js";
@@ -12,6 +13,8 @@ export interface RotatingOutputConfig {
   fsync?: boolean;
   /** Stop taking packets after this many (like tcpdump -c); the parent is told so it can stop. */
   maxPackets?: number;
+  /** This child's number among a source's fanout workers (1..N), for the {worker} name field. */
+  worker?: number;
 }
 
 /** What a rotating capture has written, as its child reports it (every tick while packets come in). */
@@ -38,8 +41,9 @@ export type RotatingMessage =
   | { type: "count-reached"; packets: number };
 
 /**
- * The capture child's output when capture and rotation run in one process: packets go from libpcap's
- * callback straight into the current file; only "file is ready" crosses to the parent.
+ * The capture child's output when capture and rotation run in one process: packets go from libpcap
+ * straight into the current file (the addon's batches with one write each, node_pcap's packets one by
+ * one); only "file is ready" crosses to the parent.
  */
 export class RotatingOutput implements PacketOutput {
   captured = 0;
@@ -56,7 +60,7 @@ export class RotatingOutput implements PacketOutput {
       dir: config.dir,
       source: context.config.label,
       policy: config.policy,
-      ...(config.nameTemplate !== undefined && { nameTemplate: config.nameTemplate }),
+      nameTemplate: workerTemplate(config.nameTemplate ?? DEFAULT_NAME_TEMPLATE, config.worker ?? 1),
       ...(config.fsync !== undefined && { fsync: config.fsync }),
     });
     this.rotator.setFormat(context.linkType, context.snaplen);
@@ -76,6 +80,17 @@ export class RotatingOutput implements PacketOutput {
     if (this.captured >= this.maxPackets) return;
     this.rotator.writeRecord(header, data, header.readUInt32LE(8));
     if (++this.captured === this.maxPackets) {
+      this.context.send({ type: "count-reached", packets: this.captured } satisfies RotatingMessage);
+    }
+  }
+
+  /** A batch from the addon: counted from `count`, cut at the packet limit by its offsets, no per-packet work. */
+  batch(buffer: Buffer, offsets: Uint32Array, count: number): void {
+    const take = Math.min(count, this.maxPackets - this.captured);
+    if (take <= 0) return;
+    this.rotator.writeBatch(buffer, offsets, take);
+    this.captured += take;
+    if (this.captured === this.maxPackets) {
       this.context.send({ type: "count-reached", packets: this.captured } satisfies RotatingMessage);
     }
   }

@@ -167,33 +167,70 @@ export class Rotator extends EventEmitter<RotatorEvents> {
 
   /**
    * One record whose 16-byte header is already encoded in host byte order with microseconds, as
-   * libpcap hands it over; `data[0, capturedLength)` are its bytes. The capture hot path.
+   * libpcap hands it over; `data[0, capturedLength)` are its bytes. node_pcap's capture path.
    */
   writeRecord(header: Uint8Array, data: Uint8Array, capturedLength: number): void {
-    const file = this.fileFor(this.linkType);
+    const file = this.fileFor(this.linkType, 1);
     if (file === null) return;
     try {
       file.writer.writeRecord(header, data, capturedLength);
     } catch (error) {
-      this.spoolFailure(error, file);
+      this.spoolFailure(error, file, 1);
       return;
     }
-    const seconds = littleEndianHost ? readLe(header, 0) : readBe(header, 0);
-    const nanos = (littleEndianHost ? readLe(header, 4) : readBe(header, 4)) * 1000;
-    this.count(file, seconds, nanos, capturedLength);
+    const seconds = readU32(header, 0);
+    const nanos = readU32(header, 4) * 1000;
+    this.count(file, 1, capturedLength, seconds, nanos, seconds, nanos);
+  }
+
+  /**
+   * `count` records encoded like writeRecord's (host byte order, microseconds), back to back in
+   * `records[offsets[0], offsets[count])`, record i starting at `offsets[i]`: the packet-io addon's
+   * batches. Each file the batch lands in gets one write; the batch is split only where a size or count
+   * rotation falls, found from the offsets (the same places writeRecord would rotate at), and only the
+   * first and last record headers of each part are read.
+   */
+  writeBatch(records: Uint8Array, offsets: Uint32Array, count: number): void {
+    let first = 0;
+    while (first < count) {
+      const file = this.fileFor(this.linkType, count - first);
+      if (file === null) return;
+      const take = this.fitting(file, offsets, first, count);
+      const start = offsets[first]!;
+      const end = offsets[first + take]!;
+      try {
+        file.writer.writeEncoded(records.subarray(start, end), take);
+      } catch (error) {
+        this.spoolFailure(error, file, count - first);
+        return;
+      }
+      const last = offsets[first + take - 1]!;
+      this.count(
+        file,
+        take,
+        end - start - 16 * take,
+        readU32(records, start),
+        readU32(records, start + 4) * 1000,
+        readU32(records, last),
+        readU32(records, last + 4) * 1000,
+      );
+      first += take;
+    }
   }
 
   /** One packet from any source; a packet of another link type than the open file's starts a new file. */
   writePacket(packet: PacketRecord): void {
-    const file = this.fileFor(packet.linkType);
+    const file = this.fileFor(packet.linkType, 1);
     if (file === null) return;
     try {
       file.writer.writePacket(packet);
     } catch (error) {
-      this.spoolFailure(error, file);
+      this.spoolFailure(error, file, 1);
       return;
     }
-    this.count(file, packet.seconds, packet.nanoseconds, Math.min(packet.data.length, file.snaplen));
+    const { seconds, nanoseconds } = packet;
+    const length = Math.min(packet.data.length, file.snaplen);
+    this.count(file, 1, length, seconds, nanoseconds, seconds, nanoseconds);
   }
 
   /** Adds drops seen while the current file is open (or, with none open, to the next file). */
@@ -224,9 +261,10 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     return last;
   }
 
-  private fileFor(linkType: number): OpenFile | null {
+  // The open file for packets of this link type, or null (then `packets` are counted as spool drops).
+  private fileFor(linkType: number, packets: number): OpenFile | null {
     if (this.failed) {
-      this.noteDrops("spool", 1);
+      this.noteDrops("spool", packets);
       return null;
     }
     let file = this.file;
@@ -238,22 +276,47 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     if (file === null) {
       this.linkType = linkType;
       file = this.openFile();
-      if (file === null) this.noteDrops("spool", 1);
+      if (file === null) this.noteDrops("spool", packets);
     }
     return file;
   }
 
-  private count(file: OpenFile, seconds: number, nanos: number, capturedLength: number): void {
-    if (file.packets === 0) {
-      file.firstSeconds = seconds;
-      file.firstNanos = nanos;
+  // How many of the records from `first` go into this file before a count or size rotation: as with
+  // writeRecord, the record that reaches the size limit is the file's last. A binary search of offsets.
+  private fitting(file: OpenFile, offsets: Uint32Array, first: number, count: number): number {
+    let take = Math.min(count - first, this.policy.maxPackets - file.packets);
+    const room = this.policy.maxBytes - file.writer.size;
+    const start = offsets[first]!;
+    if (offsets[first + take]! - start < room) return take;
+    let low = 1;
+    while (low < take) {
+      const middle = (low + take) >>> 1;
+      if (offsets[first + middle]! - start >= room) take = middle;
+      else low = middle + 1;
     }
-    file.lastSeconds = seconds;
-    file.lastNanos = nanos;
-    file.packets++;
-    file.bytes += capturedLength;
-    this.totals.packets++;
-    this.totals.bytes += capturedLength;
+    return take;
+  }
+
+  // Counts `packets` just written (their captured bytes, first and last times) and rotates at a limit.
+  private count(
+    file: OpenFile,
+    packets: number,
+    capturedBytes: number,
+    firstSeconds: number,
+    firstNanos: number,
+    lastSeconds: number,
+    lastNanos: number,
+  ): void {
+    if (file.packets === 0) {
+      file.firstSeconds = firstSeconds;
+      file.firstNanos = firstNanos;
+    }
+    file.lastSeconds = lastSeconds;
+    file.lastNanos = lastNanos;
+    file.packets += packets;
+    file.bytes += capturedBytes;
+    this.totals.packets += packets;
+    this.totals.bytes += capturedBytes;
     if (file.packets >= this.policy.maxPackets) void this.rotate("count");
     else if (file.writer.size >= this.policy.maxBytes) void this.rotate("size");
     else if (!this.flushScheduled) {
@@ -287,7 +350,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
         fd = openSync(partial, "wx", 0o644);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
-        this.spoolFailure(error, null, partial);
+        this.spoolFailure(error, null, 0, partial);
         return null;
       }
       const precision = this.precision;
@@ -324,11 +387,16 @@ export class Rotator extends EventEmitter<RotatorEvents> {
   }
 
   // The spool refused a write: keep what is on disk of this file, drop and count until the next interval.
-  private spoolFailure(error: unknown, file: OpenFile | null, path = file?.partial ?? this.dir): void {
+  private spoolFailure(
+    error: unknown,
+    file: OpenFile | null,
+    packets = 1,
+    path = file?.partial ?? this.dir,
+  ): void {
     this.failed = true;
     this.emit("error", SpoolError.from(error, path, file ? "writing" : "creating"));
     if (file === null) return;
-    this.noteDrops("spool", 1);
+    this.noteDrops("spool", packets);
     if (this.file === file) this.file = null;
     this.enqueue(() => this.finishAfterFailure(file));
   }
@@ -464,6 +532,11 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     }
     return name;
   }
+}
+
+// A record header field: libpcap writes them in the host's byte order.
+function readU32(b: Uint8Array, at: number): number {
+  return littleEndianHost ? readLe(b, at) : readBe(b, at);
 }
 
 function readLe(b: Uint8Array, at: number): number {

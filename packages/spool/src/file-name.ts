@@ -4,6 +4,17 @@
 /** The default name template of rotated files: source label, UTC start, per-source sequence. */
 export const DEFAULT_NAME_TEMPLATE = "{source}-{start}-{seq}";
 
+/**
+ * The default template of fanout workers: each worker's files carry its number ({worker}, 1..N), so the
+ * workers of one source never pick the same name.
+ */
+export const DEFAULT_WORKER_NAME_TEMPLATE = "{source}-w{worker}-{start}-{seq}";
+
+/** A template with its {worker} field filled in (the rotator of one worker fills the rest). */
+export function workerTemplate(template: string, worker: number): string {
+  return template.replaceAll("{worker}", String(worker));
+}
+
 /** UTC time that sorts as text: 20261122T103000Z. */
 export function compactUtc(ms: number): string {
   return new Date(ms)

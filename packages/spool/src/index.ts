@@ -10,6 +10,7 @@ export type { EntryKind } from "./file-name.js";
 export {
   compactUtc,
   DEFAULT_NAME_TEMPLATE,
+  DEFAULT_WORKER_NAME_TEMPLATE,
   entryKind,
   fillNameTemplate,
   finalNameOf,
@@ -17,6 +18,7 @@ export {
   parseDefaultName,
   safeLabel,
   sidecarOf,
+  workerTemplate,
 } from "./file-name.js";
 export { syncDirectory, syncFile } from "./fsync.js";
 export type {

@@ -20,6 +20,8 @@ const OPTIONS = {
   name: { type: "string" },
   "buffer-mib": { type: "string" },
   netns: { type: "string" },
+  workers: { type: "string" },
+  "packet-io": { type: "string" },
 } as const;
 
 function number(values: Record<string, unknown>, name: string, integer: boolean): number | undefined {
@@ -57,6 +59,14 @@ export async function runCapture(args: string[]): Promise<number> {
   const count = number(values, "count", true);
   const snaplen = number(values, "snaplen", true);
   const bufferMib = number(values, "buffer-mib", true);
+  const workers = number(values, "workers", true);
+  const packetIo = values["packet-io"];
+  if (packetIo !== undefined && packetIo !== "auto" && packetIo !== "native" && packetIo !== "pcap") {
+    throw new UsageError(`--packet-io must be auto, native or pcap, not "${String(packetIo)}"`);
+  }
+  if (workers !== undefined && workers > 1 && count !== undefined) {
+    throw new UsageError("--count needs one worker: each worker sees only its share of the flows");
+  }
 
   mkdirSync(out, { recursive: true });
   const print = (manifest: FileManifest): void => {
@@ -79,6 +89,8 @@ export async function runCapture(args: string[]): Promise<number> {
     ...(typeof values["name"] === "string" && { name: values["name"] }),
     ...(bufferMib !== undefined && { bufferSize: bufferMib * 1024 * 1024 }),
     ...(typeof values["netns"] === "string" && { netns: values["netns"] }),
+    ...(workers !== undefined && { workers }),
+    ...(packetIo !== undefined && { packetIo }),
   });
   let files = salvage.finished.length;
   capture.on("file", (manifest) => {
@@ -89,7 +101,8 @@ export async function runCapture(args: string[]): Promise<number> {
   capture.on("warning", (warning) => process.stderr.write(`sluice-master: warning: ${warning}\n`));
 
   await capture.start();
-  process.stderr.write(`sluice-master: capturing on ${iface}, files in ${out}\n`);
+  const how = `${capture.packetIo === "native" ? "packet-io addon" : "node_pcap"}${workers && workers > 1 ? `, ${workers} fanout workers` : ""}`;
+  process.stderr.write(`sluice-master: capturing on ${iface} (${how}), files in ${out}\n`);
   const stopped = new Promise<CaptureStats>((resolve, reject) => {
     let stopping = false;
     const stop = (): void => {

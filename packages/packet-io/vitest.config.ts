@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config";
+import { workspaceAliases } from "../../vitest.shared.js";
+
+export default defineProject({
+  resolve: { alias: workspaceAliases },
+  test: {
+    name: "packet-io",
+    include: ["src/**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
