@@ -120,16 +120,15 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
    * bytes over every worker, the file of the worker that reported last, its time.
    */
   get progress(): RotatingProgress | null {
-    let total: RotatingProgress | null = null;
-    for (const report of this.reports.values()) {
-      if (total === null) total = { ...report };
-      else {
-        total.packets += report.packets;
-        total.bytes += report.bytes;
-        if (report.at >= total.at) total = { ...total, file: report.file ?? total.file, at: report.at };
-      }
-    }
-    return total;
+    const reports = [...this.reports.values()];
+    if (reports.length === 0) return null;
+    const latest = reports.reduce((a, b) => (b.at >= a.at ? b : a));
+    return {
+      packets: reports.reduce((n, r) => n + r.packets, 0),
+      bytes: reports.reduce((n, r) => n + r.bytes, 0),
+      file: latest.file,
+      at: latest.at,
+    };
   }
 
   /** Counters summed over the workers. */

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ChildContext } from "@sluice/capture";
+import type { ChildContext } from "@sluice/capture/child";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FileManifest, type RotationPolicy, Rotator } from "./index.js";
 import { RotatingOutput } from "./rotating-output.js";
