@@ -72,21 +72,50 @@ export interface NativeCaptureHandle {
 
 /** What an inject socket is opened with. */
 export interface NativeInjectOptions {
-  /** The interface frames are sent on (AF_PACKET, SOCK_RAW, bound to its ifindex). */
+  /** The interface frames are sent on (AF_PACKET, SOCK_RAW, protocol 0, bound to its ifindex). */
   interface: string;
-  /** PACKET_QDISC_BYPASS: frames skip the interface's queueing discipline, as with pktgen. */
+  /**
+   * PACKET_QDISC_BYPASS: frames skip the interface's queueing discipline (as pktgen's do) and, with it,
+   * the packet taps: a tcpdump, Suricata or Zeek on the sending interface itself does not see them. Only
+   * what receives the frames (a veth's peer, a NIC's wire) does.
+   */
   qdiscBypass?: boolean;
+  /**
+   * How a batch reaches the kernel: `sendmmsg` (default, one system call per 1024 frames) or `tx-ring`
+   * (PACKET_TX_RING: frames copied into a mapped ring, one send() per ring-full; frames over 4 KiB go by
+   * sendmmsg). Both are kept so the benchmark can compare them; see the README for which won here.
+   */
+  method?: "sendmmsg" | "tx-ring";
+}
+
+/** Counters of an inject socket since it was opened. */
+export interface NativeInjectStats {
+  /** Frames the kernel took. */
+  sent: number;
+  /** send() calls. */
+  calls: number;
+  /** Times a full queue (ENOBUFS: the qdisc or device refused a frame) was waited out and the frame sent again. */
+  retriesNoBuffers: number;
+  /** Times a full socket send buffer (EAGAIN) was waited out. */
+  retriesWouldBlock: number;
 }
 
 /** An AF_PACKET socket bound to one interface, sending batches of whole link-layer frames. */
 export interface NativeInjectSocket {
   /**
    * Sends frames `buffer[positions[2i], positions[2i] + positions[2i + 1])` for i in [first, first + count)
-   * with as few system calls as it can (sendmmsg). Returns how many were sent, which is less than `count`
-   * only when the kernel refused the next one: the following call throws that frame's error.
+   * with as few system calls as it can. Returns how many were sent. A full queue or socket buffer
+   * (ENOBUFS, EAGAIN) is waited out and the frame sent again, as tcpreplay does, for up to 20 ms per call;
+   * after that the call returns what it sent (possibly 0) and the caller calls again after yielding. Any
+   * other refusal of frame k: the call returns k - first when that is above 0 (the following call, starting
+   * at k, throws k's error), or throws it (`frame-too-big` for EMSGSIZE, `interface-down` for ENETDOWN,
+   * `no-such-interface` for ENXIO/ENODEV, `io-failed` with the errno otherwise).
    */
   send(buffer: Uint8Array, positions: Uint32Array, first: number, count: number): number;
-  /** Closes the socket now. Idempotent. */
+  stats(): NativeInjectStats;
+  /** How batches reach the kernel (see NativeInjectOptions.method). */
+  readonly method: "sendmmsg" | "tx-ring";
+  /** Closes the socket now (a socket left open is closed when it is garbage collected). Idempotent. */
   close(): void;
 }
 
