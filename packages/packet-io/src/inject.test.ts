@@ -251,7 +251,7 @@ for (let i = 0; i < 1000; i++) {
   socket.close();
 }
 const after = fds();
-const mappedSockets = fs.readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("socket:[")).length;
+const mappedSockets = fs.readFileSync("/proc/self/maps", "utf8").split(String.fromCharCode(10)).filter((l) => l.includes("socket:[")).length;
 const socket = new addon.InjectSocket({ interface: args.iface });
 const open = fds();
 const ours = fs.readdirSync("/proc/self/fd").map((fd) => { try { return fs.readlinkSync("/proc/self/fd/" + fd); } catch { return ""; } }).filter((l) => l.startsWith("socket:"));
