@@ -131,11 +131,13 @@ export class SendLatency {
     return Math.max(0, Math.min(MAX_LEAD_NS, cold.median - this.warm));
   }
 
-  /** Records a send that started at `start` and returned at `end`. */
-  record(start: number, end: number): void {
+  /** Records a send of `frames` frames that started at `start` and returned at `end`. */
+  record(start: number, end: number, frames = 1): void {
     const took = end - start;
     const idle = start - this.lastEnd;
     this.lastEnd = end;
+    // A run of several frames says when the link went busy, not how long one cold frame takes.
+    if (frames !== 1) return;
     const bucket = coldBucket(idle);
     if (bucket >= 0) this.cold[bucket]!.add(took);
     else if (idle < WARM_WITHIN_NS) this.warm = towardMedian(this.warm, took);
