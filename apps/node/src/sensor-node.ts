@@ -476,7 +476,8 @@ export class SensorNode {
     const key = JSON.stringify(options);
     if (this.replayer !== null && key === this.replayerConfig) return this.replayer;
     await this.closeOutput();
-    const replayer = new Replayer(options);
+    // The packet-io fallback line (the addon not loading) goes to this node's JSON log.
+    const replayer = new Replayer({ ...options, logger: this.log });
     try {
       await replayer.start();
     } catch (error) {
@@ -492,7 +493,11 @@ export class SensorNode {
     this.replayer = replayer;
     this.replayerConfig = key;
     this.metrics.outputUp.set({}, 1);
-    this.log.info("output-open", { output: this.config.output, speed: formatSpeed(options.speed!) });
+    this.log.info("output-open", {
+      output: this.config.output,
+      speed: formatSpeed(options.speed!),
+      packetIo: replayer.packetIo,
+    });
     return replayer;
   }
 
@@ -559,7 +564,12 @@ export class SensorNode {
 
 function replayOutput(output: NodeConfig["output"]): ReplayOutput {
   if (output.type === "fifo") return { type: "fifo", path: output.path };
-  return { type: "interface", interface: output.interface, ...(output.netns ? { netns: output.netns } : {}) };
+  return {
+    type: "interface",
+    interface: output.interface,
+    ...(output.netns ? { netns: output.netns } : {}),
+    ...(output.qdiscBypass ? { qdiscBypass: true } : {}),
+  };
 }
 
 function before(a: Waiting, b: Waiting): boolean {
