@@ -6,6 +6,11 @@ import type { Speed } from "./speed.js";
 
 /** The record starts a file: the child may re-anchor the clock when the record is already late. */
 export const FLAG_FIRST_OF_FILE = 1;
+/**
+ * The record's bytes are the decoder's own buffer, unconverted: they stay valid until the feed's next
+ * flush() (the end of the chunk being decoded), so a target may send them from there without a copy.
+ */
+export const FLAG_BORROWED = 2;
 
 /** What the child is started with (argv[2], JSON). */
 export interface InjectChildConfig {

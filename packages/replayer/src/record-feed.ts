@@ -7,7 +7,7 @@ import {
   PcapFormatError,
   readChunks,
 } from "@sluice/pcap-format";
-import { FLAG_FIRST_OF_FILE } from "./child-protocol.js";
+import { FLAG_BORROWED, FLAG_FIRST_OF_FILE } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { type FrameConverter, IDENTITY, type LinkConverter } from "./link-convert.js";
 import type { Timeline } from "./timeline.js";
@@ -18,7 +18,10 @@ export interface RecordTarget {
   linkType(first: number): number;
   /** Largest frame the output takes for the frame at `buf[start, start + length)`. */
   frameLimit(buf: Uint8Array, start: number, length: number): number;
-  /** Adds the frame at `buf[start, start + length)` (copied before returning). */
+  /**
+   * Adds the frame at `buf[start, start + length)`: copied before returning, or, with FLAG_BORROWED in
+   * `flags`, at the latest by the next flush().
+   */
   add(
     buf: Uint8Array,
     start: number,
@@ -29,6 +32,8 @@ export interface RecordTarget {
     nanoseconds: number,
     originalLength: number,
   ): boolean;
+  /** The decoder is done with its buffer: borrowed frames must be sent or copied now. */
+  flush?(): void;
 }
 
 /** What a file's records came to before sending. */
@@ -58,6 +63,11 @@ export class RecordFeed implements DecoderSink {
     private readonly target: RecordTarget,
     private readonly path: string,
   ) {}
+
+  /** See RecordTarget.flush. */
+  flush(): void {
+    this.target.flush?.();
+  }
 
   interface(info: InterfaceInfo): void {
     this.linkTypes[info.id] = info.linkType;
@@ -103,7 +113,7 @@ export class RecordFeed implements DecoderSink {
       this.counts.truncated++;
     }
     const sendAt = this.context.timeline.next(seconds, nanoseconds, length);
-    const flags = this.first ? FLAG_FIRST_OF_FILE : 0;
+    const flags = (this.first ? FLAG_FIRST_OF_FILE : 0) | (frame === buf ? FLAG_BORROWED : 0);
     this.first = false;
     const wireLength = originalLength - capturedLength + length;
     if (this.target.add(frame, start, length, sendAt, flags, seconds, nanoseconds, wireLength))
@@ -166,7 +176,12 @@ export class FileFeeder {
           this.done = true;
           this.decoder.end();
         } else {
-          this.decoder.push(chunk.value);
+          try {
+            this.decoder.push(chunk.value);
+          } finally {
+            // The chunk's buffer is read into again next: what was borrowed from it goes now.
+            this.feed.flush();
+          }
         }
       }
     } catch (error) {
