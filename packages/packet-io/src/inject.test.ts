@@ -127,6 +127,49 @@ describe.skipIf(reason !== null)("InjectSocket on a veth pair", () => {
     },
   );
 
+  it("sendAsync sends on a pool thread: byte-exact, one at a time, and close() waits for it", async () => {
+    const batch = frames(2000);
+    const file = join(dir, "async.bin");
+    writeFileSync(file, batch.bytes);
+    const capture = await lab.capture(join(dir, "async.pcap"), { filter: quiet });
+    const result = await inLab<{
+      sent: number[];
+      busy: string;
+      closed: string;
+      fdsAfter: number;
+      fdsBefore: number;
+    }>(
+      `const fs = require("fs");
+const fds = () => fs.readdirSync("/proc/self/fd").length;
+const bytes = fs.readFileSync(args.file);
+const positions = Uint32Array.from(args.positions);
+const fdsBefore = fds();
+const socket = new addon.InjectSocket({ interface: args.iface });
+const sendAsync = (first, count) => new Promise((resolve, reject) =>
+  socket.sendAsync(bytes, positions, first, count, (error, sent) => (error ? reject(error) : resolve(sent))));
+const sent = [];
+const first = sendAsync(0, 1000);
+let busy = null;
+try { socket.send(bytes, positions, 1000, 1); } catch (e) { busy = e.reason; }
+sent.push(await first);
+const second = sendAsync(1000, 1000);
+// Closed while the send is in flight: the send finishes, then the socket closes.
+socket.close();
+sent.push(await second);
+let closed = null;
+try { socket.send(bytes, positions, 0, 1); } catch (e) { closed = e.reason; }
+out({ sent, busy, closed, fdsBefore, fdsAfter: fds() });`,
+      { file, positions: batch.positions, iface: lab.a.iface },
+    );
+    await capture.stop();
+    expect(result.sent).toEqual([1000, 1000]);
+    expect(result.busy).toBe("bad-option");
+    expect(result.closed).toBe("closed");
+    expect(result.fdsAfter).toBe(result.fdsBefore);
+    const received = readCaptureSync(new Uint8Array(readFileSync(join(dir, "async.pcap")))).packets;
+    expect(hex(received)).toEqual(expected(batch));
+  });
+
   it("returns the frames before one the kernel refuses; the next call throws frame-too-big (EMSGSIZE)", async () => {
     const batch = frames(4, (i) => (i === 2 ? 1515 : 100));
     const result = await inLab<{ first: number; error: Record<string, string>; rest: number }>(

@@ -112,6 +112,20 @@ export interface NativeInjectSocket {
    * `no-such-interface` for ENXIO/ENODEV, `io-failed` with the errno otherwise).
    */
   send(buffer: Uint8Array, positions: Uint32Array, first: number, count: number): number;
+  /**
+   * The same send on a libuv pool thread, so the caller's thread can prepare the next batch while the
+   * kernel takes this one: `callback(error, sent)` on the caller's thread, with `sent` and `error` as
+   * send() would return and throw them. One at a time per socket (send() or another sendAsync() meanwhile
+   * throws `bad-option`); `buffer` and `positions` are kept alive, and must not change, until the callback.
+   * close() meanwhile closes the socket once the send ended.
+   */
+  sendAsync(
+    buffer: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    callback: (error: NativeError | null, sent: number) => void,
+  ): void;
   stats(): NativeInjectStats;
   /** How batches reach the kernel (see NativeInjectOptions.method). */
   readonly method: "sendmmsg" | "tx-ring";

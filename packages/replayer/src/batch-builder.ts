@@ -2,6 +2,11 @@
 export const BATCH_BYTES = 256 * 1024;
 /** Records per batch at most (small frames fill the count before the bytes). */
 export const BATCH_RECORDS = 4096;
+/** Records per borrowed run at most (see BatchBuilder.borrow): about a 1 MiB chunk's worth. */
+export const RUN_RECORDS = 2048;
+/** Send times and flags of every borrowed run: topspeed, none. */
+const NO_SEND_TIMES = new Float64Array(RUN_RECORDS).fill(Number.NaN);
+const NO_FLAGS = new Uint8Array(RUN_RECORDS);
 
 /**
  * Records ready to send, laid out as the native inject socket takes them: the frames packed one after
@@ -12,7 +17,8 @@ export interface Batch {
   readonly kind: "batch";
   seq: number;
   count: number;
-  readonly bytes: Buffer;
+  /** The batch's own buffer, or (a borrowed run) the decoder's buffer the frames are in. */
+  readonly bytes: Uint8Array;
   /** `[start, length]` of record i at `[2i, 2i + 1]` (a send may shorten a length: see the inject loop). */
   readonly positions: Uint32Array;
   /** Send time of record i, ns on the output's timeline; NaN at topspeed. */
@@ -42,10 +48,12 @@ function newBatch(seq: number, bytes: number): Batch {
   };
 }
 
-/** Packs one file's records into batches. */
+/** Packs one file's records into batches, copied or (at topspeed) borrowed from the decoder's buffers. */
 export class BatchBuilder {
   private batch: Batch;
   private used = 0;
+  /** The run of borrowed records being gathered, if any. */
+  private run: Batch | null = null;
   /** Batches completed and not yet taken. */
   readonly sealed: Batch[] = [];
 
@@ -67,9 +75,50 @@ export class BatchBuilder {
     return batch;
   }
 
+  /**
+   * Adds the record at `buf[start, start + length)` without copying it: records of one buffer make one
+   * run, sent from that buffer. Only for bytes that stay as they are until sent (a decoder's chunk not
+   * read into again), and only at topspeed (runs have no send times). True when a run was completed.
+   */
+  borrow(buf: Uint8Array, start: number, length: number): boolean {
+    let sealed = this.batch.count > 0;
+    if (sealed) this.seal();
+    let run = this.run;
+    if (run && (run.bytes !== buf || run.count === RUN_RECORDS)) {
+      this.sealRun();
+      sealed = true;
+      run = null;
+    }
+    if (!run) {
+      run = {
+        kind: "batch",
+        seq: this.seq,
+        count: 0,
+        bytes: buf,
+        positions: new Uint32Array(2 * RUN_RECORDS),
+        sendAt: NO_SEND_TIMES,
+        flags: NO_FLAGS,
+      };
+      this.run = run;
+    }
+    run.positions[2 * run.count] = start;
+    run.positions[2 * run.count + 1] = length;
+    run.count++;
+    return sealed;
+  }
+
+  /** Completes the run being gathered; true when there was one. */
+  sealRun(): boolean {
+    const run = this.run;
+    if (!run) return false;
+    this.run = null;
+    this.sealed.push(run);
+    return true;
+  }
+
   /** Adds the record at `buf[start, start + length)`; true when a batch was completed by it. */
   add(buf: Uint8Array, start: number, length: number, sendAtNs: number, flags: number): boolean {
-    let sealed = false;
+    let sealed = this.sealRun();
     let b = this.batch;
     if (b.count > 0 && (this.used + length > b.bytes.length || b.count === BATCH_RECORDS)) {
       this.seal();
@@ -92,8 +141,9 @@ export class BatchBuilder {
     return sealed;
   }
 
-  /** Completes the batch being filled, if it has records. */
+  /** Completes the batch being filled (and the run being gathered), if they have records. */
   seal(): void {
+    this.sealRun();
     if (this.batch.count === 0) return;
     this.sealed.push(this.batch);
     this.batch = this.fresh();
@@ -102,7 +152,7 @@ export class BatchBuilder {
 
   /** Records added and not yet taken. */
   get pending(): boolean {
-    return this.batch.count > 0 || this.sealed.length > 0;
+    return this.batch.count > 0 || this.run !== null || this.sealed.length > 0;
   }
 
   /** Takes the completed batches. */
@@ -118,13 +168,15 @@ export function fileEnd(seq: number): FileEnd {
 
 /** Puts a sent batch back into `pool` (only batches of the standard size; at most `keep`). */
 export function recycle(batch: Batch, pool: Batch[], keep = 8): void {
-  if (batch.bytes.length === BATCH_BYTES && pool.length < keep) pool.push(batch);
+  if (batch.sendAt !== NO_SEND_TIMES && batch.bytes.length === BATCH_BYTES && pool.length < keep) {
+    pool.push(batch);
+  }
 }
 
 /** Copies without making a view: Buffer's native copy takes any Uint8Array as its source. */
 export function copyBytes(
   source: Uint8Array,
-  target: Buffer,
+  target: Uint8Array,
   at: number,
   start: number,
   length: number,

@@ -55,6 +55,17 @@ export interface InjectHandle {
    * the next frame was refused (the next call throws its error).
    */
   send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number;
+  /**
+   * The addon only: the same send on a pool thread, `done(error, sent)` on this thread. The buffers
+   * must stay as they are until then; one at a time.
+   */
+  sendAsync?(
+    bytes: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    done: (error: unknown, sent: number) => void,
+  ): void;
   /** Sends one frame from wherever it is (node_pcap's topspeed path sends straight from the decoder). */
   inject(frame: Uint8Array): void;
   /** Closes the handle (node_pcap's cannot be: it lives until the process exits). */
@@ -187,6 +198,16 @@ class NativeInjectHandle implements InjectHandle {
 
   send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number {
     return this.socket.send(bytes, positions, first, count);
+  }
+
+  sendAsync(
+    bytes: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    done: (error: unknown, sent: number) => void,
+  ): void {
+    this.socket.sendAsync(bytes, positions, first, count, done);
   }
 
   inject(frame: Uint8Array): void {

@@ -50,8 +50,6 @@ const PROGRESS_EVERY_MS = 100;
 const VLAN_TPID = 0x8100;
 /** Topspeed: records sent straight from the reader between two yields to the event loop. */
 const DIRECT_YIELD_EVERY = 256;
-/** The addon at topspeed: records sent straight from the decoder's buffer per call, at most. */
-const RUN_RECORDS = 1024;
 /** The interface's queue stayed full through a send call's own waiting: try again after this long. */
 const BUSY_RETRY_MS = 1;
 
@@ -116,12 +114,10 @@ export class InjectLoop {
   /** Paced only: its calibration takes a few milliseconds, which a topspeed replay need not wait. */
   private readonly spinner: Spinner | null;
   private readonly latency = new SendLatency();
-  /** Topspeed records borrowed from the decoder's buffer, not sent yet (see replay). */
-  private readonly run = {
-    buf: null as Uint8Array | null,
-    count: 0,
-    positions: new Uint32Array(2 * RUN_RECORDS),
-  };
+  /** Topspeed with the addon: batches go out with sendAsync while the next chunk is decoded. */
+  private readonly overlapped: boolean;
+  /** A sendAsync is in flight: the loop waits for its callback. */
+  private inFlight = false;
 
   constructor(
     private readonly handle: InjectHandle,
@@ -130,6 +126,7 @@ export class InjectLoop {
     private readonly post: (message: ChildMessage) => void,
   ) {
     this.paced = config.speed.kind !== "topspeed";
+    this.overlapped = !this.paced && handle.sendAsync !== undefined;
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
     const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
@@ -157,74 +154,40 @@ export class InjectLoop {
     if (now.exists) this.mtu = now.mtu;
     const builder = new BatchBuilder(seq, this.pool);
     const state = this.file(seq);
-    // Topspeed sends records straight from the decoder's buffer while nothing is queued, without copying
-    // them into a batch: node_pcap one per call, the addon a run of them per call (flushed when the
-    // buffer changes, when the run is full, and before the decoder reads into its buffer again). What
-    // does not go out (a failed or partial send) falls back to the batch path, which owns retries and
-    // waits; order is kept.
-    const direct = this.config.speed.kind === "topspeed";
-    const run = this.run;
+    // Topspeed with node_pcap sends records straight from the decoder while nothing is queued, without
+    // copying them into a batch; a failed inject falls back to the batch path, which retries with
+    // backoff, order kept. Topspeed with the addon borrows them instead: each chunk is read into a buffer
+    // of its own, and its records become a run sent from there (sendAsync, see pump) while the next
+    // chunk is decoded.
+    const direct = this.config.speed.kind === "topspeed" && this.handle.kind === "pcap";
     let sent = 0;
-    const straight = (): boolean =>
-      direct && !builder.pending && this.queue.length === 0 && this.jobs[0]?.seq === seq;
-    const flushRun = (): void => {
-      if (run.count === 0) return;
-      const { buf, count } = run;
-      run.count = 0;
-      let went = 0;
-      if (!state.cancelled && !state.error) {
-        try {
-          went = this.handle.send(buf!, run.positions, 0, count);
-        } catch {
-          // The batch path sends it again, and decides what the error means.
-        }
-        state.firstSendMs ??= performance.now();
-        let bytes = 0;
-        for (let i = 0; i < went; i++) bytes += run.positions[2 * i + 1]!;
-        state.packets += went;
-        state.bytes += bytes;
-      }
-      for (let i = went; i < count; i++) {
-        builder.add(buf!, run.positions[2 * i]!, run.positions[2 * i + 1]!, Number.NaN, 0);
-      }
-      run.buf = null;
-    };
     const target: RecordTarget = {
       ...this.target,
       add: (buf, start, length, sendAt, flags) => {
-        if (straight()) {
+        if (this.overlapped && (flags & FLAG_BORROWED) !== 0) return builder.borrow(buf, start, length);
+        if (direct && !builder.pending && this.queue.length === 0 && this.jobs[0]?.seq === seq) {
           // Dropped; returning true ends the read step, so the reader sees the file is done with.
           if (state.cancelled || state.error) return true;
-          if (this.handle.kind === "native" && (flags & FLAG_BORROWED) !== 0) {
-            if (buf !== run.buf || run.count === RUN_RECORDS) flushRun();
-            run.buf = buf;
-            run.positions[2 * run.count] = start;
-            run.positions[2 * run.count + 1] = length;
-            run.count++;
+          try {
+            // A fresh view, not a copy into a scratch buffer: measured 6% faster here, and topspeed
+            // has no send times for a garbage-collector pause to spoil.
+            this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
+            // The clock is read once per read step (see readAhead), not per record.
+            state.firstSendMs ??= performance.now();
+            state.packets++;
+            state.bytes += length;
             // Every few hundred records the reader returns, so the loop can yield to IPC.
             return ++sent % DIRECT_YIELD_EVERY === 0;
-          }
-          if (this.handle.kind === "pcap") {
-            try {
-              // A fresh view, not a copy into a scratch buffer: measured 6% faster here, and topspeed
-              // has no send times for a garbage-collector pause to spoil.
-              this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
-              // The clock is read once per read step (see readAhead), not per record.
-              state.firstSendMs ??= performance.now();
-              state.packets++;
-              state.bytes += length;
-              return ++sent % DIRECT_YIELD_EVERY === 0;
-            } catch {
-              // Falls through: the batch path retries this record.
-            }
+          } catch {
+            // Falls through: the batch path retries this record.
           }
         }
-        flushRun();
         return builder.add(buf, start, length, sendAt, flags);
       },
-      flush: flushRun,
+      // One run per chunk: it goes into the queue as soon as the chunk is decoded.
+      flush: () => this.overlapped && builder.sealRun(),
     };
-    const feeder = new FileFeeder(this.context, target, path);
+    const feeder = new FileFeeder(this.context, target, path, this.overlapped);
     state.counts = feeder.feed.counts;
     this.jobs.push({ seq, feeder, builder });
     this.pump();
@@ -316,7 +279,7 @@ export class InjectLoop {
   }
 
   pump(): void {
-    if (this.timer || this.scheduled) return;
+    if (this.timer || this.scheduled || this.inFlight) return;
     this.lastYield = nowNs();
     for (;;) {
       const item = this.queue[0];
@@ -333,7 +296,13 @@ export class InjectLoop {
         return;
       }
       if (this.index === 0) this.waited = false;
-      if (!this.sendBatch(item)) return;
+      if (this.overlapped) {
+        const state = this.file(item.seq);
+        if (this.index < item.count && !state.cancelled && !state.error) {
+          this.sendOverlapped(item, state);
+          return;
+        }
+      } else if (!this.sendBatch(item)) return;
       this.queue.shift();
       recycle(item, this.pool);
       this.index = 0;
@@ -402,6 +371,42 @@ export class InjectLoop {
       this.advance(sent);
     }
     return true;
+  }
+
+  /**
+   * Topspeed with the addon: sends the rest of the batch on a pool thread, reads ahead meanwhile (the
+   * decoder runs while the kernel sends), and pumps again from the callback.
+   */
+  private sendOverlapped(batch: Batch, state: FileState): void {
+    const first = this.index;
+    const startedAt = performance.now();
+    this.inFlight = true;
+    const done = (error: unknown, sent: number): void => {
+      this.inFlight = false;
+      if (error !== null) {
+        if (!this.oversize(batch, error) && this.retry(state, error)) this.advance(1);
+      } else if (sent === 0) {
+        // The interface's queue stayed full through the call's own waiting: let IPC in, then go on.
+        this.later(BUSY_RETRY_MS);
+      } else {
+        let bytes = 0;
+        for (let i = first; i < first + sent; i++) bytes += batch.positions[2 * i + 1]!;
+        state.firstSendMs ??= startedAt;
+        state.lastSendMs = performance.now();
+        state.packets += sent;
+        state.bytes += bytes;
+        this.attempt = 0;
+        this.advance(sent);
+      }
+      this.pump();
+    };
+    try {
+      this.handle.sendAsync!(batch.bytes, batch.positions, first, batch.count - first, done);
+    } catch (error) {
+      done(error, 0);
+      return;
+    }
+    this.readAhead();
   }
 
   /**

@@ -12,6 +12,9 @@ import { ReplayError } from "./errors.js";
 import { type FrameConverter, IDENTITY, type LinkConverter } from "./link-convert.js";
 import type { Timeline } from "./timeline.js";
 
+/** Chunk size when chunks are kept (see FileFeeder). */
+const KEPT_CHUNK_BYTES = 1024 * 1024;
+
 /** Takes records ready to go out; `add` returns true when a batch filled up. */
 export interface RecordTarget {
   /** Link type of the output given the first record's (a FIFO stream takes the first record's). */
@@ -32,8 +35,11 @@ export interface RecordTarget {
     nanoseconds: number,
     originalLength: number,
   ): boolean;
-  /** The decoder is done with its buffer: borrowed frames must be sent or copied now. */
-  flush?(): void;
+  /**
+   * The decoder is done with its buffer: borrowed frames must be sent or copied now (unless the feed
+   * was told its buffers are never reused). True when that completed a batch.
+   */
+  flush?(): boolean;
 }
 
 /** What a file's records came to before sending. */
@@ -66,7 +72,7 @@ export class RecordFeed implements DecoderSink {
 
   /** See RecordTarget.flush. */
   flush(): void {
-    this.target.flush?.();
+    if (this.target.flush?.()) this.full = true;
   }
 
   interface(info: InterfaceInfo): void {
@@ -155,16 +161,22 @@ export class FileFeeder {
   done = false;
   error: ReplayError | null = null;
 
+  /**
+   * `keepChunks`: read every chunk into a buffer of its own, so records borrowed from it (see
+   * FLAG_BORROWED) stay valid after the next read; the chunks are then 1 MiB, so that a send call takes
+   * a thousand records or so and a record split between two chunks (decoded from a buffer of its own,
+   * so sent alone) comes rarely. Otherwise records are copied out while a chunk is decoded (the decoder
+   * copies partial ones itself), and one 128 KiB read buffer serves the whole file.
+   */
   constructor(
     context: FeedContext,
     target: RecordTarget,
     readonly path: string,
+    keepChunks = false,
   ) {
     this.feed = new RecordFeed(context, target, path);
     this.decoder = new CaptureDecoder(this.feed);
-    // Records are copied out while a chunk is decoded (the decoder copies partial ones itself), so one
-    // read buffer serves the whole file.
-    this.chunks = readChunks(path, { reuseBuffer: true });
+    this.chunks = readChunks(path, keepChunks ? { chunkSize: KEPT_CHUNK_BYTES } : { reuseBuffer: true });
   }
 
   /** Decodes until a batch is full or the file ends. */

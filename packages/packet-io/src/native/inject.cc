@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -66,6 +67,7 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "InjectSocket",
                        {InstanceMethod<&InjectSocket::Send>("send"),
+                        InstanceMethod<&InjectSocket::SendAsync>("sendAsync"),
                         InstanceMethod<&InjectSocket::Stats>("stats"),
                         InstanceMethod<&InjectSocket::Close>("close"),
                         InstanceAccessor<&InjectSocket::Method>("method")});
@@ -199,7 +201,12 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    Release();
+    // A send in flight on a pool thread still uses the socket: it is closed when that send ends.
+    if (in_flight_) {
+      close_pending_ = true;
+    } else {
+      Release();
+    }
     return info.Env().Undefined();
   }
 
@@ -216,57 +223,97 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
     return result;
   }
 
-  // send(buffer, positions, first, count): frames buffer[positions[2i], +positions[2i+1]) for i in
-  // [first, first + count). Returns how many went out (see NativeInjectSocket.send).
-  Napi::Value Send(const Napi::CallbackInfo& info) {
+  // The arguments of send() and sendAsync(), checked.
+  struct Batch {
+    uint8_t* buffer = nullptr;
+    const uint32_t* positions = nullptr;
+    size_t first = 0;
+    size_t count = 0;
+  };
+
+  // Checks send()'s arguments (throwing on a bad one, false returned) and fills `batch`.
+  bool Arguments(const Napi::CallbackInfo& info, const char* name, Batch* batch) {
     Napi::Env env = info.Env();
     if (fd_ < 0) {
       ThrowNative(env, "closed", "this InjectSocket is closed");
-      return env.Undefined();
+      return false;
+    }
+    if (in_flight_) {
+      ThrowNative(env, "bad-option", std::string(name) + "(): a sendAsync() is still in flight on this socket");
+      return false;
     }
     if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber() ||
         !info[3].IsNumber()) {
-      ThrowNative(env, "bad-option", "send(buffer: Uint8Array, positions: Uint32Array, first, count)");
-      return env.Undefined();
+      ThrowNative(env, "bad-option",
+                  std::string(name) + "(buffer: Uint8Array, positions: Uint32Array, first, count)");
+      return false;
     }
     Napi::TypedArray bytes = info[0].As<Napi::TypedArray>();
     Napi::TypedArray positions_value = info[1].As<Napi::TypedArray>();
     if (bytes.TypedArrayType() != napi_uint8_array || positions_value.TypedArrayType() != napi_uint32_array) {
-      ThrowNative(env, "bad-option", "send() takes a Uint8Array (or Buffer) and a Uint32Array");
-      return env.Undefined();
+      ThrowNative(env, "bad-option", std::string(name) + "() takes a Uint8Array (or Buffer) and a Uint32Array");
+      return false;
     }
-    uint8_t* buffer = bytes.As<Napi::Uint8Array>().Data();
     size_t buffer_length = bytes.ElementLength();
     const uint32_t* positions = positions_value.As<Napi::Uint32Array>().Data();
     size_t pairs = positions_value.ElementLength() / 2;
     double first_value = info[2].As<Napi::Number>().DoubleValue();
     double count_value = info[3].As<Napi::Number>().DoubleValue();
     if (!(first_value >= 0 && count_value >= 0 && first_value + count_value <= double(pairs))) {
-      ThrowNative(env, "bad-option", "send(): first and count are outside positions");
-      return env.Undefined();
+      ThrowNative(env, "bad-option", std::string(name) + "(): first and count are outside positions");
+      return false;
     }
     size_t first = size_t(first_value);
     size_t count = size_t(count_value);
     for (size_t i = first; i < first + count; i++) {
       if (uint64_t(positions[2 * i]) + positions[2 * i + 1] > buffer_length) {
-        ThrowNative(env, "bad-option", "send(): frame " + std::to_string(i) + " runs past the buffer's end");
-        return env.Undefined();
+        ThrowNative(env, "bad-option",
+                    std::string(name) + "(): frame " + std::to_string(i) + " runs past the buffer's end");
+        return false;
       }
     }
+    *batch = {bytes.As<Napi::Uint8Array>().Data(), positions, first, count};
+    return true;
+  }
+
+  // Sends `batch`; touches no JavaScript value, so it runs on a pool thread too.
+  size_t Transmit(const Batch& batch, int* error) {
+    size_t done = use_ring_ ? SendRing(batch.buffer, batch.positions, batch.first, batch.count, error)
+                            : SendMessages(batch.buffer, batch.positions, batch.first, batch.count, error);
     calls_++;
-    int error = 0;
-    size_t done = use_ring_ ? SendRing(buffer, positions, first, count, &error)
-                            : SendMessages(buffer, positions, first, count, &error);
     sent_ += done;
+    return done;
+  }
+
+  // The error of a batch whose first frame the kernel refused.
+  Napi::Error Refusal(Napi::Env env, const Batch& batch, int error) {
+    std::string frame = std::to_string(batch.positions[2 * batch.first + 1]) + "-byte frame";
+    std::string what = error == EMSGSIZE ? "the " + frame + " is longer than \"" + interface_ + "\" takes"
+                                         : "sending a " + frame + " on \"" + interface_ + "\" failed";
+    return NewNativeError(env, ReasonOf(error), what + ": " + strerror(error), error);
+  }
+
+  // send(buffer, positions, first, count): frames buffer[positions[2i], +positions[2i+1]) for i in
+  // [first, first + count). Returns how many went out (see NativeInjectSocket.send).
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Batch batch;
+    if (!Arguments(info, "send", &batch)) return env.Undefined();
+    int error = 0;
+    size_t done = Transmit(batch, &error);
     if (done == 0 && error != 0) {
-      std::string frame = std::to_string(positions[2 * first + 1]) + "-byte frame";
-      std::string what = error == EMSGSIZE ? "the " + frame + " is longer than \"" + interface_ + "\" takes"
-                                           : "sending a " + frame + " on \"" + interface_ + "\" failed";
-      ThrowNative(env, ReasonOf(error), what + ": " + strerror(error), error);
+      Refusal(env, batch, error).ThrowAsJavaScriptException();
       return env.Undefined();
     }
     return Napi::Number::New(env, double(done));
   }
+
+  // sendAsync(buffer, positions, first, count, callback): the same send on a libuv pool thread, so the
+  // caller's thread can prepare the next batch meanwhile; callback(error, sent) on the caller's thread.
+  // One at a time per socket; the buffers are kept alive until the callback.
+  Napi::Value SendAsync(const Napi::CallbackInfo& info);
+
+  friend class SendWorker;
 
   // Waits before retrying a full queue (ENOBUFS) or socket buffer (EAGAIN); false once the budget is spent.
   bool WaitBusy(int error, int64_t started) {
@@ -387,17 +434,68 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
 
   std::string interface_;
   int fd_ = -1;
+  bool in_flight_ = false;
+  bool close_pending_ = false;
   bool use_ring_ = false;
   uint8_t* ring_ = nullptr;
   size_t ring_size_ = 0;
   unsigned ring_next_ = 0;
   std::vector<mmsghdr> messages_;
   std::vector<iovec> vectors_;
-  uint64_t sent_ = 0;
-  uint64_t calls_ = 0;
-  uint64_t retries_enobufs_ = 0;
-  uint64_t retries_eagain_ = 0;
+  // Counted on a pool thread during a sendAsync(), read by stats() on the socket's.
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> calls_{0};
+  std::atomic<uint64_t> retries_enobufs_{0};
+  std::atomic<uint64_t> retries_eagain_{0};
 };
+
+// One sendAsync(): Execute() on a pool thread, OnOK() back on the socket's thread.
+class SendWorker : public Napi::AsyncWorker {
+ public:
+  SendWorker(InjectSocket* socket, const Napi::Object& self, const Napi::Function& callback,
+             const Napi::Value& buffer, const Napi::Value& positions, const InjectSocket::Batch& batch)
+      : Napi::AsyncWorker(self, callback, "sluice:InjectSocket.sendAsync"),
+        socket_(socket),
+        buffer_(Napi::Persistent(buffer)),
+        positions_(Napi::Persistent(positions)),
+        batch_(batch) {}
+
+  void Execute() override { done_ = socket_->Transmit(batch_, &error_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    socket_->in_flight_ = false;
+    Napi::Value error = env.Null();
+    if (done_ == 0 && error_ != 0) error = socket_->Refusal(env, batch_, error_).Value();
+    if (socket_->close_pending_) socket_->Release();
+    buffer_.Reset();
+    positions_.Reset();
+    Callback().Call(Receiver().Value(), {error, Napi::Number::New(env, double(done_))});
+  }
+
+ private:
+  InjectSocket* socket_;
+  Napi::Reference<Napi::Value> buffer_;
+  Napi::Reference<Napi::Value> positions_;
+  InjectSocket::Batch batch_;
+  size_t done_ = 0;
+  int error_ = 0;
+};
+
+Napi::Value InjectSocket::SendAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[4].IsFunction()) {
+    ThrowNative(env, "bad-option", "sendAsync(buffer, positions, first, count, callback)");
+    return env.Undefined();
+  }
+  Batch batch;
+  if (!Arguments(info, "sendAsync", &batch)) return env.Undefined();
+  in_flight_ = true;
+  auto* worker = new SendWorker(this, info.This().As<Napi::Object>(), info[4].As<Napi::Function>(), info[0],
+                                info[1], batch);
+  worker->Queue();
+  return env.Undefined();
+}
 
 void InitInject(Napi::Env env, Napi::Object exports) { exports.Set("InjectSocket", InjectSocket::Define(env)); }
 
