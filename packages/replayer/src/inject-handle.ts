@@ -66,6 +66,19 @@ export interface InjectHandle {
     count: number,
     done: (error: unknown, sent: number) => void,
   ): void;
+  /**
+   * The addon only: sends each frame at its time, spinning in C in between, several per call (see
+   * NativeInjectSocket.sendPaced for the clock and the times it writes).
+   */
+  sendPaced?(
+    bytes: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    sendAt: Float64Array,
+    times: Float64Array,
+    clock: Float64Array,
+  ): number;
   /** Sends one frame from wherever it is (node_pcap's topspeed path sends straight from the decoder). */
   inject(frame: Uint8Array): void;
   /** Closes the handle (node_pcap's cannot be: it lives until the process exits). */
@@ -208,6 +221,18 @@ class NativeInjectHandle implements InjectHandle {
     done: (error: unknown, sent: number) => void,
   ): void {
     this.socket.sendAsync(bytes, positions, first, count, done);
+  }
+
+  sendPaced(
+    bytes: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    sendAt: Float64Array,
+    times: Float64Array,
+    clock: Float64Array,
+  ): number {
+    return this.socket.sendPaced(bytes, positions, first, count, sendAt, times, clock);
   }
 
   inject(frame: Uint8Array): void {

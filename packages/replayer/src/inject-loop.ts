@@ -4,7 +4,14 @@
 // due as one run. It runs in the inject child (inject-child.ts), or in the caller's process for a
 // one-shot replay (InjectOutput.open with inProcess).
 import { performance } from "node:perf_hooks";
-import { type Batch, BatchBuilder, fileEnd, type QueueItem, recycle } from "./batch-builder.js";
+import {
+  BATCH_RECORDS,
+  type Batch,
+  BatchBuilder,
+  fileEnd,
+  type QueueItem,
+  recycle,
+} from "./batch-builder.js";
 import {
   type ChildMessage,
   type ErrorJson,
@@ -23,7 +30,7 @@ import {
   type RecordTarget,
 } from "./record-feed.js";
 import { Timeline } from "./timeline.js";
-import { SendLatency, Spinner, TimingRecorder } from "./timing.js";
+import { COLD_AFTER_NS, SendLatency, Spinner, TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
 const TIMER_SLEEP_NS = 4_000_000;
@@ -50,6 +57,8 @@ const PROGRESS_EVERY_MS = 100;
 const VLAN_TPID = 0x8100;
 /** Topspeed: records sent straight from the reader between two yields to the event loop. */
 const DIRECT_YIELD_EVERY = 256;
+/** Paced with the addon: a sendPaced call returns to the loop at least this often (IPC, progress). */
+const NATIVE_PACED_BUDGET_NS = 10_000_000;
 /** The interface's queue stayed full through a send call's own waiting: try again after this long. */
 const BUSY_RETRY_MS = 1;
 
@@ -118,6 +127,13 @@ export class InjectLoop {
   private readonly overlapped: boolean;
   /** A sendAsync is in flight: the loop waits for its callback. */
   private inFlight = false;
+  /** Paced with the addon: the last stretch before each send is spun in C (sendPaced). */
+  private readonly pacedNative: boolean;
+  /** sendPaced's clock fields and per-record times (see NativeInjectSocket.sendPaced). */
+  private readonly clock = new Float64Array(6);
+  private readonly times = new Float64Array(3 * BATCH_RECORDS);
+  /** CLOCK_MONOTONIC (the addon's clock) minus nowNs(). */
+  private readonly clockOffset = Number(process.hrtime.bigint()) - nowNs();
 
   constructor(
     private readonly handle: InjectHandle,
@@ -127,6 +143,7 @@ export class InjectLoop {
   ) {
     this.paced = config.speed.kind !== "topspeed";
     this.overlapped = !this.paced && handle.sendAsync !== undefined;
+    this.pacedNative = this.paced && handle.sendPaced !== undefined;
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
     const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
@@ -331,6 +348,10 @@ export class InjectLoop {
         if (this.attempt === 0) {
           target = this.waitFor(batch, sendAt, state);
           if (Number.isNaN(target)) return false;
+          if (this.pacedNative) {
+            if (!this.sendPaced(batch, state, target)) return false;
+            continue;
+          }
         }
       }
       const sentAt = nowNs();
@@ -456,8 +477,67 @@ export class InjectLoop {
       const left = target - nowNs();
       if (left > SPIN_NS) Atomics.wait(sleeper, 0, 0, (left - SPIN_NS) / 1e6);
     }
-    this.spinner!.until(target);
+    // With the addon, sendPaced spins the rest of the way in C.
+    if (!this.pacedNative) this.spinner!.until(target);
     return target;
+  }
+
+  /**
+   * Paced with the addon: hands the record at the cursor (due at `target`, lead included) and the ones
+   * after it to sendPaced, which spins to each one's time and sends it, as long as the next is near;
+   * then books what went. False when the loop stopped to wait (a full queue, a retry).
+   */
+  private sendPaced(batch: Batch, state: FileState, target: number): boolean {
+    const first = this.index;
+    const { clock, times, clockOffset: offset } = this;
+    const due = this.anchor! + batch.sendAt[first]!;
+    clock[0] = this.anchor! + offset;
+    clock[1] = due - target;
+    clock[2] = this.latency.leadAfter(COLD_AFTER_NS);
+    clock[3] = this.spinning ? YIELD_ROOM_NS : SPIN_NS;
+    clock[4] = nowNs() + offset + NATIVE_PACED_BUDGET_NS;
+    clock[5] = this.latency.lastEndNs + offset;
+    let sent: number;
+    try {
+      sent = this.handle.sendPaced!(
+        batch.bytes,
+        batch.positions,
+        first,
+        batch.count - first,
+        batch.sendAt,
+        times,
+        clock,
+      );
+    } catch (error) {
+      if (this.oversize(batch, error)) return true;
+      if (!this.retry(state, error)) return false;
+      this.advance(1);
+      return true;
+    }
+    if (sent === 0) {
+      this.later(BUSY_RETRY_MS);
+      return false;
+    }
+    let bytes = 0;
+    for (let k = first; k < first + sent; ) {
+      // One send call per run of records that went together.
+      const started = times[3 * k + 1]!;
+      let end = k + 1;
+      while (end < first + sent && times[3 * end + 1] === started) end++;
+      this.latency.record(started - offset, times[3 * k + 2]! - offset, end - k);
+      for (let i = k; i < end; i++) {
+        state.timing.add((started - times[3 * i]!) / 1000);
+        bytes += batch.positions[2 * i + 1]!;
+      }
+      k = end;
+    }
+    state.firstSendMs ??= (times[3 * first + 1]! - offset) / 1e6;
+    state.lastSendMs = (times[3 * (first + sent - 1) + 2]! - offset) / 1e6;
+    state.packets += sent;
+    state.bytes += bytes;
+    this.attempt = 0;
+    this.advance(sent);
+    return true;
   }
 
   /**
