@@ -1,8 +1,9 @@
 // The inject loop: one inject handle on one interface. It is told which files to replay, reads them
 // itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
-// send time: at topspeed a whole batch per call of the packet-io addon, when paced every record that is
-// due as one run. It runs in the inject child (inject-child.ts), or in the caller's process for a
-// one-shot replay (InjectOutput.open with inProcess).
+// send time. With the packet-io addon: at topspeed a whole chunk's records per call, on a pool thread
+// while the next chunk is decoded; paced, the addon spins to each send time and sends what is due in one
+// call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
+// caller's process for a one-shot replay (InjectOutput.open with inProcess).
 import { performance } from "node:perf_hooks";
 import {
   BATCH_RECORDS,
@@ -55,7 +56,7 @@ const PROGRESS_EVERY_MS = 100;
  * 802.1ad (0x88a8) frame of that size with EMSGSIZE (packet_extra_vlan_len_allowed, measured on 6.18).
  */
 const VLAN_TPID = 0x8100;
-/** Topspeed: records sent straight from the reader between two yields to the event loop. */
+/** Topspeed with node_pcap: records sent straight from the reader between two yields to the event loop. */
 const DIRECT_YIELD_EVERY = 256;
 /** Paced with the addon: a sendPaced call returns to the loop at least this often (IPC, progress). */
 const NATIVE_PACED_BUDGET_NS = 10_000_000;
