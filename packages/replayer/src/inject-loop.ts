@@ -58,8 +58,13 @@ const PROGRESS_EVERY_MS = 100;
 const VLAN_TPID = 0x8100;
 /** Topspeed with node_pcap: records sent straight from the reader between two yields to the event loop. */
 const DIRECT_YIELD_EVERY = 256;
-/** Paced with the addon: a sendPaced call returns to the loop at least this often (IPC, progress). */
+/** Paced with the addon: a sendPaced call returns to the loop at least this often (IPC, progress), */
 const NATIVE_PACED_BUDGET_NS = 10_000_000;
+/**
+ * and with timer "spin" it waits for a send time this far away in C, yielding the CPU to whatever else is
+ * runnable until the last 100 µs, as tcpreplay's timer does; a longer wait is spun in JavaScript slices.
+ */
+const NATIVE_SPIN_WAIT_NS = 10_000_000;
 /** The interface's queue stayed full through a send call's own waiting: try again after this long. */
 const BUSY_RETRY_MS = 1;
 
@@ -461,7 +466,7 @@ export class InjectLoop {
     // before the send time, or when it has been too long.
     if (wait > YIELD_ROOM_NS && this.readAhead()) return Number.NaN;
     const sinceYield = now - this.lastYield;
-    if (this.spinning && wait > YIELD_ROOM_NS) {
+    if (this.spinning && wait > (this.pacedNative ? NATIVE_SPIN_WAIT_NS : YIELD_ROOM_NS)) {
       // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.
       this.spinner!.until(now + SPIN_SLICE_NS);
       this.progress(seq, state);
@@ -495,7 +500,7 @@ export class InjectLoop {
     clock[0] = this.anchor! + offset;
     clock[1] = due - target;
     clock[2] = this.latency.leadAfter(COLD_AFTER_NS);
-    clock[3] = this.spinning ? YIELD_ROOM_NS : SPIN_NS;
+    clock[3] = this.spinning ? NATIVE_SPIN_WAIT_NS : SPIN_NS;
     clock[4] = nowNs() + offset + NATIVE_PACED_BUDGET_NS;
     clock[5] = this.latency.lastEndNs + offset;
     let sent: number;

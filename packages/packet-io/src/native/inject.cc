@@ -48,6 +48,8 @@ double NowNs() { return double(MonotonicNs()); }
 
 // sendPaced's clock: anchor, first lead, cold lead, longest wait, until, last send's end (in and out).
 constexpr size_t kClockFields = 6;
+// sendPaced yields the CPU while a frame is further away than this, and spins closer in.
+constexpr double kYieldAboveNs = 100'000;
 
 const char* ReasonOf(int errnum) {
   switch (errnum) {
@@ -357,9 +359,15 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
       double now = NowNs();
       if (i > batch.first && (target - now > max_wait || now > until)) break;
       while (now < target) {
+        // Far from the time, give the CPU to whatever else is runnable, as tcpreplay's timer does (a
+        // quiet machine returns at once); near it, spin.
+        if (target - now > kYieldAboveNs) {
+          sched_yield();
+        } else {
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
+          __builtin_ia32_pause();
 #endif
+        }
         now = NowNs();
       }
       // This frame, and every later one whose time has come too, in one call.
