@@ -41,7 +41,9 @@ const {
   capinfos,
   editcap,
   gapErrorsUs,
+  median,
   percentile,
+  spread,
 } = await import("@sluice/testlab");
 const { readCaptureSync } = await import("@sluice/pcap-format");
 const parts = (process.env.BENCH_PARTS ?? "topspeed,1x").split(",");
@@ -82,14 +84,6 @@ const named = pieces.map(
   (_, i) => `bench-20261122T10${String(i).padStart(2, "0")}00Z-${String(i).padStart(6, "0")}.pcap`,
 );
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const spread = (xs) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length ? `${Math.round(s[0])}–${Math.round(s.at(-1))}` : "-";
-};
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -194,12 +188,7 @@ async function sluiceRun(lab, round, packetIo = "native") {
 const lab = await createLab();
 try {
   // Silent kernels (no IPv6 chatter), and frames either end sends itself are left out of the peer capture.
-  const macs = [];
-  for (const end of [lab.a, lab.b]) {
-    spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-    macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
-  }
-  const filter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+  const filter = await lab.quietFilter();
   console.log(
     `input: ${pieces.length} files, ${packets} packets (${sizeMB} MB lab capture); load average at start ${load()}`,
   );

@@ -120,20 +120,7 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
   });
 
   it("with --qdisc-bypass sends every frame past the interface's qdisc to the peer", async () => {
-    await lab.run("a", "tc", [
-      "qdisc",
-      "add",
-      "dev",
-      lab.a.iface,
-      "root",
-      "tbf",
-      "rate",
-      "1mbit",
-      "burst",
-      "10kb",
-      "limit",
-      "10kb",
-    ]);
+    const unlimit = await lab.rateLimit("a", "1mbit");
     try {
       const capture = await lab.capture(join(root, "bypass.pcap"), { filter: own });
       const started = performance.now();
@@ -152,7 +139,7 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
       // Through the 1 Mbit/s qdisc the file would take seconds.
       expect(ms).toBeLessThan(1500);
     } finally {
-      await lab.run("a", "tc", ["qdisc", "del", "dev", lab.a.iface, "root"]);
+      await unlimit();
     }
   });
 

@@ -22,7 +22,9 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 const batch = Number(process.env.BENCH_BATCH ?? 1024);
 const addonPath = fileURLToPath(new URL("../build/Release/packet_io.node", import.meta.url));
 
-const { labUnavailableReason, makeLabCapture, createLab, missingTools } = await import("@sluice/testlab");
+const { labUnavailableReason, makeLabCapture, createLab, median, missingTools, spread } = await import(
+  "@sluice/testlab"
+);
 const reason = labUnavailableReason() ?? missingTools("tcpreplay", "tcpdump");
 if (reason) {
   console.log(`packet-io inject bench skipped: it needs ${reason}`);
@@ -66,14 +68,6 @@ console.log(JSON.stringify({ pps: packets.length / ms * 1000, cpuUs: (used.user 
 `,
 );
 
-const median = (xs) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const spread = (xs, digits = 0) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length ? `${s[0].toFixed(digits)}–${s.at(-1).toFixed(digits)}` : "-";
-};
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -81,12 +75,7 @@ const load = () =>
 
 const lab = await createLab();
 try {
-  const macs = [];
-  for (const end of [lab.a, lab.b]) {
-    spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-    macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
-  }
-  const filter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+  const filter = await lab.quietFilter();
   const ours = (method, per, bypass) => () => {
     const run = spawnSync(
       "ip",

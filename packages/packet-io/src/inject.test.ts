@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,13 +100,8 @@ describe.skipIf(reason !== null)("InjectSocket on a veth pair", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "sluice-packet-io-"));
     lab = await createLab();
-    const macs: string[] = [];
-    for (const end of [lab.a, lab.b]) {
-      spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-      macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
-    }
     // Only the frames the tests send: nothing either kernel says on its own.
-    quiet = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+    quiet = await lab.quietFilter();
   });
 
   afterAll(async () => {
@@ -260,20 +254,7 @@ out(errors);`,
 
   it("waits out a full queue (ENOBUFS from a rate-limiting qdisc) and loses no frame, as tcpreplay does", async () => {
     // 1000 frames of 1000 bytes through 40 Mbit/s with room for 10 in the queue: most sends find it full.
-    await lab.run("a", "tc", [
-      "qdisc",
-      "add",
-      "dev",
-      lab.a.iface,
-      "root",
-      "tbf",
-      "rate",
-      "40mbit",
-      "burst",
-      "10kb",
-      "limit",
-      "10kb",
-    ]);
+    const unlimit = await lab.rateLimit("a", "40mbit");
     try {
       const batch = frames(1000, () => 1000);
       const result = await sendAndCapture("enobufs", batch, {}, 1000);
@@ -282,25 +263,12 @@ out(errors);`,
       expect(result.calls.length).toBeGreaterThan(1);
       expect(hex(result.received)).toEqual(expected(batch));
     } finally {
-      await lab.run("a", "tc", ["qdisc", "del", "dev", lab.a.iface, "root"]);
+      await unlimit();
     }
   });
 
   it("with qdiscBypass skips the qdisc, and the sending interface's own taps (a tcpdump on it) see nothing", async () => {
-    await lab.run("a", "tc", [
-      "qdisc",
-      "add",
-      "dev",
-      lab.a.iface,
-      "root",
-      "tbf",
-      "rate",
-      "1mbit",
-      "burst",
-      "10kb",
-      "limit",
-      "10kb",
-    ]);
+    const unlimit = await lab.rateLimit("a", "1mbit");
     try {
       const batch = frames(500, () => 1000);
       // At 1 Mbit/s the qdisc would take 4 s: bypassed, the frames go out at once, with no full queue.
@@ -311,7 +279,7 @@ out(errors);`,
       expect(tap.sent).toBe(500);
       expect(tap.received.length).toBe(0);
     } finally {
-      await lab.run("a", "tc", ["qdisc", "del", "dev", lab.a.iface, "root"]);
+      await unlimit();
     }
     // Without it, a tcpdump on the sending interface sees every frame (as Suricata on owlh must).
     const batch = frames(50);

@@ -31,8 +31,10 @@ const {
   makePacedCapture,
   createLab,
   gapErrorsUs,
+  median,
   missingTools,
   percentile,
+  spread: spreadOf,
 } = await import("@sluice/testlab");
 const { readCaptureSync } = await import("@sluice/pcap-format");
 const reason = labUnavailableReason() ?? missingTools("tcpreplay", "tcpdump");
@@ -54,16 +56,7 @@ const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(" ");
-const spread = (values) => {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  return sorted.length ? `${Math.round(sorted[0] * 10) / 10}–${Math.round(sorted.at(-1) * 10) / 10}` : "-";
-};
-const median = (values) => {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
+const spread = (values) => spreadOf(values, 1);
 const records = (path) => readCaptureSync(new Uint8Array(readFileSync(path))).packets;
 
 if (!existsSync(short)) {
@@ -74,12 +67,7 @@ if (!existsSync(short)) {
 const lab = await createLab();
 try {
   // Silent kernels: no IPv6 chatter; and frames either end sends itself are left out of the peer capture.
-  const macs = [];
-  for (const end of [lab.a, lab.b]) {
-    spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-    macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
-  }
-  const filter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+  const filter = await lab.quietFilter();
 
   // pps: packets over the tool's own first-to-last-send time (tcpreplay's "Rated"); wallPps: packets over
   // the whole command, process start and file opening included.

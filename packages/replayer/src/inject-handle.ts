@@ -55,30 +55,10 @@ export interface InjectHandle {
    * the next frame was refused (the next call throws its error).
    */
   send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number;
-  /**
-   * The addon only: the same send on a pool thread, `done(error, sent)` on this thread. The buffers
-   * must stay as they are until then; one at a time.
-   */
-  sendAsync?(
-    bytes: Uint8Array,
-    positions: Uint32Array,
-    first: number,
-    count: number,
-    done: (error: unknown, sent: number) => void,
-  ): void;
-  /**
-   * The addon only: sends each frame at its time, spinning in C in between, several per call (see
-   * NativeInjectSocket.sendPaced for the clock and the times it writes).
-   */
-  sendPaced?(
-    bytes: Uint8Array,
-    positions: Uint32Array,
-    first: number,
-    count: number,
-    sendAt: Float64Array,
-    times: Float64Array,
-    clock: Float64Array,
-  ): number;
+  /** The addon only: the same send on a pool thread (see NativeInjectSocket.sendAsync). */
+  sendAsync?: NativeInjectSocket["sendAsync"];
+  /** The addon only: each frame at its time, waited for in C (see NativeInjectSocket.sendPaced). */
+  sendPaced?: NativeInjectSocket["sendPaced"];
   /** Sends one frame from wherever it is (node_pcap's topspeed path sends straight from the decoder). */
   inject(frame: Uint8Array): void;
   /** Closes the handle (node_pcap's cannot be: it lives until the process exits). */
@@ -196,7 +176,11 @@ class NativeInjectHandle implements InjectHandle {
   private constructor(
     private readonly socket: NativeInjectSocket,
     readonly linkType: number,
-  ) {}
+  ) {
+    this.send = socket.send.bind(socket);
+    this.sendAsync = socket.sendAsync.bind(socket);
+    this.sendPaced = socket.sendPaced.bind(socket);
+  }
 
   static open(socket: SocketClass, name: string, state: InterfaceState, qdiscBypass: boolean): InjectHandle {
     try {
@@ -209,31 +193,10 @@ class NativeInjectHandle implements InjectHandle {
     }
   }
 
-  send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number {
-    return this.socket.send(bytes, positions, first, count);
-  }
-
-  sendAsync(
-    bytes: Uint8Array,
-    positions: Uint32Array,
-    first: number,
-    count: number,
-    done: (error: unknown, sent: number) => void,
-  ): void {
-    this.socket.sendAsync(bytes, positions, first, count, done);
-  }
-
-  sendPaced(
-    bytes: Uint8Array,
-    positions: Uint32Array,
-    first: number,
-    count: number,
-    sendAt: Float64Array,
-    times: Float64Array,
-    clock: Float64Array,
-  ): number {
-    return this.socket.sendPaced(bytes, positions, first, count, sendAt, times, clock);
-  }
+  // The addon's own methods, bound once: a paced send allocates nothing per call.
+  readonly send: NativeInjectSocket["send"];
+  readonly sendAsync: NativeInjectSocket["sendAsync"];
+  readonly sendPaced: NativeInjectSocket["sendPaced"];
 
   inject(frame: Uint8Array): void {
     this.one[1] = frame.length;

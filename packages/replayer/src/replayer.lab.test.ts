@@ -111,12 +111,7 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     await makeLabCapture(fixture, { bytes: 2e6 });
     fixtureRecords = readFile(fixture);
     lab = await createLab();
-    const macs: string[] = [];
-    for (const end of [lab.a, lab.b]) {
-      spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-      macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
-    }
-    strayFilter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+    strayFilter = await lab.quietFilter();
   });
 
   afterAll(async () => {
@@ -648,20 +643,7 @@ console.log(JSON.stringify({ used, refused }));
       Array.from({ length: 300 }, (_, i) => ({ data: frame(i, 1000), at: i * 1e-6 })),
     );
     // 2.4 Mbit through 8 Mbit/s with room for 10 frames: about 300 ms, the queue full most of it.
-    await lab.run("a", "tc", [
-      "qdisc",
-      "add",
-      "dev",
-      lab.a.iface,
-      "root",
-      "tbf",
-      "rate",
-      "8mbit",
-      "burst",
-      "10kb",
-      "limit",
-      "10kb",
-    ]);
+    const unlimit = await lab.rateLimit("a", "8mbit");
     try {
       for (const qdiscBypass of [true, false]) {
         const name = `bypass-${qdiscBypass}-peer.pcap`;
@@ -677,7 +659,7 @@ console.log(JSON.stringify({ used, refused }));
         else expect(ms).toBeGreaterThan(250);
       }
     } finally {
-      await lab.run("a", "tc", ["qdisc", "del", "dev", lab.a.iface, "root"]);
+      await unlimit();
     }
   });
 

@@ -23,7 +23,7 @@ export {
   tsharkSessions,
 } from "./oracles.js";
 export type { RecordTime } from "./pacing.js";
-export { gapErrorsUs, makePacedCapture, percentile } from "./pacing.js";
+export { gapErrorsUs, makePacedCapture, median, percentile, spread } from "./pacing.js";
 export type { LabProcess } from "./processes.js";
 export { parseSize } from "./size.js";
 export type {
