@@ -370,10 +370,8 @@ export class InjectLoop {
       try {
         sent = this.handle.send(batch.bytes, positions, this.index, run);
       } catch (error) {
-        if (this.oversize(batch, error)) continue;
-        if (!this.retry(state, error)) return false;
-        this.advance(1);
-        continue;
+        if (this.refused(batch, state, error)) continue;
+        return false;
       }
       if (sent === 0) {
         // The interface's queue stayed full through the call's own waiting: let IPC in, then go on.
@@ -382,21 +380,37 @@ export class InjectLoop {
       }
       const endedAt = nowNs();
       if (this.paced) this.latency.record(sentAt, endedAt, sent);
-      let bytes = 0;
-      for (let i = this.index; i < this.index + sent; i++) {
-        bytes += positions[2 * i + 1]!;
-        // The first of a run is measured against its (possibly led) target, the rest against their own.
-        if (!Number.isNaN(target)) {
+      // The first of a run is measured against its (possibly led) target, the rest against their own.
+      if (!Number.isNaN(target)) {
+        for (let i = this.index; i < this.index + sent; i++) {
           state.timing.add((sentAt - (i === this.index ? target : this.anchor! + sendAts[i]!)) / 1000);
         }
       }
-      state.firstSendMs ??= sentAt / 1e6;
-      state.lastSendMs = endedAt / 1e6;
-      state.packets += sent;
-      state.bytes += bytes;
-      this.attempt = 0;
-      this.advance(sent);
+      this.book(batch, state, sent, sentAt / 1e6, endedAt / 1e6);
     }
+    return true;
+  }
+
+  /** Books `sent` records from the cursor on as gone out between `firstMs` and `lastMs`; moves past them. */
+  private book(batch: Batch, state: FileState, sent: number, firstMs: number, lastMs: number): void {
+    let bytes = 0;
+    for (let i = this.index; i < this.index + sent; i++) bytes += batch.positions[2 * i + 1]!;
+    state.firstSendMs ??= firstMs;
+    state.lastSendMs = lastMs;
+    state.packets += sent;
+    state.bytes += bytes;
+    this.attempt = 0;
+    this.advance(sent);
+  }
+
+  /**
+   * A send of the record at the cursor threw: true to go on from the cursor (an oversize record skipped
+   * or cut, or the record given up on after its retries), false when a retry was scheduled.
+   */
+  private refused(batch: Batch, state: FileState, error: unknown): boolean {
+    if (this.oversize(batch, error)) return true;
+    if (!this.retry(state, error)) return false;
+    this.advance(1);
     return true;
   }
 
@@ -411,19 +425,12 @@ export class InjectLoop {
     const done = (error: unknown, sent: number): void => {
       this.inFlight = false;
       if (error !== null) {
-        if (!this.oversize(batch, error) && this.retry(state, error)) this.advance(1);
+        this.refused(batch, state, error);
       } else if (sent === 0) {
         // The interface's queue stayed full through the call's own waiting: let IPC in, then go on.
         this.later(BUSY_RETRY_MS);
       } else {
-        let bytes = 0;
-        for (let i = first; i < first + sent; i++) bytes += batch.positions[2 * i + 1]!;
-        state.firstSendMs ??= startedAt;
-        state.lastSendMs = performance.now();
-        state.packets += sent;
-        state.bytes += bytes;
-        this.attempt = 0;
-        this.advance(sent);
+        this.book(batch, state, sent, startedAt, performance.now());
       }
       this.pump();
     };
@@ -515,34 +522,23 @@ export class InjectLoop {
         clock,
       );
     } catch (error) {
-      if (this.oversize(batch, error)) return true;
-      if (!this.retry(state, error)) return false;
-      this.advance(1);
-      return true;
+      return this.refused(batch, state, error);
     }
     if (sent === 0) {
       this.later(BUSY_RETRY_MS);
       return false;
     }
-    let bytes = 0;
     for (let k = first; k < first + sent; ) {
       // One send call per run of records that went together.
       const started = times[3 * k + 1]!;
       let end = k + 1;
       while (end < first + sent && times[3 * end + 1] === started) end++;
       this.latency.record(started - offset, times[3 * k + 2]! - offset, end - k);
-      for (let i = k; i < end; i++) {
-        state.timing.add((started - times[3 * i]!) / 1000);
-        bytes += batch.positions[2 * i + 1]!;
-      }
+      for (let i = k; i < end; i++) state.timing.add((started - times[3 * i]!) / 1000);
       k = end;
     }
-    state.firstSendMs ??= (times[3 * first + 1]! - offset) / 1e6;
-    state.lastSendMs = (times[3 * (first + sent - 1) + 2]! - offset) / 1e6;
-    state.packets += sent;
-    state.bytes += bytes;
-    this.attempt = 0;
-    this.advance(sent);
+    const firstMs = (times[3 * first + 1]! - offset) / 1e6;
+    this.book(batch, state, sent, firstMs, (times[3 * (first + sent - 1) + 2]! - offset) / 1e6);
     return true;
   }
 
