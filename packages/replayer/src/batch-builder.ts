@@ -141,13 +141,14 @@ export class BatchBuilder {
     return sealed;
   }
 
-  /** Completes the batch being filled (and the run being gathered), if they have records. */
-  seal(): void {
-    this.sealRun();
-    if (this.batch.count === 0) return;
+  /** Completes the batch being filled (and the run being gathered); true when either had records. */
+  seal(): boolean {
+    const run = this.sealRun();
+    if (this.batch.count === 0) return run;
     this.sealed.push(this.batch);
     this.batch = this.fresh();
     this.used = 0;
+    return true;
   }
 
   /** Records added and not yet taken. */

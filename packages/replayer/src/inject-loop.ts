@@ -49,6 +49,12 @@ const YIELD_ROOM_NS = 2_000_000;
 const YIELD_AT_LEAST_NS = 50_000_000;
 /** Batches read ahead of the one being sent. */
 const READ_AHEAD = 2;
+/**
+ * Paced, a read step is one 128 KiB chunk (decoding it takes a few hundred µs), made into a batch of its
+ * own, and is taken while the next send is at least this far away: a step that ran to a full 256 KiB
+ * batch took 0.5-1.5 ms and, begun with 2 ms of room on a busy machine, made sends after it late.
+ */
+const READ_ROOM_NS = 1_000_000;
 /** Progress goes to the parent at most this often. */
 const PROGRESS_EVERY_MS = 100;
 /**
@@ -207,8 +213,8 @@ export class InjectLoop {
         }
         return builder.add(buf, start, length, sendAt, flags);
       },
-      // One run per chunk: it goes into the queue as soon as the chunk is decoded.
-      flush: () => this.overlapped && builder.sealRun(),
+      // One run per chunk at topspeed, one batch per chunk when paced: into the queue as soon as decoded.
+      flush: () => (this.overlapped ? builder.sealRun() : this.paced && builder.seal()),
     };
     const feeder = new FileFeeder(this.context, target, path, this.overlapped);
     state.counts = feeder.feed.counts;
@@ -269,7 +275,8 @@ export class InjectLoop {
     const state = this.file(job.seq);
     const sentBefore = state.packets;
     // A stopped or failed file is read no further.
-    const step = state.cancelled || state.error ? job.feeder.close() : job.feeder.next();
+    const step =
+      state.cancelled || state.error ? job.feeder.close() : job.feeder.next(this.paced ? 1 : undefined);
     // next() turns a read error into feeder.error itself; close() failing (closing the file) ends the read.
     step
       .catch((error: unknown) => {
@@ -469,9 +476,9 @@ export class InjectLoop {
       this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
       return Number.NaN;
     }
-    // Reading the next batch and yielding (IPC) take up to a millisecond: done while there is room
+    // Reading the next chunk and yielding (IPC) take up to a millisecond: done while there is room
     // before the send time, or when it has been too long.
-    if (wait > YIELD_ROOM_NS && this.readAhead()) return Number.NaN;
+    if (wait > READ_ROOM_NS && this.readAhead()) return Number.NaN;
     const sinceYield = now - this.lastYield;
     if (this.spinning && wait > (this.pacedNative ? NATIVE_SPIN_WAIT_NS : YIELD_ROOM_NS)) {
       // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.

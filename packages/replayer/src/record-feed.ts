@@ -179,10 +179,11 @@ export class FileFeeder {
     this.chunks = readChunks(path, keepChunks ? { chunkSize: KEPT_CHUNK_BYTES } : { reuseBuffer: true });
   }
 
-  /** Decodes until a batch is full or the file ends. */
-  async next(): Promise<void> {
+  /** Decodes until a batch is full or the file ends, or `maxChunks` chunks were decoded. */
+  async next(maxChunks = Number.POSITIVE_INFINITY): Promise<void> {
+    let chunks = 0;
     try {
-      while (!this.done && !this.feed.full) {
+      while (!this.done && !this.feed.full && chunks++ < maxChunks) {
         const chunk = await this.chunks.next();
         if (chunk.done) {
           this.done = true;
