@@ -8,5 +8,6 @@ export default defineConfig({
   clean: true,
   shims: true,
   target: "node20",
-  external: ["pcap"],
+  // @sluice/packet-io is optional and loads its addon relative to its own dist: never bundled.
+  external: ["pcap", "@sluice/packet-io"],
 });

@@ -57,6 +57,14 @@ describe("node config schema", () => {
     expect(NodeConfig.parse(move).after).toEqual({ action: "move", path: "/srv/done" });
   });
 
+  it("takes output.qdiscBypass on an interface output (default false), and only a boolean", () => {
+    expect(NodeConfig.parse(CONTRACT).output).toMatchObject({ qdiscBypass: false });
+    const on = { ...CONTRACT, output: { ...CONTRACT.output, qdiscBypass: true } };
+    expect(NodeConfig.parse(on).output).toMatchObject({ qdiscBypass: true });
+    const wrong = NodeConfig.safeParse({ ...CONTRACT, output: { ...CONTRACT.output, qdiscBypass: "yes" } });
+    expect(wrong.error?.issues.map((i) => i.path.join("."))).toContain("output.qdiscBypass");
+  });
+
   it("refuses speeds the replayer would not understand", () => {
     for (const speed of ["fast", "0x", "x", { pps: 0 }, { pps: 1, mbps: 2 }, 3]) {
       expect(NodeConfig.safeParse({ ...CONTRACT, speed }).success, JSON.stringify(speed)).toBe(false);
@@ -127,6 +135,9 @@ describe.skipIf(!built)("sluice-node config commands", () => {
     expect(cli("replay", "--interface", "x", "--warp", "f.pcap")).toMatchObject({ code: 2 });
     expect(cli("replay", "f.pcap").err).toContain("exactly one of --interface IF or --fifo PATH");
     expect(cli("replay", "--interface", "x", "--speed", "warp", "f.pcap").code).toBe(2);
+    expect(cli("replay", "--fifo", "/tmp/f", "--qdisc-bypass", "f.pcap").err).toContain(
+      "--qdisc-bypass goes with --interface",
+    );
     expect(cli("--help")).toMatchObject({ code: 0 });
     expect(cli("--version").out).toMatch(/^sluice-node \d+\.\d+\.\d+/);
   });

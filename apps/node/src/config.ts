@@ -36,6 +36,12 @@ const InterfaceOutput = z
       .describe(
         'Paced speeds: "sleep" until just before each send time (little CPU), or "spin" like tcpreplay (one core busy while replaying, a gap-error tail about half as long).',
       ),
+    qdiscBypass: z
+      .boolean()
+      .default(false)
+      .describe(
+        "PACKET_QDISC_BYPASS (with the packet-io addon): frames skip the interface's qdisc. Sensors listening on this interface itself then see nothing; only its peer (a veth's other end) does.",
+      ),
     macs: z
       .strictObject({
         src: mac.describe("Source MAC address."),

@@ -38,16 +38,20 @@ function replayInside(
   netns: string,
   args: string[],
   started?: (child: ChildProcess) => void,
+  packetIo = "native",
 ): Promise<{ code: number | null; out: string; err: string }> {
-  return run("ip", ["netns", "exec", netns, process.execPath, CLI, "replay", ...args], started);
+  return run("ip", ["netns", "exec", netns, process.execPath, CLI, "replay", ...args], started, {
+    SLUICE_PACKET_IO: packetIo,
+  });
 }
 
 function run(
   command: string,
   args: string[],
   started?: (child: ChildProcess) => void,
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   started?.(child);
   let out = "";
   let err = "";
@@ -84,40 +88,80 @@ describe.skipIf(reason !== null)("sluice-node replay", () => {
     );
   });
 
-  it.each([
-    ["topspeed", []],
-    ["20x", ["--timer", "spin"]],
-    ["20x", ["--timer", "sleep"]],
-  ])("injects from its own process inside the namespace, at %s %s", async (speed, extra) => {
-    const capture = await lab.capture(join(root, `inside-${speed}-${extra.join("")}.pcap`), { filter: own });
-    const result = await replayInside(lab.a.netns, [
-      "--interface",
-      lab.a.iface,
-      "--speed",
-      speed,
-      ...extra,
-      pieces[0]!,
-      pieces[1]!,
-    ]);
+  // SLUICE_PACKET_IO: the packet-io addon ("native") and the node_pcap fallback ("pcap") alike.
+  it.each(
+    ["native", "pcap"].flatMap((packetIo) => [
+      ["topspeed", [], packetIo],
+      ["20x", ["--timer", "spin"], packetIo],
+      ["20x", ["--timer", "sleep"], packetIo],
+    ]),
+  )("injects from its own process inside the namespace, at %s %s (%s)", async (speed, extra, packetIo) => {
+    const name = `inside-${speed}-${(extra as string[]).join("")}-${packetIo}.pcap`;
+    const capture = await lab.capture(join(root, name), { filter: own });
+    const result = await replayInside(
+      lab.a.netns,
+      [
+        "--interface",
+        lab.a.iface,
+        "--speed",
+        speed as string,
+        ...(extra as string[]),
+        pieces[0]!,
+        pieces[1]!,
+      ],
+      undefined,
+      packetIo as string,
+    );
     await capture.stop();
     expect(result.code, result.err).toBe(0);
+    // No fallback line: each path was asked for by name.
+    expect(result.err).not.toContain("node_pcap");
     expect(framesOf(capture.path)).toEqual([...framesOf(pieces[0]!), ...framesOf(pieces[1]!)]);
   });
 
-  it.each(["spin", "sleep"])(
-    "stops at a record boundary on SIGINT while injecting from its own process (timer %s)",
-    async (timer) => {
-      const capture = await lab.capture(join(root, `sigint-${timer}.pcap`), { filter: own });
+  it("with --qdisc-bypass sends every frame past the interface's qdisc to the peer", async () => {
+    const unlimit = await lab.rateLimit("a", "1mbit");
+    try {
+      const capture = await lab.capture(join(root, "bypass.pcap"), { filter: own });
+      const started = performance.now();
+      const result = await replayInside(lab.a.netns, [
+        "--interface",
+        lab.a.iface,
+        "--speed",
+        "topspeed",
+        "--qdisc-bypass",
+        pieces[0]!,
+      ]);
+      const ms = performance.now() - started;
+      await capture.stop();
+      expect(result.code, result.err).toBe(0);
+      expect(framesOf(capture.path)).toEqual(framesOf(pieces[0]!));
+      // Through the 1 Mbit/s qdisc the file would take seconds.
+      expect(ms).toBeLessThan(1500);
+    } finally {
+      await unlimit();
+    }
+  });
+
+  it.each(["native", "pcap"].flatMap((packetIo) => ["spin", "sleep"].map((timer) => [timer, packetIo])))(
+    "stops at a record boundary on SIGINT while injecting from its own process (timer %s, %s)",
+    async (timer, packetIo) => {
+      const capture = await lab.capture(join(root, `sigint-${timer}-${packetIo}.pcap`), { filter: own });
       // 200 packets at 200 pps: a second of replay. Once it says it is replaying (its handlers are in
       // place), it has no child process (it injects itself), and SIGINT 0.3 s later stops it.
       let children = "unknown";
       const args = ["--interface", lab.a.iface, "--pps", "200", "--timer", timer, pieces[0]!];
-      const result = await replayInside(lab.a.netns, args, (child) => {
-        child.stderr!.once("data", () => {
-          children = spawnSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).stdout.trim();
-          setTimeout(() => child.kill("SIGINT"), 300);
-        });
-      });
+      const result = await replayInside(
+        lab.a.netns,
+        args,
+        (child) => {
+          child.stderr!.once("data", () => {
+            children = spawnSync("pgrep", ["-P", String(child.pid)], { encoding: "utf8" }).stdout.trim();
+            setTimeout(() => child.kill("SIGINT"), 300);
+          });
+        },
+        packetIo,
+      );
       await capture.stop();
       expect(children).toBe("");
       expect(result.code, result.err).toBe(1);

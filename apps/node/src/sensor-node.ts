@@ -27,7 +27,12 @@ export function queueSettings(config: NodeConfig): ReplayQueueSettings {
 
 function replayOutput(output: NodeConfig["output"]): ReplayOutput {
   if (output.type === "fifo") return { type: "fifo", path: output.path };
-  return { type: "interface", interface: output.interface, ...(output.netns ? { netns: output.netns } : {}) };
+  return {
+    type: "interface",
+    interface: output.interface,
+    ...(output.netns ? { netns: output.netns } : {}),
+    ...(output.qdiscBypass ? { qdiscBypass: true } : {}),
+  };
 }
 
 /**

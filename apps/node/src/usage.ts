@@ -33,6 +33,8 @@ Commands:
       --timer spin|sleep     paced speeds: busy-wait between sends like tcpreplay (default: the
                              most exact timing, one core busy), or sleep until just before each
                              send time (little CPU, a longer tail of late frames)
+      --qdisc-bypass         PACKET_QDISC_BYPASS (packet-io addon): skip the interface's qdisc;
+                             taps on the interface itself then see nothing, only its peer does
 
   status [--config FILE] [--metrics HOST:PORT|URL] [--json]
       asks a running node for its status document (GET /status.json at the config's metrics.listen,

@@ -10,4 +10,5 @@ export type {
   NativeErrorReason,
   NativeInjectOptions,
   NativeInjectSocket,
+  NativeInjectStats,
 } from "./native.js";

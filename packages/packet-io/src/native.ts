@@ -87,21 +87,86 @@ export interface NativeCaptureHandle {
 
 /** What an inject socket is opened with. */
 export interface NativeInjectOptions {
-  /** The interface frames are sent on (AF_PACKET, SOCK_RAW, bound to its ifindex). */
+  /** The interface frames are sent on (AF_PACKET, SOCK_RAW, protocol 0, bound to its ifindex). */
   interface: string;
-  /** PACKET_QDISC_BYPASS: frames skip the interface's queueing discipline, as with pktgen. */
+  /**
+   * PACKET_QDISC_BYPASS: frames skip the interface's queueing discipline (as pktgen's do) and, with it,
+   * the packet taps: a tcpdump, Suricata or Zeek on the sending interface itself does not see them. Only
+   * what receives the frames (a veth's peer, a NIC's wire) does.
+   */
   qdiscBypass?: boolean;
+  /**
+   * How a batch reaches the kernel: `sendmmsg` (default, one system call per 1024 frames) or `tx-ring`
+   * (PACKET_TX_RING: frames copied into a mapped ring, one send() per ring-full; frames over 4 KiB go by
+   * sendmmsg). Both are kept so the benchmark can compare them; see the README for which won here.
+   */
+  method?: "sendmmsg" | "tx-ring";
+}
+
+/** Counters of an inject socket since it was opened. */
+export interface NativeInjectStats {
+  /** Frames the kernel took. */
+  sent: number;
+  /** send() calls. */
+  calls: number;
+  /** Times a full queue (ENOBUFS: the qdisc or device refused a frame) was waited out and the frame sent again. */
+  retriesNoBuffers: number;
+  /** Times a full socket send buffer (EAGAIN) was waited out. */
+  retriesWouldBlock: number;
 }
 
 /** An AF_PACKET socket bound to one interface, sending batches of whole link-layer frames. */
 export interface NativeInjectSocket {
   /**
    * Sends frames `buffer[positions[2i], positions[2i] + positions[2i + 1])` for i in [first, first + count)
-   * with as few system calls as it can (sendmmsg). Returns how many were sent, which is less than `count`
-   * only when the kernel refused the next one: the following call throws that frame's error.
+   * with as few system calls as it can. Returns how many were sent. A full queue or socket buffer
+   * (ENOBUFS, EAGAIN) is waited out and the frame sent again, as tcpreplay does, for up to 20 ms per call;
+   * after that the call returns what it sent (possibly 0) and the caller calls again after yielding. Any
+   * other refusal of frame k: the call returns k - first when that is above 0 (the following call, starting
+   * at k, throws k's error), or throws it (`frame-too-big` for EMSGSIZE, `interface-down` for ENETDOWN,
+   * `no-such-interface` for ENXIO/ENODEV, `io-failed` with the errno otherwise).
    */
   send(buffer: Uint8Array, positions: Uint32Array, first: number, count: number): number;
-  /** Closes the socket now. Idempotent. */
+  /**
+   * The same send on a libuv pool thread, so the caller's thread can prepare the next batch while the
+   * kernel takes this one: `callback(error, sent)` on the caller's thread, with `sent` and `error` as
+   * send() would return and throw them. One at a time per socket (send() or another sendAsync() meanwhile
+   * throws `bad-option`); `buffer` and `positions` are kept alive, and must not change, until the callback.
+   * close() meanwhile closes the socket once the send ended.
+   */
+  sendAsync(
+    buffer: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    callback: (error: NativeError | null, sent: number) => void,
+  ): void;
+  /**
+   * Sends frames [first, first + count) each at its time: frame i is due at `clock[0] + sendAt[i]` ns on
+   * CLOCK_MONOTONIC (process.hrtime's clock), less a lead: `clock[1]` for frame `first`, `clock[2]` for a
+   * later frame sent a millisecond or more after the previous send ended (`clock[5]` holds that end: read
+   * and written). The addon waits until a frame is due (calling sched_yield while it is over 100 µs away,
+   * as tcpreplay's timer does, and spinning closer in), then sends it and every later frame already due in
+   * one call. It returns (how many went) once all went, or when the next frame is more than `clock[3]` ns
+   * away, or once the clock passed `clock[4]` — so that the caller can sleep, read and yield in between;
+   * also early as send() does (a full queue, a refused frame: thrown when it is the first). For each frame
+   * sent, `times[3i]` is the time it was aimed at, `times[3i + 1]` and `times[3i + 2]` when its send call
+   * started and returned. Spinning in C keeps the caller's garbage collector and compiler off the last
+   * stretch before each send.
+   */
+  sendPaced(
+    buffer: Uint8Array,
+    positions: Uint32Array,
+    first: number,
+    count: number,
+    sendAt: Float64Array,
+    times: Float64Array,
+    clock: Float64Array,
+  ): number;
+  stats(): NativeInjectStats;
+  /** How batches reach the kernel (see NativeInjectOptions.method). */
+  readonly method: "sendmmsg" | "tx-ring";
+  /** Closes the socket now (a socket left open is closed when it is garbage collected). Idempotent. */
   close(): void;
 }
 

@@ -1,101 +1,183 @@
-import { BATCH_HEADER, FRAME_BATCH, FRAME_END, FRAME_PREFIX, RECORD_HEADER } from "./child-protocol.js";
-
-/** Bytes per batch of records. */
+/** Bytes of frames per batch. */
 export const BATCH_BYTES = 256 * 1024;
+/** Records per batch at most (small frames fill the count before the bytes). */
+export const BATCH_RECORDS = 4096;
+/** Records per borrowed run at most (see BatchBuilder.borrow): about a 1 MiB chunk's worth. */
+export const RUN_RECORDS = 2048;
+/** Send times and flags of every borrowed run: topspeed, none. */
+const NO_SEND_TIMES = new Float64Array(RUN_RECORDS).fill(Number.NaN);
+const NO_FLAGS = new Uint8Array(RUN_RECORDS);
 
 /**
- * Packs records into batch frames `[u32 bodyLength][u8 kind][u32 seq][u32 count]` followed by
- * `[f64 sendAtNs][u32 length][u32 flags][bytes]` per record: what the inject loop sends from.
+ * Records ready to send, laid out as the native inject socket takes them: the frames packed one after
+ * another in `bytes`, `positions` holding `[start, length]` of each, and beside them each record's send
+ * time and flags. One native call sends any run of them.
  */
+export interface Batch {
+  readonly kind: "batch";
+  seq: number;
+  count: number;
+  /** The batch's own buffer, or (a borrowed run) the decoder's buffer the frames are in. */
+  readonly bytes: Uint8Array;
+  /** `[start, length]` of record i at `[2i, 2i + 1]` (a send may shorten a length: see the inject loop). */
+  readonly positions: Uint32Array;
+  /** Send time of record i, ns on the output's timeline; NaN at topspeed. */
+  readonly sendAt: Float64Array;
+  /** FLAG_FIRST_OF_FILE and the like, per record. */
+  readonly flags: Uint8Array;
+}
+
+/** The end of file `seq`'s records. */
+export interface FileEnd {
+  readonly kind: "end";
+  seq: number;
+}
+
+/** What the inject loop's queue holds. */
+export type QueueItem = Batch | FileEnd;
+
+function newBatch(seq: number, bytes: number): Batch {
+  return {
+    kind: "batch",
+    seq,
+    count: 0,
+    bytes: Buffer.allocUnsafe(bytes),
+    positions: new Uint32Array(2 * BATCH_RECORDS),
+    sendAt: new Float64Array(BATCH_RECORDS),
+    flags: new Uint8Array(BATCH_RECORDS),
+  };
+}
+
+/** Packs one file's records into batches, copied or (at topspeed) borrowed from the decoder's buffers. */
 export class BatchBuilder {
-  private batch: Buffer;
-  private offset = FRAME_PREFIX + BATCH_HEADER;
-  private count = 0;
+  private batch: Batch;
+  private used = 0;
+  /** The run of borrowed records being gathered, if any. */
+  private run: Batch | null = null;
   /** Batches completed and not yet taken. */
-  readonly sealed: Buffer[] = [];
+  readonly sealed: Batch[] = [];
 
   /**
-   * `pool` holds batch buffers done with (see `recycle`): reusing them keeps fresh 256 KiB allocations,
-   * and the garbage collections their external memory triggers, off the hot path.
+   * `pool` holds batches done with (see `recycle`): reusing them keeps fresh 256 KiB allocations, and
+   * the garbage collections their external memory triggers, off the hot path.
    */
   constructor(
     private readonly seq: number,
-    private readonly pool: Buffer[] = [],
+    private readonly pool: Batch[] = [],
   ) {
     this.batch = this.fresh();
   }
 
-  private fresh(): Buffer {
-    return this.pool.pop() ?? Buffer.allocUnsafe(BATCH_BYTES);
+  private fresh(): Batch {
+    const batch = this.pool.pop() ?? newBatch(this.seq, BATCH_BYTES);
+    batch.seq = this.seq;
+    batch.count = 0;
+    return batch;
+  }
+
+  /**
+   * Adds the record at `buf[start, start + length)` without copying it: records of one buffer make one
+   * run, sent from that buffer. Only for bytes that stay as they are until sent (a decoder's chunk not
+   * read into again), and only at topspeed (runs have no send times). True when a run was completed.
+   */
+  borrow(buf: Uint8Array, start: number, length: number): boolean {
+    let sealed = this.batch.count > 0;
+    if (sealed) this.seal();
+    let run = this.run;
+    if (run && (run.bytes !== buf || run.count === RUN_RECORDS)) {
+      this.sealRun();
+      sealed = true;
+      run = null;
+    }
+    if (!run) {
+      run = {
+        kind: "batch",
+        seq: this.seq,
+        count: 0,
+        bytes: buf,
+        positions: new Uint32Array(2 * RUN_RECORDS),
+        sendAt: NO_SEND_TIMES,
+        flags: NO_FLAGS,
+      };
+      this.run = run;
+    }
+    run.positions[2 * run.count] = start;
+    run.positions[2 * run.count + 1] = length;
+    run.count++;
+    return sealed;
+  }
+
+  /** Completes the run being gathered; true when there was one. */
+  sealRun(): boolean {
+    const run = this.run;
+    if (!run) return false;
+    this.run = null;
+    this.sealed.push(run);
+    return true;
   }
 
   /** Adds the record at `buf[start, start + length)`; true when a batch was completed by it. */
   add(buf: Uint8Array, start: number, length: number, sendAtNs: number, flags: number): boolean {
-    const needed = RECORD_HEADER + length;
-    let sealed = false;
-    if (this.count > 0 && this.offset + needed > this.batch.length) {
+    let sealed = this.sealRun();
+    let b = this.batch;
+    if (b.count > 0 && (this.used + length > b.bytes.length || b.count === BATCH_RECORDS)) {
       this.seal();
       sealed = true;
+      b = this.batch;
     }
-    if (FRAME_PREFIX + BATCH_HEADER + needed > this.batch.length) {
-      this.batch = Buffer.allocUnsafe(FRAME_PREFIX + BATCH_HEADER + needed);
+    if (length > b.bytes.length) {
+      // A frame bigger than a batch (a 64 KiB offload frame into a big-MTU interface, say) gets its own.
+      b = newBatch(this.seq, length);
+      this.batch = b;
     }
-    const b = this.batch;
-    const o = this.offset;
-    b.writeDoubleLE(sendAtNs, o);
-    b.writeUInt32LE(length, o + 8);
-    b.writeUInt32LE(flags, o + 12);
-    copyBytes(buf, b, o + RECORD_HEADER, start, length);
-    this.offset = o + needed;
-    this.count++;
+    const i = b.count;
+    b.positions[2 * i] = this.used;
+    b.positions[2 * i + 1] = length;
+    b.sendAt[i] = sendAtNs;
+    b.flags[i] = flags;
+    copyBytes(buf, b.bytes, this.used, start, length);
+    this.used += length;
+    b.count = i + 1;
     return sealed;
   }
 
-  /** Completes the batch being filled, if it has records. */
-  seal(): void {
-    if (this.count === 0) return;
-    const frame = this.batch.subarray(0, this.offset);
-    frame.writeUInt32LE(this.offset - FRAME_PREFIX, 0);
-    frame[4] = FRAME_BATCH;
-    frame.writeUInt32LE(this.seq, FRAME_PREFIX);
-    frame.writeUInt32LE(this.count, FRAME_PREFIX + 4);
-    this.sealed.push(frame);
+  /** Completes the batch being filled (and the run being gathered); true when either had records. */
+  seal(): boolean {
+    const run = this.sealRun();
+    if (this.batch.count === 0) return run;
+    this.sealed.push(this.batch);
     this.batch = this.fresh();
-    this.offset = FRAME_PREFIX + BATCH_HEADER;
-    this.count = 0;
+    this.used = 0;
+    return true;
   }
 
   /** Records added and not yet taken. */
   get pending(): boolean {
-    return this.count > 0 || this.sealed.length > 0;
+    return this.batch.count > 0 || this.run !== null || this.sealed.length > 0;
   }
 
   /** Takes the completed batches. */
-  take(): Buffer[] {
+  take(): Batch[] {
     return this.sealed.splice(0);
   }
 }
 
-/** The frame that marks the end of file `seq`. */
-export function endFrame(seq: number): Buffer {
-  const end = Buffer.alloc(FRAME_PREFIX + 4);
-  end.writeUInt32LE(4, 0);
-  end[4] = FRAME_END;
-  end.writeUInt32LE(seq, FRAME_PREFIX);
-  return end;
+/** The queue item that marks the end of file `seq`. */
+export function fileEnd(seq: number): FileEnd {
+  return { kind: "end", seq };
 }
 
-/** Puts a sent batch's buffer back into `pool` (only buffers of the standard size; at most `keep`). */
-export function recycle(frame: Buffer, pool: Buffer[], keep = 8): void {
-  if (frame.byteOffset === 0 && frame.buffer.byteLength === BATCH_BYTES && pool.length < keep) {
-    pool.push(Buffer.from(frame.buffer, 0, BATCH_BYTES));
+/** Puts a sent batch back into `pool` (only batches of the standard size; at most `keep`). */
+export function recycle(batch: Batch, pool: Batch[], keep = 8): void {
+  if (batch.sendAt !== NO_SEND_TIMES && batch.bytes.length === BATCH_BYTES && pool.length < keep) {
+    pool.push(batch);
   }
 }
 
 /** Copies without making a view: Buffer's native copy takes any Uint8Array as its source. */
 export function copyBytes(
   source: Uint8Array,
-  target: Buffer,
+  target: Uint8Array,
   at: number,
   start: number,
   length: number,

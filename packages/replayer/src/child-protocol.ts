@@ -1,19 +1,16 @@
 // How the parent talks to its inject child, over Node's IPC channel: the parent names files, the child
-// reads them itself and reports progress and results. Inside the child, records travel as batches of
-// length-prefixed frames from the file reader to the inject loop.
+// reads them itself and reports progress and results. (Inside the loop, records travel as batches: see
+// batch-builder.ts.)
 import type { ReplayErrorReason } from "./errors.js";
 import type { Speed } from "./speed.js";
 
-/** Frame kinds: `[u32 bodyLength][u8 kind][body]`. */
-export const FRAME_BATCH = 1;
-export const FRAME_END = 2;
-/** Bytes before a frame's body: its length and kind. */
-export const FRAME_PREFIX = 5;
-/** A batch body starts with `[u32 seq][u32 count]`; each record is `[f64 sendAtNs][u32 length][u32 flags][bytes]`. */
-export const BATCH_HEADER = 8;
-export const RECORD_HEADER = 16;
 /** The record starts a file: the child may re-anchor the clock when the record is already late. */
 export const FLAG_FIRST_OF_FILE = 1;
+/**
+ * The record's bytes are the decoder's own buffer, unconverted: they stay valid until the feed's next
+ * flush() (the end of the chunk being decoded), so a target may send them from there without a copy.
+ */
+export const FLAG_BORROWED = 2;
 
 /** What the child is started with (argv[2], JSON). */
 export interface InjectChildConfig {
@@ -25,6 +22,10 @@ export interface InjectChildConfig {
   timer: "sleep" | "spin";
   macs: { src: string; dst: string };
   bufferTimeoutMs: number;
+  /** The packet-io addon when it loads, the addon or fail, or node_pcap; unset: SLUICE_PACKET_IO. */
+  packetIo?: "auto" | "native" | "pcap";
+  /** PACKET_QDISC_BYPASS on the addon's socket (see ReplayOutput.qdiscBypass). */
+  qdiscBypass: boolean;
   retry: RetryPolicy;
   /** Percentile samples kept per file (a reservoir beyond that). */
   timingSamples: number;
@@ -50,7 +51,16 @@ export interface ErrorJson {
 }
 
 export type ChildMessage =
-  | { type: "ready"; linkType: number; mtu: number; ethernet: boolean; pid: number }
+  | {
+      type: "ready";
+      linkType: number;
+      mtu: number;
+      ethernet: boolean;
+      pid: number;
+      /** What the handle sends with, and why node_pcap when the addon was allowed but not used. */
+      packetIo: "native" | "pcap";
+      fallback: string | null;
+    }
   | { type: "error"; error: ErrorJson }
   | { type: "progress"; seq: number; packets: number; bytes: number }
   | {

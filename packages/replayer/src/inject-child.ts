@@ -1,8 +1,8 @@
 // The inject child: runs an InjectLoop for its parent (inject-output.ts) over Node's IPC channel. It
-// exits to close the handle (node_pcap cannot close an open_live handle cleanly).
+// closes its handle and exits when told to stop (node_pcap's handle only closes with the process).
 import type { ChildMessage, ErrorJson, InjectChildConfig, ParentMessage } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import { InjectHandle, interfaceState } from "./inject-handle.js";
+import { interfaceState, type OpenedHandle, openInjectHandle } from "./inject-handle.js";
 import { InjectLoop } from "./inject-loop.js";
 
 const config = JSON.parse(process.argv[2] ?? "{}") as InjectChildConfig;
@@ -21,17 +21,21 @@ function toJson(error: unknown): ErrorJson {
   return { reason: "inject-failed", message: String(error), detail: {} };
 }
 
-function main(): void {
-  let handle: InjectHandle;
+async function main(): Promise<void> {
+  let opened: OpenedHandle;
   try {
-    handle = InjectHandle.open(config.interface, config.bufferTimeoutMs);
+    opened = await openInjectHandle(config.interface, config);
   } catch (error) {
     send({ type: "error", error: toJson(error) }, () => process.exit(3));
     return;
   }
+  const { handle, fallback } = opened;
   const state = interfaceState(config.interface);
   const loop = new InjectLoop(handle, state, config, (message) => send(message));
-  const exit = (): void => process.exit(0);
+  const exit = (): void => {
+    handle.close();
+    process.exit(0);
+  };
   process.on("message", (message: ParentMessage) => {
     if (message.type === "stop") exit();
     else loop.receive(message);
@@ -45,7 +49,9 @@ function main(): void {
     mtu: state.mtu,
     ethernet: state.ethernet,
     pid: process.pid,
+    packetIo: handle.kind,
+    fallback,
   });
 }
 
-main();
+void main();

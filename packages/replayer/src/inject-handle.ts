@@ -1,14 +1,17 @@
-// A libpcap handle used only to inject, in the inject child (or in the caller's process, see inProcess).
-// node_pcap's open_live also captures: a filter that matches nothing and never polling keep the capture
-// side silent, so no JS runs per packet; the child exits to close the handle (session.close() only
-// breaks a capture loop), and in process the handle lives as long as the process.
+// What the inject loop sends through: the packet-io addon's AF_PACKET socket (a whole run of a batch
+// per call) when it is built, or a node_pcap handle (one frame per call) when it is not or when asked.
 import { readFileSync } from "node:fs";
 import { type NativeSession, pcapBinding, pcapLinkType } from "@sluice/capture/binding";
+import type { NativeInjectSocket, PacketIoMode } from "@sluice/packet-io";
+import { LinkType } from "@sluice/pcap-format";
 import { copyBytes } from "./batch-builder.js";
 import { ReplayError } from "./errors.js";
 
-/** BPF that no frame passes: the handle captures nothing, so the ring stays empty. */
+/** BPF that no frame passes: the node_pcap handle captures nothing, so its ring stays empty. */
 export const MATCH_NOTHING = "less 1";
+
+/** Which packet I/O a handle uses. */
+export type PacketIoKind = "native" | "pcap";
 
 /** What sysfs says about an interface (inside the child's namespace). */
 export interface InterfaceState {
@@ -18,6 +21,8 @@ export interface InterfaceState {
   mtu: number;
   /** ARPHRD_ETHER: frames carry a 14-byte Ethernet header. */
   ethernet: boolean;
+  /** ARPHRD_ type number (/sys/class/net/IF/type); -1 when missing. */
+  type: number;
 }
 
 /** Reads /sys/class/net/IF: whether it exists, is administratively up, its MTU and type. */
@@ -25,23 +30,209 @@ export function interfaceState(name: string): InterfaceState {
   const sys = `/sys/class/net/${name}`;
   try {
     const flags = Number.parseInt(readFileSync(`${sys}/flags`, "utf8").trim(), 16);
+    const type = Number(readFileSync(`${sys}/type`, "utf8").trim());
     return {
       exists: true,
       up: (flags & 1) === 1,
       operstate: readFileSync(`${sys}/operstate`, "utf8").trim(),
       mtu: Number(readFileSync(`${sys}/mtu`, "utf8").trim()),
-      ethernet: readFileSync(`${sys}/type`, "utf8").trim() === "1",
+      ethernet: type === 1,
+      type,
     };
   } catch {
-    return { exists: false, up: false, operstate: "missing", mtu: 0, ethernet: false };
+    return { exists: false, up: false, operstate: "missing", mtu: 0, ethernet: false, type: -1 };
   }
 }
 
-/** Largest frame injectRange takes (the pcap-format decoder's record limit, plus room). */
+/** An open inject handle on one interface. */
+export interface InjectHandle {
+  readonly kind: PacketIoKind;
+  /** LINKTYPE_ of the frames the interface takes; -1 when none we can write. */
+  readonly linkType: number;
+  /**
+   * Sends frames `bytes[positions[2i], +positions[2i + 1])` for i in [first, first + count); returns how
+   * many went. Fewer than `count`: the kernel's queue stayed full (the caller yields and calls again) or
+   * the next frame was refused (the next call throws its error).
+   */
+  send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number;
+  /** The addon only: the same send on a pool thread (see NativeInjectSocket.sendAsync). */
+  sendAsync?: NativeInjectSocket["sendAsync"];
+  /** The addon only: each frame at its time, waited for in C (see NativeInjectSocket.sendPaced). */
+  sendPaced?: NativeInjectSocket["sendPaced"];
+  /** Sends one frame from wherever it is (node_pcap's topspeed path sends straight from the decoder). */
+  inject(frame: Uint8Array): void;
+  /** Closes the handle (node_pcap's cannot be: it lives until the process exits). */
+  close(): void;
+}
+
+/** How to open a handle. */
+export interface InjectHandleOptions {
+  /**
+   * The addon when it loads ("auto"), the addon or fail ("native"), or node_pcap ("pcap"). Unset:
+   * SLUICE_PACKET_IO, read by @sluice/packet-io (with the package not installed, node_pcap).
+   */
+  packetIo?: PacketIoMode | undefined;
+  qdiscBypass: boolean;
+  bufferTimeoutMs: number;
+}
+
+/** A handle, and why it is not the addon's when it fell back. */
+export interface OpenedHandle {
+  handle: InjectHandle;
+  /** Why node_pcap is used although the addon was allowed; null when it was not a fallback. */
+  fallback: string | null;
+}
+
+/** Opens `name` for injecting; rejects with ReplayError for what the kernel or libpcap said. */
+export async function openInjectHandle(name: string, options: InjectHandleOptions): Promise<OpenedHandle> {
+  const state = interfaceState(name);
+  if (!state.exists) {
+    throw new ReplayError("no-such-interface", `interface "${name}" does not exist`, { interface: name });
+  }
+  let fallback: string | null = null;
+  if (options.packetIo !== "pcap") {
+    const addon = await loadPacketIo();
+    const mode = options.packetIo ?? addon.mode;
+    if (mode !== "pcap") {
+      if (addon.socket) {
+        const handle = NativeInjectHandle.open(addon.socket, name, state, options.qdiscBypass);
+        return { handle, fallback };
+      }
+      if (mode === "native") {
+        throw new ReplayError(
+          "bad-option",
+          `packet I/O "native" was asked for, but the packet-io addon cannot be used: ${addon.reason}`,
+          { option: "packetIo", value: "native", reason: addon.reason },
+        );
+      }
+      fallback = addon.reason;
+    }
+  }
+  return { handle: PcapInjectHandle.open(name, options.bufferTimeoutMs), fallback };
+}
+
+type SocketClass = new (options: { interface: string; qdiscBypass?: boolean }) => NativeInjectSocket;
+
+/** The addon's socket class or why it cannot be had, and the mode SLUICE_PACKET_IO asks for. */
+type PacketIoStatus = { mode: PacketIoMode } & (
+  | { socket: SocketClass; reason: null }
+  | { socket: null; reason: string }
+);
+
+let packetIo: Promise<PacketIoStatus> | null = null;
+
+/** Loads @sluice/packet-io (an optional dependency: it may be missing) and its addon, once. */
+function loadPacketIo(): Promise<PacketIoStatus> {
+  packetIo ??= import("@sluice/packet-io").then(
+    (module): PacketIoStatus => {
+      const mode = module.packetIoMode();
+      const status = module.loadAddon();
+      return status.addon
+        ? { mode, socket: status.addon.InjectSocket, reason: null }
+        : { mode, socket: null, reason: status.reason };
+    },
+    (error: unknown): PacketIoStatus => ({
+      mode: "auto",
+      socket: null,
+      reason: `@sluice/packet-io is not installed (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
+    }),
+  );
+  return packetIo;
+}
+
+/** ARPHRD_ types the addon's socket takes frames of, and the LINKTYPE_ of those frames. */
+function linkTypeOfArphrd(type: number): number {
+  // Ethernet and loopback take Ethernet frames; IP tunnels, PPP and tun devices take bare IP packets.
+  if (type === 1 || type === 772) return LinkType.ETHERNET;
+  if ([512, 768, 769, 776, 778, 823, 65534].includes(type)) return LinkType.RAW;
+  return -1;
+}
+
+/** Fields of a failed send the loop needs to decide what to do. */
+export interface SendFault {
+  /** The kernel said the frame is too long for the interface (EMSGSIZE). */
+  tooBig: boolean;
+  /** errno name, when the addon had one. */
+  errno: string | null;
+  message: string;
+}
+
+/** What a send's error says (the addon's carry a reason and an errno; node_pcap's only a message). */
+export function sendFault(error: unknown): SendFault {
+  const message = error instanceof Error ? error.message : String(error);
+  const native = error as { reason?: unknown; errno?: unknown };
+  return {
+    tooBig: native.reason === "frame-too-big",
+    errno: typeof native.errno === "string" ? native.errno : null,
+    message,
+  };
+}
+
+/** The packet-io addon's AF_PACKET socket: a whole run of a batch per call. */
+class NativeInjectHandle implements InjectHandle {
+  readonly kind = "native";
+  private readonly one = new Uint32Array(2);
+
+  private constructor(
+    private readonly socket: NativeInjectSocket,
+    readonly linkType: number,
+  ) {
+    this.send = socket.send.bind(socket);
+    this.sendAsync = socket.sendAsync.bind(socket);
+    this.sendPaced = socket.sendPaced.bind(socket);
+  }
+
+  static open(socket: SocketClass, name: string, state: InterfaceState, qdiscBypass: boolean): InjectHandle {
+    try {
+      return new NativeInjectHandle(
+        new socket({ interface: name, qdiscBypass }),
+        linkTypeOfArphrd(state.type),
+      );
+    } catch (error) {
+      throw nativeOpenError(name, error);
+    }
+  }
+
+  // The addon's own methods, bound once: a paced send allocates nothing per call.
+  readonly send: NativeInjectSocket["send"];
+  readonly sendAsync: NativeInjectSocket["sendAsync"];
+  readonly sendPaced: NativeInjectSocket["sendPaced"];
+
+  inject(frame: Uint8Array): void {
+    this.one[1] = frame.length;
+    if (this.socket.send(frame, this.one, 0, 1) !== 1) throw new Error("the interface's queue stayed full");
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+function nativeOpenError(name: string, error: unknown): ReplayError {
+  const { reason, errno, message } = error as { reason?: string; errno?: string; message?: string };
+  const detail = { interface: name, errno: errno ?? null };
+  if (reason === "permission-denied") {
+    return new ReplayError("permission-denied", `injecting on "${name}": ${message}`, detail);
+  }
+  if (reason === "no-such-interface" || reason === "interface-down") {
+    return new ReplayError(reason, message ?? `interface "${name}": ${reason}`, detail);
+  }
+  return new ReplayError("inject-failed", `cannot open "${name}" for injecting: ${message}`, detail, {
+    cause: error,
+  });
+}
+
+/** Largest frame a node_pcap handle takes through its scratch copy (the decoder's record limit, plus room). */
 const MAX_FRAME = 256 * 1024 + 64;
 
-/** An open inject handle on one interface. */
-export class InjectHandle {
+/**
+ * A libpcap handle of node_pcap's, used only to inject. node_pcap's open_live also captures: a filter
+ * that matches nothing and never polling keep the capture side silent, so no JS runs per packet. The
+ * handle cannot be closed (session.close() only breaks a capture loop): the inject child exits to close
+ * it, and in process it lives as long as the process.
+ */
+class PcapInjectHandle implements InjectHandle {
+  readonly kind = "pcap";
   private readonly scratch = Buffer.allocUnsafe(MAX_FRAME);
   // One view of `scratch` per frame length, made once: sending allocates nothing per frame, so the
   // garbage collector has no reason to pause between paced sends.
@@ -52,12 +243,7 @@ export class InjectHandle {
     readonly linkType: number,
   ) {}
 
-  /** Opens `name` for injecting; throws ReplayError with the reason libpcap's words point to. */
   static open(name: string, bufferTimeoutMs: number): InjectHandle {
-    const state = interfaceState(name);
-    if (!state.exists) {
-      throw new ReplayError("no-such-interface", `interface "${name}" does not exist`, { interface: name });
-    }
     const session = new (pcapBinding().PcapSession)();
     let linkTypeName: string;
     try {
@@ -74,18 +260,29 @@ export class InjectHandle {
         false,
       );
     } catch (error) {
-      throw openError(name, error);
+      throw pcapOpenError(name, error);
     }
-    return new InjectHandle(session, pcapLinkType(linkTypeName) ?? -1);
+    return new PcapInjectHandle(session, pcapLinkType(linkTypeName) ?? -1);
   }
 
-  /** Sends one frame; throws when libpcap's inject fails (node_pcap gives no errno). */
+  send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number {
+    for (let i = first; i < first + count; i++) {
+      try {
+        this.injectRange(bytes, positions[2 * i]!, positions[2 * i + 1]!);
+      } catch (error) {
+        if (i > first) return i - first;
+        throw error;
+      }
+    }
+    return count;
+  }
+
   inject(frame: Uint8Array): void {
     this.session.inject(frame);
   }
 
   /** Sends the frame at `buf[start, start + length)` through a reused view (see `views`). */
-  injectRange(buf: Uint8Array, start: number, length: number): void {
+  private injectRange(buf: Uint8Array, start: number, length: number): void {
     let view = this.views[length];
     if (view === undefined) {
       view = this.scratch.subarray(0, length);
@@ -94,9 +291,11 @@ export class InjectHandle {
     copyBytes(buf, this.scratch, 0, start, length);
     this.session.inject(view);
   }
+
+  close(): void {}
 }
 
-function openError(name: string, error: unknown): ReplayError {
+function pcapOpenError(name: string, error: unknown): ReplayError {
   const libpcap = error instanceof Error ? error.message : String(error);
   if (/not permitted|permission/i.test(libpcap)) {
     return new ReplayError(

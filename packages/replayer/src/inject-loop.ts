@@ -1,22 +1,27 @@
-// The inject loop: one libpcap handle on one interface. It is told which files to replay, reads them
+// The inject loop: one inject handle on one interface. It is told which files to replay, reads them
 // itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
-// send time. It runs in the inject child (inject-child.ts), or in the caller's process for a one-shot
-// replay (InjectOutput.open with inProcess).
+// send time. With the packet-io addon: at topspeed a whole chunk's records per call, on a pool thread
+// while the next chunk is decoded; paced, the addon spins to each send time and sends what is due in one
+// call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
+// caller's process for a one-shot replay (InjectOutput.open with inProcess).
 import { performance } from "node:perf_hooks";
-import { BatchBuilder, endFrame, recycle } from "./batch-builder.js";
 import {
-  BATCH_HEADER,
+  BATCH_RECORDS,
+  type Batch,
+  BatchBuilder,
+  fileEnd,
+  type QueueItem,
+  recycle,
+} from "./batch-builder.js";
+import {
   type ChildMessage,
   type ErrorJson,
+  FLAG_BORROWED,
   FLAG_FIRST_OF_FILE,
-  FRAME_BATCH,
-  FRAME_END,
-  FRAME_PREFIX,
   type InjectChildConfig,
   type ParentMessage,
-  RECORD_HEADER,
 } from "./child-protocol.js";
-import { type InjectHandle, type InterfaceState, interfaceState } from "./inject-handle.js";
+import { type InjectHandle, type InterfaceState, interfaceState, sendFault } from "./inject-handle.js";
 import { LinkConverter, parseMac } from "./link-convert.js";
 import {
   type FeedContext,
@@ -26,7 +31,7 @@ import {
   type RecordTarget,
 } from "./record-feed.js";
 import { Timeline } from "./timeline.js";
-import { SendLatency, Spinner, TimingRecorder } from "./timing.js";
+import { COLD_AFTER_NS, SendLatency, Spinner, TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
 const TIMER_SLEEP_NS = 4_000_000;
@@ -44,12 +49,30 @@ const YIELD_ROOM_NS = 2_000_000;
 const YIELD_AT_LEAST_NS = 50_000_000;
 /** Batches read ahead of the one being sent. */
 const READ_AHEAD = 2;
+/**
+ * Paced, a read step is one 128 KiB chunk (decoding it takes a few hundred µs), made into a batch of its
+ * own, and is taken while the next send is at least this far away: a step that ran to a full 256 KiB
+ * batch took 0.5-1.5 ms and, begun with 2 ms of room on a busy machine, made sends after it late.
+ */
+const READ_ROOM_NS = 1_000_000;
 /** Progress goes to the parent at most this often. */
 const PROGRESS_EVERY_MS = 100;
-/** 802.1Q and 802.1ad tags: a tagged frame may be 4 bytes longer. */
-const isVlanTpid = (tpid: number): boolean => tpid === 0x8100 || tpid === 0x88a8;
-/** Topspeed records sent straight from the reader between two yields to the event loop. */
+/**
+ * An 802.1Q tag: the kernel takes such a frame 4 bytes over MTU plus header. Only 0x8100: it refuses an
+ * 802.1ad (0x88a8) frame of that size with EMSGSIZE (packet_extra_vlan_len_allowed, measured on 6.18).
+ */
+const VLAN_TPID = 0x8100;
+/** Topspeed with node_pcap: records sent straight from the reader between two yields to the event loop. */
 const DIRECT_YIELD_EVERY = 256;
+/** Paced with the addon: a sendPaced call returns to the loop at least this often (IPC, progress), */
+const NATIVE_PACED_BUDGET_NS = 10_000_000;
+/**
+ * and with timer "spin" it waits for a send time this far away in C, yielding the CPU to whatever else is
+ * runnable until the last 100 µs, as tcpreplay's timer does; a longer wait is spun in JavaScript slices.
+ */
+const NATIVE_SPIN_WAIT_NS = 10_000_000;
+/** The interface's queue stayed full through a send call's own waiting: try again after this long. */
+const BUSY_RETRY_MS = 1;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const nowNs = (): number => performance.now() * 1e6;
@@ -82,19 +105,22 @@ interface Job {
   builder: BatchBuilder;
 }
 
+/** A frame length as the interface's limits see it: MTU plus link header, plus 4 for an 802.1Q tag. */
+type FrameLimit = (buf: Uint8Array, start: number, length: number) => number;
+
 /** Replays files through one open handle; reports progress and outcomes through `post`. */
 export class InjectLoop {
   private readonly files = new Map<number, FileState>();
   private readonly jobs: Job[] = [];
-  private readonly queue: Buffer[] = [];
-  private readonly pool: Buffer[] = [];
+  private readonly queue: QueueItem[] = [];
+  private readonly pool: Batch[] = [];
   private readonly context: FeedContext;
   private readonly target: Omit<RecordTarget, "add">;
+  private readonly frameLimit: FrameLimit;
   private converter: LinkConverter | null = null;
   private anchor: number | null = null;
   // Where the loop stands inside queue[0].
   private index = 0;
-  private offset = 0;
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
   private reading = false;
@@ -109,6 +135,17 @@ export class InjectLoop {
   /** Paced only: its calibration takes a few milliseconds, which a topspeed replay need not wait. */
   private readonly spinner: Spinner | null;
   private readonly latency = new SendLatency();
+  /** Topspeed with the addon: batches go out with sendAsync while the next chunk is decoded. */
+  private readonly overlapped: boolean;
+  /** A sendAsync is in flight: the loop waits for its callback. */
+  private inFlight = false;
+  /** Paced with the addon: the last stretch before each send is spun in C (sendPaced). */
+  private readonly pacedNative: boolean;
+  /** sendPaced's clock fields and per-record times (see NativeInjectSocket.sendPaced). */
+  private readonly clock = new Float64Array(6);
+  private readonly times = new Float64Array(3 * BATCH_RECORDS);
+  /** CLOCK_MONOTONIC (the addon's clock) minus nowNs(). */
+  private readonly clockOffset = Number(process.hrtime.bigint()) - nowNs();
 
   constructor(
     private readonly handle: InjectHandle,
@@ -117,6 +154,8 @@ export class InjectLoop {
     private readonly post: (message: ChildMessage) => void,
   ) {
     this.paced = config.speed.kind !== "topspeed";
+    this.overlapped = !this.paced && handle.sendAsync !== undefined;
+    this.pacedNative = this.paced && handle.sendPaced !== undefined;
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
     const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
@@ -130,14 +169,12 @@ export class InjectLoop {
     };
     const headerLength = state.ethernet ? 14 : 0;
     this.mtu = state.mtu;
-    this.target = {
-      linkType: () => handle.linkType,
-      frameLimit: (buf, start, length) => {
-        const tagged =
-          headerLength === 14 && length >= 14 && isVlanTpid((buf[start + 12]! << 8) | buf[start + 13]!);
-        return this.mtu + headerLength + (tagged ? 4 : 0);
-      },
+    this.frameLimit = (buf, start, length) => {
+      const tagged =
+        headerLength === 14 && length >= 14 && ((buf[start + 12]! << 8) | buf[start + 13]!) === VLAN_TPID;
+      return this.mtu + headerLength + (tagged ? 4 : 0);
     };
+    this.target = { linkType: () => handle.linkType, frameLimit: this.frameLimit };
   }
 
   /** Starts reading a file; its records queue behind those of earlier files. */
@@ -146,19 +183,23 @@ export class InjectLoop {
     if (now.exists) this.mtu = now.mtu;
     const builder = new BatchBuilder(seq, this.pool);
     const state = this.file(seq);
-    // Topspeed sends records straight from the decoder while nothing is queued: no copy into a batch.
-    // A failed inject falls back to the batch path, which retries with backoff; order is kept.
-    const direct = this.config.speed.kind === "topspeed";
+    // Topspeed with node_pcap sends records straight from the decoder while nothing is queued, without
+    // copying them into a batch; a failed inject falls back to the batch path, which retries with
+    // backoff, order kept. Topspeed with the addon borrows them instead: each chunk is read into a buffer
+    // of its own, and its records become a run sent from there (sendAsync, see pump) while the next
+    // chunk is decoded.
+    const direct = this.config.speed.kind === "topspeed" && this.handle.kind === "pcap";
     let sent = 0;
     const target: RecordTarget = {
       ...this.target,
       add: (buf, start, length, sendAt, flags) => {
+        if (this.overlapped && (flags & FLAG_BORROWED) !== 0) return builder.borrow(buf, start, length);
         if (direct && !builder.pending && this.queue.length === 0 && this.jobs[0]?.seq === seq) {
           // Dropped; returning true ends the read step, so the reader sees the file is done with.
           if (state.cancelled || state.error) return true;
           try {
-            // A fresh view, not injectRange's copy: measured 6% faster here, and topspeed has no send
-            // times for a garbage-collector pause to spoil.
+            // A fresh view, not a copy into a scratch buffer: measured 6% faster here, and topspeed
+            // has no send times for a garbage-collector pause to spoil.
             this.handle.inject(new Uint8Array(buf.buffer, buf.byteOffset + start, length));
             // The clock is read once per read step (see readAhead), not per record.
             state.firstSendMs ??= performance.now();
@@ -172,8 +213,10 @@ export class InjectLoop {
         }
         return builder.add(buf, start, length, sendAt, flags);
       },
+      // One run per chunk at topspeed, one batch per chunk when paced: into the queue as soon as decoded.
+      flush: () => (this.overlapped ? builder.sealRun() : this.paced && builder.seal()),
     };
-    const feeder = new FileFeeder(this.context, target, path);
+    const feeder = new FileFeeder(this.context, target, path, this.overlapped);
     state.counts = feeder.feed.counts;
     this.jobs.push({ seq, feeder, builder });
     this.pump();
@@ -232,7 +275,8 @@ export class InjectLoop {
     const state = this.file(job.seq);
     const sentBefore = state.packets;
     // A stopped or failed file is read no further.
-    const step = state.cancelled || state.error ? job.feeder.close() : job.feeder.next();
+    const step =
+      state.cancelled || state.error ? job.feeder.close() : job.feeder.next(this.paced ? 1 : undefined);
     // next() turns a read error into feeder.error itself; close() failing (closing the file) ends the read.
     step
       .catch((error: unknown) => {
@@ -246,10 +290,10 @@ export class InjectLoop {
           job.builder.seal();
           if (job.feeder.error) state.readError = job.feeder.error.toJSON();
         }
-        if (!state.cancelled) for (const frame of job.builder.take()) this.queue.push(frame);
+        if (!state.cancelled) for (const batch of job.builder.take()) this.queue.push(batch);
         if (job.feeder.done) {
           this.jobs.shift();
-          this.queue.push(endFrame(job.seq));
+          this.queue.push(fileEnd(job.seq));
         }
         this.progress(job.seq, state);
         this.yieldThenPump();
@@ -265,123 +309,273 @@ export class InjectLoop {
   }
 
   pump(): void {
-    if (this.timer || this.scheduled) return;
+    if (this.timer || this.scheduled || this.inFlight) return;
     this.lastYield = nowNs();
     for (;;) {
-      const frame = this.queue[0];
+      const item = this.queue[0];
       // Reading decodes a whole batch (most of a millisecond): at topspeed between batches; when
       // paced, only while a send time is far enough away (see sendBatch), or when nothing is left.
-      if (!frame || (!this.paced && this.queue.length <= READ_AHEAD && this.offset === 0)) {
-        if (this.readAhead() && !frame) return;
+      if (!item || (!this.paced && this.queue.length <= READ_AHEAD && this.index === 0)) {
+        if (this.readAhead() && !item) return;
       }
-      if (!frame) return;
-      const kind = frame[4];
-      const seq = frame.readUInt32LE(FRAME_PREFIX);
-      if (kind === FRAME_END) {
+      if (!item) return;
+      if (item.kind === "end") {
         this.queue.shift();
-        this.finish(seq);
+        this.finish(item.seq);
         this.yieldThenPump();
         return;
       }
-      if (kind !== FRAME_BATCH) throw new Error(`unknown frame kind ${kind}`);
-      if (this.offset === 0) {
-        this.index = 0;
-        this.offset = FRAME_PREFIX + BATCH_HEADER;
-        this.waited = false;
-      }
-      if (!this.sendBatch(frame, seq)) return;
+      if (this.index === 0) this.waited = false;
+      if (this.overlapped) {
+        const state = this.file(item.seq);
+        if (this.index < item.count && !state.cancelled && !state.error) {
+          this.sendOverlapped(item, state);
+          return;
+        }
+      } else if (!this.sendBatch(item)) return;
       this.queue.shift();
-      recycle(frame, this.pool);
-      this.offset = 0;
+      recycle(item, this.pool);
+      this.index = 0;
       // Paced, the loop goes straight on to the next batch: it yields (and reports progress) only
       // where a send time leaves room for it.
       if (this.paced) continue;
-      this.progress(seq, this.file(seq));
+      this.progress(item.seq, this.file(item.seq));
       this.yieldThenPump();
       return;
     }
   }
 
   /** Sends the batch's records from the cursor on; false when it stopped to wait (timer set). */
-  private sendBatch(frame: Buffer, seq: number): boolean {
-    const count = frame.readUInt32LE(FRAME_PREFIX + 4);
-    const state = this.file(seq);
+  private sendBatch(batch: Batch): boolean {
+    const state = this.file(batch.seq);
+    const { count, sendAt: sendAts, positions } = batch;
     while (this.index < count) {
       if (state.cancelled || state.error) return true;
-      const sendAt = frame.readDoubleLE(this.offset);
-      const length = frame.readUInt32LE(this.offset + 8);
-      const flags = frame.readUInt32LE(this.offset + 12);
-      const start = this.offset + RECORD_HEADER;
+      const sendAt = sendAts[this.index]!;
+      // Topspeed: the rest of the batch in one call. Paced: the record at the cursor, and with it every
+      // later one that is already due by the time it goes.
+      let run = count - this.index;
       let target = Number.NaN;
-      if (!Number.isNaN(sendAt) && this.attempt === 0) {
-        const now = nowNs();
-        // A file's first record may start the clock anew when it is already late (the file came after
-        // its gap had passed, or the timeline was reset after a stopped or failed file: its first send
-        // time is then 0); decided once per record, not again after waiting for it.
-        const late = this.anchor !== null && this.anchor + sendAt < now;
-        const fresh = !this.waited;
-        this.waited = true;
-        if (this.anchor === null || (fresh && (flags & FLAG_FIRST_OF_FILE) !== 0 && late)) {
-          this.anchor = now - sendAt;
+      if (!Number.isNaN(sendAt)) {
+        run = 1;
+        if (this.attempt === 0) {
+          target = this.waitFor(batch, sendAt, state);
+          if (Number.isNaN(target)) return false;
+          if (this.pacedNative) {
+            if (!this.sendPaced(batch, state, target)) return false;
+            continue;
+          }
         }
-        // A send after a quiet spell takes longer to reach the wire: it starts that much earlier.
-        target = this.anchor + sendAt;
-        target -= this.latency.lead(target);
-        const wait = target - now;
-        if (!this.spinning && wait > TIMER_SLEEP_NS) {
-          this.progress(seq, state);
-          this.readAhead();
-          this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
-          return false;
-        }
-        // Reading the next batch and yielding (IPC) take up to a millisecond: done while there is room
-        // before the send time, or when it has been too long.
-        if (wait > YIELD_ROOM_NS && this.readAhead()) return false;
-        const sinceYield = now - this.lastYield;
-        if (this.spinning && wait > YIELD_ROOM_NS) {
-          // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.
-          this.spinner!.until(now + SPIN_SLICE_NS);
-          this.progress(seq, state);
-          this.yieldThenPump();
-          return false;
-        }
-        if ((wait > YIELD_ROOM_NS && sinceYield > YIELD_EVERY_NS) || sinceYield > YIELD_AT_LEAST_NS) {
-          this.progress(seq, state);
-          if (!this.readAhead()) this.yieldThenPump();
-          return false;
-        }
-        if (!this.spinning) {
-          // From the clock as it is now: the checks above may have taken a while (a GC pause, say).
-          const left = target - nowNs();
-          if (left > SPIN_NS) Atomics.wait(sleeper, 0, 0, (left - SPIN_NS) / 1e6);
-        }
-        this.spinner!.until(target);
       }
       const sentAt = nowNs();
-      try {
-        this.handle.injectRange(frame, start, length);
-      } catch (error) {
-        if (!this.retry(state, error)) return false;
-        this.advance(start + length);
-        continue;
+      if (!Number.isNaN(target)) {
+        // Due: scheduled at or before now (the clock after the wait, not the led target).
+        const due = sentAt - this.anchor!;
+        while (this.index + run < count && sendAts[this.index + run]! <= due) run++;
       }
-      if (this.paced) this.latency.record(sentAt, nowNs());
-      if (!Number.isNaN(target)) state.timing.add((sentAt - target) / 1000);
-      const sentMs = sentAt / 1e6;
-      state.firstSendMs ??= sentMs;
-      state.lastSendMs = sentMs;
-      state.packets++;
-      state.bytes += length;
-      this.attempt = 0;
-      this.advance(start + length);
+      let sent: number;
+      try {
+        sent = this.handle.send(batch.bytes, positions, this.index, run);
+      } catch (error) {
+        if (this.refused(batch, state, error)) continue;
+        return false;
+      }
+      if (sent === 0) {
+        // The interface's queue stayed full through the call's own waiting: let IPC in, then go on.
+        this.later(BUSY_RETRY_MS);
+        return false;
+      }
+      const endedAt = nowNs();
+      if (this.paced) this.latency.record(sentAt, endedAt, sent);
+      // The first of a run is measured against its (possibly led) target, the rest against their own.
+      if (!Number.isNaN(target)) {
+        for (let i = this.index; i < this.index + sent; i++) {
+          state.timing.add((sentAt - (i === this.index ? target : this.anchor! + sendAts[i]!)) / 1000);
+        }
+      }
+      this.book(batch, state, sent, sentAt / 1e6, endedAt / 1e6);
     }
     return true;
   }
 
-  private advance(next: number): void {
+  /** Books `sent` records from the cursor on as gone out between `firstMs` and `lastMs`; moves past them. */
+  private book(batch: Batch, state: FileState, sent: number, firstMs: number, lastMs: number): void {
+    let bytes = 0;
+    for (let i = this.index; i < this.index + sent; i++) bytes += batch.positions[2 * i + 1]!;
+    state.firstSendMs ??= firstMs;
+    state.lastSendMs = lastMs;
+    state.packets += sent;
+    state.bytes += bytes;
+    this.attempt = 0;
+    this.advance(sent);
+  }
+
+  /**
+   * A send of the record at the cursor threw: true to go on from the cursor (an oversize record skipped
+   * or cut, or the record given up on after its retries), false when a retry was scheduled.
+   */
+  private refused(batch: Batch, state: FileState, error: unknown): boolean {
+    if (this.oversize(batch, error)) return true;
+    if (!this.retry(state, error)) return false;
+    this.advance(1);
+    return true;
+  }
+
+  /**
+   * Topspeed with the addon: sends the rest of the batch on a pool thread, reads ahead meanwhile (the
+   * decoder runs while the kernel sends), and pumps again from the callback.
+   */
+  private sendOverlapped(batch: Batch, state: FileState): void {
+    const first = this.index;
+    const startedAt = performance.now();
+    this.inFlight = true;
+    const done = (error: unknown, sent: number): void => {
+      this.inFlight = false;
+      if (error !== null) {
+        this.refused(batch, state, error);
+      } else if (sent === 0) {
+        // The interface's queue stayed full through the call's own waiting: let IPC in, then go on.
+        this.later(BUSY_RETRY_MS);
+      } else {
+        this.book(batch, state, sent, startedAt, performance.now());
+      }
+      this.pump();
+    };
+    try {
+      this.handle.sendAsync!(batch.bytes, batch.positions, first, batch.count - first, done);
+    } catch (error) {
+      done(error, 0);
+      return;
+    }
+    this.readAhead();
+  }
+
+  /**
+   * Waits until the record at the cursor is due and returns its target (ns), or NaN when the loop
+   * stopped to wait (a timer, a yield or a read step will pump again).
+   */
+  private waitFor(batch: Batch, sendAt: number, state: FileState): number {
+    const now = nowNs();
+    // A file's first record may start the clock anew when it is already late (the file came after
+    // its gap had passed, or the timeline was reset after a stopped or failed file: its first send
+    // time is then 0); decided once per record, not again after waiting for it.
+    const late = this.anchor !== null && this.anchor + sendAt < now;
+    const fresh = !this.waited;
+    this.waited = true;
+    if (this.anchor === null || (fresh && (batch.flags[this.index]! & FLAG_FIRST_OF_FILE) !== 0 && late)) {
+      this.anchor = now - sendAt;
+    }
+    // A send after a quiet spell takes longer to reach the wire: it starts that much earlier.
+    let target = this.anchor + sendAt;
+    target -= this.latency.lead(target);
+    const wait = target - now;
+    const seq = batch.seq;
+    if (!this.spinning && wait > TIMER_SLEEP_NS) {
+      this.progress(seq, state);
+      this.readAhead();
+      this.later(Math.floor((wait - TIMER_MARGIN_NS) / 1e6));
+      return Number.NaN;
+    }
+    // Reading the next chunk and yielding (IPC) take up to a millisecond: done while there is room
+    // before the send time, or when it has been too long.
+    if (wait > READ_ROOM_NS && this.readAhead()) return Number.NaN;
+    const sinceYield = now - this.lastYield;
+    if (this.spinning && wait > (this.pacedNative ? NATIVE_SPIN_WAIT_NS : YIELD_ROOM_NS)) {
+      // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.
+      this.spinner!.until(now + SPIN_SLICE_NS);
+      this.progress(seq, state);
+      this.yieldThenPump();
+      return Number.NaN;
+    }
+    if ((wait > YIELD_ROOM_NS && sinceYield > YIELD_EVERY_NS) || sinceYield > YIELD_AT_LEAST_NS) {
+      this.progress(seq, state);
+      if (!this.readAhead()) this.yieldThenPump();
+      return Number.NaN;
+    }
+    if (!this.spinning) {
+      // From the clock as it is now: the checks above may have taken a while (a GC pause, say).
+      const left = target - nowNs();
+      if (left > SPIN_NS) Atomics.wait(sleeper, 0, 0, (left - SPIN_NS) / 1e6);
+    }
+    // With the addon, sendPaced spins the rest of the way in C.
+    if (!this.pacedNative) this.spinner!.until(target);
+    return target;
+  }
+
+  /**
+   * Paced with the addon: hands the record at the cursor (due at `target`, lead included) and the ones
+   * after it to sendPaced, which spins to each one's time and sends it, as long as the next is near;
+   * then books what went. False when the loop stopped to wait (a full queue, a retry).
+   */
+  private sendPaced(batch: Batch, state: FileState, target: number): boolean {
+    const first = this.index;
+    const { clock, times, clockOffset: offset } = this;
+    const due = this.anchor! + batch.sendAt[first]!;
+    clock[0] = this.anchor! + offset;
+    clock[1] = due - target;
+    clock[2] = this.latency.leadAfter(COLD_AFTER_NS);
+    clock[3] = this.spinning ? NATIVE_SPIN_WAIT_NS : SPIN_NS;
+    clock[4] = nowNs() + offset + NATIVE_PACED_BUDGET_NS;
+    clock[5] = this.latency.lastEndNs + offset;
+    let sent: number;
+    try {
+      sent = this.handle.sendPaced!(
+        batch.bytes,
+        batch.positions,
+        first,
+        batch.count - first,
+        batch.sendAt,
+        times,
+        clock,
+      );
+    } catch (error) {
+      return this.refused(batch, state, error);
+    }
+    if (sent === 0) {
+      this.later(BUSY_RETRY_MS);
+      return false;
+    }
+    for (let k = first; k < first + sent; ) {
+      // One send call per run of records that went together.
+      const started = times[3 * k + 1]!;
+      let end = k + 1;
+      while (end < first + sent && times[3 * end + 1] === started) end++;
+      this.latency.record(started - offset, times[3 * k + 2]! - offset, end - k);
+      for (let i = k; i < end; i++) state.timing.add((started - times[3 * i]!) / 1000);
+      k = end;
+    }
+    const firstMs = (times[3 * first + 1]! - offset) / 1e6;
+    this.book(batch, state, sent, firstMs, (times[3 * (first + sent - 1) + 2]! - offset) / 1e6);
+    return true;
+  }
+
+  /**
+   * A record the interface refused as too long (EMSGSIZE from the addon, or node_pcap's failure on a
+   * frame over the MTU as it is now: the MTU changed since the file was read) goes the way of every
+   * oversize record: skipped, or cut to the limit and sent again. False for any other error.
+   */
+  private oversize(batch: Batch, error: unknown): boolean {
+    const start = batch.positions[2 * this.index]!;
+    const length = batch.positions[2 * this.index + 1]!;
+    const now = interfaceState(this.config.interface);
+    if (now.exists) this.mtu = now.mtu;
+    const limit = this.frameLimit(batch.bytes, start, length);
+    if (!sendFault(error).tooBig && length <= limit) return false;
+    const counts = this.file(batch.seq).counts;
+    if (this.context.truncate && limit < length) {
+      batch.positions[2 * this.index + 1] = limit;
+      counts.truncated++;
+    } else {
+      counts.skipped.oversize++;
+      this.advance(1);
+    }
+    this.attempt = 0;
+    return true;
+  }
+
+  private advance(records: number): void {
     this.waited = false;
-    this.offset = next;
-    this.index++;
+    this.index += records;
   }
 
   /** Schedules another attempt (false) or gives the record and the file up (true). */
@@ -396,8 +590,14 @@ export class InjectLoop {
     state.failed++;
     const name = this.config.interface;
     const ifState = interfaceState(name);
-    const libpcap = error instanceof Error ? error.message : String(error);
-    const detail = { interface: name, operstate: ifState.operstate, attempts: attempts + 1, libpcap };
+    const fault = sendFault(error);
+    const detail = {
+      interface: name,
+      operstate: ifState.operstate,
+      attempts: attempts + 1,
+      packetIo: this.handle.kind,
+      ...(fault.errno ? { errno: fault.errno, error: fault.message } : { libpcap: fault.message }),
+    };
     state.error = !ifState.exists
       ? { reason: "interface-down", message: `interface "${name}" disappeared while injecting`, detail }
       : !ifState.up
@@ -408,7 +608,7 @@ export class InjectLoop {
           }
         : {
             reason: "inject-failed",
-            message: `inject on "${name}" failed ${attempts + 1} times: ${libpcap}`,
+            message: `inject on "${name}" failed ${attempts + 1} times: ${fault.message}`,
             detail,
           };
     return true;

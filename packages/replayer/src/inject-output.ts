@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import type { ChildMessage, InjectChildConfig, ParentMessage } from "./child-protocol.js";
 import { injectChildPath } from "./child-script.js";
 import { ReplayError } from "./errors.js";
-import { InjectHandle, interfaceState } from "./inject-handle.js";
+import { interfaceState, openInjectHandle, type PacketIoKind } from "./inject-handle.js";
 import { InjectLoop } from "./inject-loop.js";
 import type { FileOutcome, Output } from "./output.js";
 
@@ -25,7 +25,13 @@ interface PendingFile {
 }
 
 /** What the inject child is started with, beyond its own defaults. */
-export type InjectOutputOptions = Omit<InjectChildConfig, "bufferTimeoutMs" | "timingSamples"> & {
+export type InjectOutputOptions = Omit<
+  InjectChildConfig,
+  "bufferTimeoutMs" | "timingSamples" | "packetIo" | "qdiscBypass"
+> & {
+  /** Default: SLUICE_PACKET_IO as the loop's process sees it, else "auto". */
+  packetIo?: "auto" | "native" | "pcap";
+  qdiscBypass?: boolean;
   netns?: string;
   /**
    * Runs the loop in this process instead of a child: no second Node process to start (about 0.1 s),
@@ -39,8 +45,14 @@ const TIMING_SAMPLES = 1_000_000;
 
 /** The loop's settings: the output's options and the loop's own defaults, in the child or in process. */
 function loopConfig(options: InjectOutputOptions): InjectChildConfig {
-  const { netns: _netns, inProcess: _inProcess, ...rest } = options;
-  return { ...rest, bufferTimeoutMs: 1000, timingSamples: TIMING_SAMPLES };
+  const { netns: _netns, inProcess: _inProcess, packetIo, qdiscBypass, ...rest } = options;
+  return {
+    ...rest,
+    ...(packetIo === undefined ? {} : { packetIo }),
+    qdiscBypass: qdiscBypass ?? false,
+    bufferTimeoutMs: 1000,
+    timingSamples: TIMING_SAMPLES,
+  };
 }
 
 export class InjectOutput implements Output {
@@ -53,12 +65,16 @@ export class InjectOutput implements Output {
 
   private constructor(
     private readonly options: InjectOutputOptions,
-    /** What libpcap reported for the interface. */
+    /** LINKTYPE_ of the frames the interface takes. */
     readonly linkType: number,
+    /** What sends: the packet-io addon or node_pcap. */
+    readonly packetIo: PacketIoKind,
+    /** Why node_pcap although the addon was allowed (it did not load); null otherwise. */
+    readonly fallback: string | null,
   ) {}
 
   /** Opens the interface in this process and runs the loop here (see `inProcess`). */
-  private static openInProcess(options: InjectOutputOptions): InjectOutput {
+  private static async openInProcess(options: InjectOutputOptions): Promise<InjectOutput> {
     if (options.netns !== undefined) {
       throw new ReplayError(
         "bad-option",
@@ -70,8 +86,8 @@ export class InjectOutput implements Output {
       );
     }
     const config = loopConfig(options);
-    const handle = InjectHandle.open(config.interface, config.bufferTimeoutMs);
-    const output = new InjectOutput(options, handle.linkType);
+    const { handle, fallback } = await openInjectHandle(config.interface, config);
+    const output = new InjectOutput(options, handle.linkType, handle.kind, fallback);
     // Both ways go through a microtask, as IPC would a moment later: the caller's callbacks (progress,
     // an abort that cancels) never run inside the loop's send code, nor the loop inside theirs.
     const loop = new InjectLoop(handle, interfaceState(config.interface), config, (message) =>
@@ -85,6 +101,8 @@ export class InjectOutput implements Output {
         const drained = output.drained();
         for (const seq of output.files.keys()) loop.cancel(seq);
         await drained;
+        // The addon's socket closes now; node_pcap's handle lives on until the process exits.
+        handle.close();
         output.onExit(0, null);
       },
     };
@@ -135,7 +153,7 @@ export class InjectOutput implements Output {
       child.on("message", onMessage);
       child.once("exit", onExit);
     });
-    const output = new InjectOutput(options, ready.linkType);
+    const output = new InjectOutput(options, ready.linkType, ready.packetIo, ready.fallback);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.on("message", (message: ChildMessage) => output.onMessage(message));
     child.once("exit", (code, signal) => output.onExit(code, signal));

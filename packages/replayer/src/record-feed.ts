@@ -7,10 +7,13 @@ import {
   PcapFormatError,
   readChunks,
 } from "@sluice/pcap-format";
-import { FLAG_FIRST_OF_FILE } from "./child-protocol.js";
+import { FLAG_BORROWED, FLAG_FIRST_OF_FILE } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { type FrameConverter, IDENTITY, type LinkConverter } from "./link-convert.js";
 import type { Timeline } from "./timeline.js";
+
+/** Chunk size when chunks are kept (see FileFeeder). */
+const KEPT_CHUNK_BYTES = 1024 * 1024;
 
 /** Takes records ready to go out; `add` returns true when a batch filled up. */
 export interface RecordTarget {
@@ -18,7 +21,10 @@ export interface RecordTarget {
   linkType(first: number): number;
   /** Largest frame the output takes for the frame at `buf[start, start + length)`. */
   frameLimit(buf: Uint8Array, start: number, length: number): number;
-  /** Adds the frame at `buf[start, start + length)` (copied before returning). */
+  /**
+   * Adds the frame at `buf[start, start + length)`: copied before returning, or, with FLAG_BORROWED in
+   * `flags`, at the latest by the next flush().
+   */
   add(
     buf: Uint8Array,
     start: number,
@@ -29,6 +35,11 @@ export interface RecordTarget {
     nanoseconds: number,
     originalLength: number,
   ): boolean;
+  /**
+   * The decoder is done with its buffer: borrowed frames must be sent or copied now (unless the feed
+   * was told its buffers are never reused). True when that completed a batch.
+   */
+  flush?(): boolean;
 }
 
 /** What a file's records came to before sending. */
@@ -58,6 +69,11 @@ export class RecordFeed implements DecoderSink {
     private readonly target: RecordTarget,
     private readonly path: string,
   ) {}
+
+  /** See RecordTarget.flush. */
+  flush(): void {
+    if (this.target.flush?.()) this.full = true;
+  }
 
   interface(info: InterfaceInfo): void {
     this.linkTypes[info.id] = info.linkType;
@@ -103,7 +119,7 @@ export class RecordFeed implements DecoderSink {
       this.counts.truncated++;
     }
     const sendAt = this.context.timeline.next(seconds, nanoseconds, length);
-    const flags = this.first ? FLAG_FIRST_OF_FILE : 0;
+    const flags = (this.first ? FLAG_FIRST_OF_FILE : 0) | (frame === buf ? FLAG_BORROWED : 0);
     this.first = false;
     const wireLength = originalLength - capturedLength + length;
     if (this.target.add(frame, start, length, sendAt, flags, seconds, nanoseconds, wireLength))
@@ -145,28 +161,40 @@ export class FileFeeder {
   done = false;
   error: ReplayError | null = null;
 
+  /**
+   * `keepChunks`: read every chunk into a buffer of its own, so records borrowed from it (see
+   * FLAG_BORROWED) stay valid after the next read; the chunks are then 1 MiB, so that a send call takes
+   * a thousand records or so and a record split between two chunks (decoded from a buffer of its own,
+   * so sent alone) comes rarely. Otherwise records are copied out while a chunk is decoded (the decoder
+   * copies partial ones itself), and one 128 KiB read buffer serves the whole file.
+   */
   constructor(
     context: FeedContext,
     target: RecordTarget,
     readonly path: string,
+    keepChunks = false,
   ) {
     this.feed = new RecordFeed(context, target, path);
     this.decoder = new CaptureDecoder(this.feed);
-    // Records are copied out while a chunk is decoded (the decoder copies partial ones itself), so one
-    // read buffer serves the whole file.
-    this.chunks = readChunks(path, { reuseBuffer: true });
+    this.chunks = readChunks(path, keepChunks ? { chunkSize: KEPT_CHUNK_BYTES } : { reuseBuffer: true });
   }
 
-  /** Decodes until a batch is full or the file ends. */
-  async next(): Promise<void> {
+  /** Decodes until a batch is full or the file ends, or `maxChunks` chunks were decoded. */
+  async next(maxChunks = Number.POSITIVE_INFINITY): Promise<void> {
+    let chunks = 0;
     try {
-      while (!this.done && !this.feed.full) {
+      while (!this.done && !this.feed.full && chunks++ < maxChunks) {
         const chunk = await this.chunks.next();
         if (chunk.done) {
           this.done = true;
           this.decoder.end();
         } else {
-          this.decoder.push(chunk.value);
+          try {
+            this.decoder.push(chunk.value);
+          } finally {
+            // The chunk's buffer is read into again next: what was borrowed from it goes now.
+            this.feed.flush();
+          }
         }
       }
     } catch (error) {

@@ -364,7 +364,8 @@ export class ReplayQueue extends EventEmitter<ReplayQueueEvents> {
     await this.closeOutput();
     let replayer: Replayer;
     try {
-      replayer = new Replayer(options);
+      // The packet-io fallback line (the addon not loading) goes to the queue's logger.
+      replayer = new Replayer({ ...options, logger: this.log });
       await replayer.start();
     } catch (error) {
       if (ReplayError.isInstance(error) && error.reason === "bad-option") throw error;
@@ -382,6 +383,7 @@ export class ReplayQueue extends EventEmitter<ReplayQueueEvents> {
     this.log.info("output-open", {
       output: options.output,
       speed: options.speed === undefined ? "original" : formatSpeed(options.speed),
+      packetIo: replayer.packetIo,
     });
     return replayer;
   }

@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { LinkType, type PacketRecord, PcapWriter, readCaptureSync } from "@sluice/pcap-format";
 import {
   type CaptureHandle,
@@ -67,11 +68,20 @@ async function peerCapture(name: string): Promise<CaptureHandle> {
   return lab.capture(join(dir, name), { on: "b", filter: strayFilter, precision: "nano" });
 }
 
+/** Both ways to inject: the packet-io addon and node_pcap. */
+const PATHS = ["native", "pcap"] as const;
+type PacketIo = (typeof PATHS)[number];
+
+/** The lab's sending end, injected by `packetIo` (default: the addon). */
+function output(
+  packetIo: PacketIo = "native",
+  extra: { qdiscBypass?: boolean } = {},
+): ReplayerOptions["output"] {
+  return { type: "interface", interface: lab.a.iface, netns: lab.a.netns, packetIo, ...extra };
+}
+
 function replayer(options: Partial<ReplayerOptions> = {}): Replayer {
-  return new Replayer({
-    output: { type: "interface", interface: lab.a.iface, netns: lab.a.netns },
-    ...options,
-  });
+  return new Replayer({ output: output(), ...options });
 }
 
 /**
@@ -100,6 +110,7 @@ async function replayAndCapture(
   const capture = await peerCapture(name);
   const r = replayer(options);
   await r.start();
+  const packetIoUsed = r.packetIo;
   const stats: FileReplayStats[] = [];
   try {
     for (const file of files) stats.push(await r.replayFile(file, onProgress ? { onProgress } : {}));
@@ -107,7 +118,7 @@ async function replayAndCapture(
     await r.stop();
   }
   await capture.stop();
-  return { stats, received: readFile(join(dir, name)), totals: r.stats() };
+  return { stats, received: readFile(join(dir, name)), totals: r.stats(), packetIoUsed };
 }
 
 describe.skipIf(reason !== null)("replaying into a veth pair", () => {
@@ -117,12 +128,7 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     await makeLabCapture(fixture, { bytes: 2e6 });
     fixtureRecords = readFile(fixture);
     lab = await createLab();
-    const macs: string[] = [];
-    for (const end of [lab.a, lab.b]) {
-      spawnSync("ip", ["netns", "exec", end.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-      macs.push((await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
-    }
-    strayFilter = macs.map((mac) => `not ether src ${mac}`).join(" and ");
+    strayFilter = await lab.quietFilter();
   });
 
   afterAll(async () => {
@@ -130,21 +136,28 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("delivers exactly the file's frames, byte-identical and in order, at topspeed", async () => {
-    const { stats, received } = await replayAndCapture("exact.pcap", [fixture], {
-      speed: { kind: "topspeed" },
-    });
-    expect(fixtureRecords.length).toBeGreaterThan(1000);
-    expect(stats[0]!.packetsSent).toBe(fixtureRecords.length);
-    expect(stats[0]!.skipped).toEqual({ oversize: 0, unsupported: 0 });
-    expect(received.length).toBe(fixtureRecords.length);
-    expect(hex(received)).toEqual(hex(fixtureRecords));
-    expect(stats[0]!.timingErrorUs).toBeNull();
-  });
+  it.each(PATHS)(
+    "delivers exactly the file's frames, byte-identical and in order, at topspeed (%s)",
+    async (packetIo) => {
+      const { stats, received, packetIoUsed } = await replayAndCapture(`exact-${packetIo}.pcap`, [fixture], {
+        speed: { kind: "topspeed" },
+        output: output(packetIo),
+      });
+      expect(packetIoUsed).toBe(packetIo);
+      expect(fixtureRecords.length).toBeGreaterThan(1000);
+      expect(stats[0]!.packetsSent).toBe(fixtureRecords.length);
+      expect(stats[0]!.skipped).toEqual({ oversize: 0, unsupported: 0 });
+      expect(received.length).toBe(fixtureRecords.length);
+      expect(hex(received)).toEqual(hex(fixtureRecords));
+      expect(stats[0]!.timingErrorUs).toBeNull();
+    },
+  );
 
-  it.each(["sleep", "spin"] as const)(
-    "keeps the captured gaps in original mode on an absolute clock (timer %s)",
-    async (timer) => {
+  it.each(
+    PATHS.flatMap((packetIo) => (["sleep", "spin"] as const).map((timer) => [timer, packetIo] as const)),
+  )(
+    "keeps the captured gaps in original mode on an absolute clock (timer %s, %s)",
+    async (timer, packetIo) => {
       // Gaps of 2-12 ms from a fixed pseudo-random sequence: about 1 s of traffic.
       let seed = 7;
       let at = 0;
@@ -154,11 +167,14 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
         return { data: frame(i), at };
       });
       const file = writeCapture(join(dir, "gaps.pcap"), frames);
-      const { stats, received } = await replayAndCapture(`gaps-peer-${timer}.pcap`, [file], { timer });
-      expect(received.length).toBe(frames.length);
+      const { stats, received } = await replayAndCapture(`gaps-peer-${timer}-${packetIo}.pcap`, [file], {
+        timer,
+        output: output(packetIo),
+      });
+      expect(hex(received)).toEqual(hex(readFile(file)));
       const errors = gapErrorsUs(readFile(file), received);
       console.log(
-        `timer ${timer}: original 1x gap error at the peer: p50 ${pct(errors, 0.5)} µs, p99 ${pct(errors, 0.99)} µs; replayer's own ${JSON.stringify(stats[0]!.timingErrorUs)}`,
+        `timer ${timer}, ${packetIo}: original 1x gap error at the peer: p50 ${pct(errors, 0.5)} µs, p99 ${pct(errors, 0.99)} µs; replayer's own ${JSON.stringify(stats[0]!.timingErrorUs)}`,
       );
       // How close to the captured gaps is the benchmark's question (bench/run.mjs, 1x): a loaded machine
       // sends late. Here only that the gaps were kept at all (topspeed would take a few ms for all 150).
@@ -182,39 +198,122 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     expect(spanMs(received)).toBeGreaterThan(PACED * (90 + 300 + 90 + 500 + 90));
   });
 
-  it("spaces records by packet rate and by bit rate", async () => {
+  it.each(PATHS)(
+    "halves the captured gaps at 2x, and sends records that share a time stamp together (%s)",
+    async (packetIo) => {
+      // 40 pairs of records 10 ms apart; each pair shares its time stamp (a batch of two when due).
+      const frames = Array.from({ length: 80 }, (_, i) => ({ data: frame(i), at: Math.floor(i / 2) * 0.01 }));
+      const file = writeCapture(join(dir, `double-${packetIo}.pcap`), frames);
+      const { received } = await replayAndCapture(`double-peer-${packetIo}.pcap`, [file], {
+        speed: { kind: "original", multiplier: 2 },
+        timer: "spin",
+        output: output(packetIo),
+      });
+      expect(hex(received)).toEqual(hex(readFile(file)));
+      const gapsMs = received.slice(1).map((r, i) => (seconds(r) - seconds(received[i]!)) * 1000);
+      const between = gapsMs.filter((_, i) => i % 2 === 1).sort((x, y) => x - y);
+      const within = gapsMs.filter((_, i) => i % 2 === 0).sort((x, y) => x - y);
+      // 10 ms at 2x is 5 ms (a median: one preempted send does not decide it); the pair's two go back to back.
+      expect(Math.abs(between[between.length >> 1]! - 5)).toBeLessThan(1);
+      expect(within[within.length >> 1]!).toBeLessThan(0.5);
+    },
+  );
+
+  it.each(PATHS)("spaces records by packet rate and by bit rate (%s)", async (packetIo) => {
     const file = writeCapture(
       join(dir, "rates.pcap"),
       Array.from({ length: 100 }, (_, i) => ({ data: frame(i, 1250), at: i * 0.000001 })),
     );
     // 100 records at 500 pps: 99 gaps of 2 ms.
-    const pps = await replayAndCapture("pps-peer.pcap", [file], { speed: { kind: "pps", pps: 500 } });
+    const pps = await replayAndCapture(`pps-peer-${packetIo}.pcap`, [file], {
+      speed: { kind: "pps", pps: 500 },
+      output: output(packetIo),
+    });
     expect(pps.received.length).toBe(100);
     expect(spanMs(pps.received)).toBeGreaterThan(PACED * 198);
     // 1250-byte frames at 10 Mbit/s: 1 ms each.
-    const mbps = await replayAndCapture("mbps-peer.pcap", [file], { speed: { kind: "mbps", mbps: 10 } });
+    const mbps = await replayAndCapture(`mbps-peer-${packetIo}.pcap`, [file], {
+      speed: { kind: "mbps", mbps: 10 },
+      output: output(packetIo),
+    });
     expect(mbps.received.length).toBe(100);
     expect(spanMs(mbps.received)).toBeGreaterThan(PACED * 99);
     expect(mbps.stats[0]!.timingErrorUs).not.toBeNull();
   });
 
   const oversizeFrames = () => {
+    // 802.1Q-tagged, a frame may be 4 bytes longer; an 802.1ad tag the kernel does not allow for.
     const tagged = frame(2, 1518, 0x8100);
-    return [frame(0, 1514), frame(1, 1515), tagged, frame(3, 1600), frame(4, 9000)].map((data, i) => ({
+    const qinq = frame(5, 1518, 0x88a8);
+    return [frame(0, 1514), frame(1, 1515), tagged, frame(3, 1600), frame(4, 9000), qinq].map((data, i) => ({
       data,
       at: i * 0.001,
     }));
   };
 
-  it("counts and skips frames over MTU plus link header", async () => {
+  it.each(PATHS)("counts and skips frames over MTU plus link header (%s)", async (packetIo) => {
     const file = writeCapture(join(dir, "oversize.pcap"), oversizeFrames());
-    const { stats, received } = await replayAndCapture("oversize-skip.pcap", [file], {
+    const { stats, received } = await replayAndCapture(`oversize-skip-${packetIo}.pcap`, [file], {
       speed: { kind: "topspeed" },
+      output: output(packetIo),
     });
-    expect(stats[0]!.skipped.oversize).toBe(3);
+    expect(stats[0]!.skipped.oversize).toBe(4);
     expect(stats[0]!.packetsSent).toBe(2);
+    expect(stats[0]!.failed).toBe(0);
     expect(received.map((r) => r.data.length)).toEqual([1514, 1518]);
   });
+
+  it.each(PATHS)(
+    "a frame refused as too long because the MTU dropped mid-file is skipped or truncated like any oversize frame (%s)",
+    async (packetIo) => {
+      // 1400-byte frames at 100 pps; read ahead (checked against MTU 1500) long before they go out.
+      const file = writeCapture(
+        join(dir, `mtu-drop-${packetIo}.pcap`),
+        Array.from({ length: 40 }, (_, i) => ({ data: frame(i, 1400), at: i * 0.01 })),
+      );
+      const mtu = (value: number) =>
+        spawnSync("ip", ["-n", lab.a.netns, "link", "set", lab.a.iface, "mtu", String(value)]);
+      for (const oversize of ["skip", "truncate"] as const) {
+        const capture = await peerCapture(`mtu-drop-${oversize}-${packetIo}.pcap`);
+        const r = replayer({ speed: { kind: "pps", pps: 100 }, oversize, output: output(packetIo) });
+        await r.start();
+        let stats: FileReplayStats;
+        try {
+          const replay = r.replayFile(file);
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          // Both ends: the sender refuses what the receiver could not take either.
+          mtu(1000);
+          spawnSync("ip", ["-n", lab.b.netns, "link", "set", lab.b.iface, "mtu", "1000"]);
+          stats = await replay;
+        } finally {
+          mtu(1500);
+          spawnSync("ip", ["-n", lab.b.netns, "link", "set", lab.b.iface, "mtu", "1500"]);
+          await r.stop();
+        }
+        await capture.stop();
+        const received = readFile(join(dir, `mtu-drop-${oversize}-${packetIo}.pcap`));
+        const sent = readFile(file);
+        expect(stats.failed).toBe(0);
+        if (oversize === "skip") {
+          expect(stats.skipped.oversize).toBeGreaterThan(10);
+          expect(stats.packetsSent + stats.skipped.oversize).toBe(40);
+          expect(hex(received)).toEqual(hex(sent.slice(0, stats.packetsSent)));
+        } else {
+          expect(stats.truncated).toBeGreaterThan(10);
+          expect(stats.packetsSent).toBe(40);
+          expect(received.map((p) => p.data.length)).toEqual([
+            ...Array(40 - stats.truncated).fill(1400),
+            ...Array(stats.truncated).fill(1014),
+          ]);
+          received.forEach((p, i) => {
+            expect(Buffer.from(p.data).equals(Buffer.from(sent[i]!.data.subarray(0, p.data.length)))).toBe(
+              true,
+            );
+          });
+        }
+      }
+    },
+  );
 
   it("reads the MTU again for every file", async () => {
     const file = writeCapture(
@@ -237,14 +336,15 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     }
   });
 
-  it("truncates oversize frames to MTU plus link header when asked", async () => {
+  it.each(PATHS)("truncates oversize frames to MTU plus link header when asked (%s)", async (packetIo) => {
     const file = writeCapture(join(dir, "oversize.pcap"), oversizeFrames());
-    const { stats, received } = await replayAndCapture("oversize-cut.pcap", [file], {
+    const { stats, received } = await replayAndCapture(`oversize-cut-${packetIo}.pcap`, [file], {
       speed: { kind: "topspeed" },
       oversize: "truncate",
+      output: output(packetIo),
     });
-    expect(stats[0]!.truncated).toBe(3);
-    expect(received.map((r) => r.data.length)).toEqual([1514, 1514, 1518, 1514, 1514]);
+    expect(stats[0]!.truncated).toBe(4);
+    expect(received.map((r) => r.data.length)).toEqual([1514, 1514, 1518, 1514, 1514, 1514]);
     const sent = readFile(file);
     received.forEach((r, i) => {
       expect(Buffer.from(r.data).equals(Buffer.from(sent[i]!.data.subarray(0, r.data.length)))).toBe(true);
@@ -398,29 +498,183 @@ console.log(JSON.stringify({ childPid, reason: error?.reason, sent: error?.stats
     expect(hex(received)).toEqual(hex(readFile(file).slice(0, outcome.sent)));
   });
 
-  it("stop() at topspeed also ends at a record boundary, with exactly the records before it on the wire", async () => {
+  it.each(PATHS)(
+    "stop() at topspeed also ends at a record boundary, with exactly the records before it on the wire (%s)",
+    async (packetIo) => {
+      const file = writeCapture(
+        join(dir, "many.pcap"),
+        Array.from({ length: 100_000 }, (_, i) => ({ data: frame(i, 60), at: i * 1e-6 })),
+      );
+      const capture = await peerCapture(`stop-top-peer-${packetIo}.pcap`);
+      const r = replayer({ speed: { kind: "topspeed" }, output: output(packetIo) });
+      await r.start();
+      let progress = 0;
+      const replay = r
+        .replayFile(file, { onProgress: (p) => (progress = p.packetsSent) })
+        .catch((e: unknown) => e);
+      await until(() => progress > 0, "the first records sent");
+      await r.stop();
+      const error = (await replay) as ReplayError;
+      await capture.stop();
+      expect(error.reason).toBe("stopped");
+      const sent = error.stats!.packetsSent;
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(100_000);
+      const received = readFile(join(dir, `stop-top-peer-${packetIo}.pcap`));
+      expect(received.length).toBe(sent);
+      expect(hex(received.slice(-3))).toEqual(hex(readFile(file).slice(sent - 3, sent)));
+    },
+  );
+
+  it("SLUICE_PACKET_IO=pcap makes node_pcap inject, with no fallback line (it was asked for)", async () => {
+    const lines: string[] = [];
+    const saved = process.env["SLUICE_PACKET_IO"];
+    process.env["SLUICE_PACKET_IO"] = "pcap";
     const file = writeCapture(
-      join(dir, "many.pcap"),
-      Array.from({ length: 100_000 }, (_, i) => ({ data: frame(i, 60), at: i * 1e-6 })),
+      join(dir, "env-pcap.pcap"),
+      [0, 1, 2].map((i) => ({ data: frame(i), at: i * 0.001 })),
     );
-    const capture = await peerCapture("stop-top-peer.pcap");
-    const r = replayer({ speed: { kind: "topspeed" } });
-    await r.start();
-    let progress = 0;
-    const replay = r
-      .replayFile(file, { onProgress: (p) => (progress = p.packetsSent) })
-      .catch((e: unknown) => e);
-    await until(() => progress > 0, "the first records sent");
-    await r.stop();
-    const error = (await replay) as ReplayError;
+    const capture = await peerCapture("env-pcap-peer.pcap");
+    const r = new Replayer({
+      output: { type: "interface", interface: lab.a.iface, netns: lab.a.netns },
+      speed: { kind: "topspeed" },
+      logger: { warn: (event) => lines.push(event) },
+    });
+    try {
+      await r.start();
+      expect(r.packetIo).toBe("pcap");
+      await r.replayFile(file);
+    } finally {
+      if (saved === undefined) delete process.env["SLUICE_PACKET_IO"];
+      else process.env["SLUICE_PACKET_IO"] = saved;
+      await r.stop();
+    }
     await capture.stop();
-    expect(error.reason).toBe("stopped");
-    const sent = error.stats!.packetsSent;
-    expect(sent).toBeGreaterThan(0);
-    expect(sent).toBeLessThan(100_000);
-    const received = readFile(join(dir, "stop-top-peer.pcap"));
-    expect(received.length).toBe(sent);
-    expect(hex(received.slice(-3))).toEqual(hex(readFile(file).slice(sent - 3, sent)));
+    expect(hex(readFile(join(dir, "env-pcap-peer.pcap")))).toEqual(hex(readFile(file)));
+    expect(lines).toEqual([]);
+    const native = new Replayer({
+      output: { type: "interface", interface: lab.a.iface, netns: lab.a.netns },
+    });
+    await native.start();
+    expect(native.packetIo).toBe("native");
+    await native.stop();
+  });
+
+  it.each([
+    ["a build that does not load", "the addon is not built or does not load", "invalid ELF header"],
+    ["no package at all", "@sluice/packet-io is not installed", "Cannot find package"],
+  ])(
+    "falls back to node_pcap with one log line saying why (%s); packetIo native refuses instead",
+    async (_case, why, detail) => {
+      // A copy of the built replayer whose @sluice/packet-io is broken (an addon file that is not a
+      // shared object) or missing; everything else is the real packages.
+      const root = mkdtempSync(join(dir, "fallback-"));
+      const scope = join(root, "node_modules", "@sluice");
+      const packages = new URL("../../", import.meta.url);
+      mkdirSync(join(scope, "replayer"), { recursive: true });
+      cpSync(fileURLToPath(new URL("replayer/dist", packages)), join(scope, "replayer", "dist"), {
+        recursive: true,
+      });
+      cpSync(
+        fileURLToPath(new URL("replayer/package.json", packages)),
+        join(scope, "replayer", "package.json"),
+      );
+      for (const name of ["capture", "pcap-format"])
+        symlinkSync(fileURLToPath(new URL(name, packages)), join(scope, name));
+      symlinkSync(
+        fileURLToPath(new URL("../../../node_modules/pcap", import.meta.url)),
+        join(root, "node_modules", "pcap"),
+      );
+      if (why.startsWith("the addon")) {
+        const packetIo = join(scope, "packet-io");
+        mkdirSync(join(packetIo, "build", "Release"), { recursive: true });
+        cpSync(fileURLToPath(new URL("packet-io/dist", packages)), join(packetIo, "dist"), {
+          recursive: true,
+        });
+        cpSync(fileURLToPath(new URL("packet-io/package.json", packages)), join(packetIo, "package.json"));
+        writeFileSync(
+          join(packetIo, "build", "Release", "packet_io.node"),
+          "not a shared object\n".repeat(64),
+        );
+      }
+      const file = writeCapture(
+        join(root, "three.pcap"),
+        [0, 1, 2].map((i) => ({ data: frame(i), at: i * 0.001 })),
+      );
+      const script = join(root, "replay.mjs");
+      // Two Replayers, one injecting in process and one through its child: the fallback is said once.
+      writeFileSync(
+        script,
+        `import { Replayer } from "@sluice/replayer";
+const used = [];
+for (const inProcess of [true, false]) {
+  const r = new Replayer({ output: { type: "interface", interface: ${JSON.stringify(lab.a.iface)}, inProcess },
+    speed: { kind: "topspeed" } });
+  await r.start();
+  used.push(r.packetIo);
+  await r.replayFile(${JSON.stringify(file)});
+  await r.stop();
+}
+// Asked for by name, the addon is not replaced by node_pcap: start() says why it cannot be had.
+let refused = null;
+try {
+  await new Replayer({ output: { type: "interface", interface: ${JSON.stringify(lab.a.iface)}, inProcess: true,
+    packetIo: "native" } }).start();
+} catch (e) {
+  refused = { reason: e.reason, message: e.message };
+}
+console.log(JSON.stringify({ used, refused }));
+`,
+      );
+      const capture = await peerCapture(`fallback-${why.length}.pcap`);
+      const run = spawnSync("ip", ["netns", "exec", lab.a.netns, process.execPath, script], {
+        encoding: "utf8",
+        env: { ...process.env, SLUICE_PACKET_IO: "" },
+      });
+      await capture.stop();
+      expect(run.status, run.stderr).toBe(0);
+      const { used, refused } = JSON.parse(run.stdout) as {
+        used: string[];
+        refused: { reason: string; message: string };
+      };
+      expect(used).toEqual(["pcap", "pcap"]);
+      expect(refused.reason).toBe("bad-option");
+      expect(refused.message).toContain(why);
+      const lines = run.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("packet-io-fallback");
+      expect(lines[0]).toContain("injecting with node_pcap");
+      expect(lines[0]).toContain(why);
+      expect(lines[0]).toContain(detail);
+      const sent = readFile(file);
+      expect(hex(readFile(join(dir, `fallback-${why.length}.pcap`)))).toEqual(hex([...sent, ...sent]));
+    },
+  );
+
+  it("with qdiscBypass the frames skip a rate-limiting qdisc and reach the peer exact; without, a full qdisc is waited out", async () => {
+    const file = writeCapture(
+      join(dir, "bypass.pcap"),
+      Array.from({ length: 300 }, (_, i) => ({ data: frame(i, 1000), at: i * 1e-6 })),
+    );
+    // 2.4 Mbit through 8 Mbit/s with room for 10 frames: about 300 ms, the queue full most of it.
+    const unlimit = await lab.rateLimit("a", "8mbit");
+    try {
+      for (const qdiscBypass of [true, false]) {
+        const name = `bypass-${qdiscBypass}-peer.pcap`;
+        const started = performance.now();
+        const { stats, received } = await replayAndCapture(name, [file], {
+          speed: { kind: "topspeed" },
+          output: output("native", { qdiscBypass }),
+        });
+        const ms = performance.now() - started;
+        expect(stats[0]).toMatchObject({ packetsSent: 300, failed: 0 });
+        expect(hex(received)).toEqual(hex(readFile(file)));
+        if (qdiscBypass) expect(stats[0]!.sendingMs).toBeLessThan(150);
+        else expect(ms).toBeGreaterThan(250);
+      }
+    } finally {
+      await unlimit();
+    }
   });
 
   it("retries while the interface is down, then fails the file with interface-down; the next file goes out", async () => {
@@ -449,30 +703,33 @@ console.log(JSON.stringify({ childPid, reason: error?.reason, sent: error?.stats
     expect(r.stats()).toMatchObject({ files: 1, packetsSent: 3, failed: 1 });
   });
 
-  it("rides out a short link flap mid-file by retrying, losing and reordering nothing", async () => {
-    const file = writeCapture(
-      join(dir, "flap.pcap"),
-      Array.from({ length: 60 }, (_, i) => ({ data: frame(i), at: i * 0.005 })),
-    );
-    const capture = await peerCapture("flap-peer.pcap");
-    const r = replayer({ speed: { kind: "pps", pps: 200 } });
-    await r.start();
-    const link = (state: string) => spawnSync("ip", ["-n", lab.a.netns, "link", "set", lab.a.iface, state]);
-    let progress = 0;
-    let done = false;
-    const replay = r.replayFile(file, { onProgress: (p) => (progress = p.packetsSent) });
-    void replay.then(() => (done = true));
-    await until(() => progress >= 10, "10 records sent"); // 60 records take 300 ms at 200 pps
-    link("down");
-    expect(done).toBe(false); // the link goes down mid-file, and stays down for 150 ms:
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    link("up");
-    const stats = await replay;
-    await r.stop();
-    await capture.stop();
-    expect(stats).toMatchObject({ packetsSent: 60, failed: 0 });
-    expect(hex(readFile(join(dir, "flap-peer.pcap")))).toEqual(hex(readFile(file)));
-  });
+  it.each(PATHS)(
+    "rides out a short link flap mid-file by retrying, losing and reordering nothing (%s)",
+    async (packetIo) => {
+      const file = writeCapture(
+        join(dir, "flap.pcap"),
+        Array.from({ length: 60 }, (_, i) => ({ data: frame(i), at: i * 0.005 })),
+      );
+      const capture = await peerCapture(`flap-peer-${packetIo}.pcap`);
+      const r = replayer({ speed: { kind: "pps", pps: 200 }, output: output(packetIo) });
+      await r.start();
+      const link = (state: string) => spawnSync("ip", ["-n", lab.a.netns, "link", "set", lab.a.iface, state]);
+      let progress = 0;
+      let done = false;
+      const replay = r.replayFile(file, { onProgress: (p) => (progress = p.packetsSent) });
+      void replay.then(() => (done = true));
+      await until(() => progress >= 10, "10 records sent"); // 60 records take 300 ms at 200 pps
+      link("down");
+      expect(done).toBe(false); // the link goes down mid-file, and stays down for 150 ms:
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      link("up");
+      const stats = await replay;
+      await r.stop();
+      await capture.stop();
+      expect(stats).toMatchObject({ packetsSent: 60, failed: 0 });
+      expect(hex(readFile(join(dir, `flap-peer-${packetIo}.pcap`)))).toEqual(hex(readFile(file)));
+    },
+  );
 
   it("an aborted signal stops only that file; the next file starts a fresh timeline", async () => {
     const slow = writeCapture(

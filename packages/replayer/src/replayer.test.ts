@@ -31,6 +31,12 @@ describe("Replayer options", () => {
     ],
     [{ output: { type: "fifo", path: "/tmp/f" }, speed: "warp" }, "speed"],
     [{ output: { type: "fifo", path: "/tmp/f" }, retry: { attempts: 1.5 } }, "retry.attempts"],
+    [{ output: { type: "interface", interface: "lo", packetIo: "dpdk" } }, "output.packetIo"],
+    [{ output: { type: "interface", interface: "lo", qdiscBypass: "yes" } }, "output.qdiscBypass"],
+    [
+      { output: { type: "interface", interface: "lo", packetIo: "pcap", qdiscBypass: true } },
+      "output.qdiscBypass",
+    ],
   ])("rejects %j with bad-option naming %s", (options, option) => {
     const error = bad(options);
     expect(error.reason).toBe("bad-option");
@@ -52,30 +58,33 @@ const distIndex = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 const asNobody = process.getuid?.() === 0 && missingTools("setpriv") === null;
 
 describe.skipIf(!asNobody)("Replayer without CAP_NET_RAW", () => {
-  it("start() rejects with permission-denied and says what to grant", () => {
-    const dir = mkdtempSync(join(tmpdir(), "sluice-replayer-perm-"));
-    try {
-      const script = join(dir, "start.mjs");
-      writeFileSync(
-        script,
-        `const { Replayer } = await import(${JSON.stringify(pathToFileURL(distIndex).href)});
-const r = new Replayer({ output: { type: "interface", interface: "lo" } });
+  it.each(["native", "pcap"])(
+    "start() rejects with permission-denied and says what to grant (%s)",
+    (packetIo) => {
+      const dir = mkdtempSync(join(tmpdir(), "sluice-replayer-perm-"));
+      try {
+        const script = join(dir, "start.mjs");
+        writeFileSync(
+          script,
+          `const { Replayer } = await import(${JSON.stringify(pathToFileURL(distIndex).href)});
+const r = new Replayer({ output: { type: "interface", interface: "lo", packetIo: ${JSON.stringify(packetIo)} } });
 try { await r.start(); console.log(JSON.stringify({ reason: null })); await r.stop(); }
 catch (e) { console.log(JSON.stringify({ reason: e.reason, message: e.message })); }
 `,
-      );
-      chmodSync(dir, 0o755);
-      chmodSync(script, 0o644);
-      const run = spawnSync(
-        "setpriv",
-        ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, script],
-        { encoding: "utf8" },
-      );
-      const result = JSON.parse(run.stdout) as { reason: string; message: string };
-      expect(result.reason).toBe("permission-denied");
-      expect(result.message).toContain("CAP_NET_RAW");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+        );
+        chmodSync(dir, 0o755);
+        chmodSync(script, 0o644);
+        const run = spawnSync(
+          "setpriv",
+          ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, script],
+          { encoding: "utf8" },
+        );
+        const result = JSON.parse(run.stdout) as { reason: string; message: string };
+        expect(result.reason).toBe("permission-denied");
+        expect(result.message).toContain("CAP_NET_RAW");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import type { Logger } from "@sluice/spool";
 import type { RetryPolicy } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { ensureFifo, FifoOutput } from "./fifo-output.js";
@@ -18,7 +19,26 @@ export type ReplayOutput =
    * the event loop between its yields (every millisecond while waiting, at least every 50 ms in dense
    * traffic). Not with `netns`.
    */
-  | { type: "interface"; interface: string; netns?: string; inProcess?: boolean }
+  | {
+      type: "interface";
+      interface: string;
+      netns?: string;
+      inProcess?: boolean;
+      /**
+       * What sends the frames: "native" the packet-io addon (an AF_PACKET socket, a whole batch per
+       * system call), "pcap" node_pcap (one frame per call), "auto" the addon when it loads and node_pcap
+       * otherwise, with one log line (event `packet-io-fallback`) saying why. Default: the environment
+       * variable SLUICE_PACKET_IO, else "auto".
+       */
+      packetIo?: "auto" | "native" | "pcap";
+      /**
+       * PACKET_QDISC_BYPASS (addon only): frames skip the interface's queueing discipline. Faster on a
+       * NIC with a qdisc, but packet sockets on the sending interface itself (a tcpdump, Suricata or Zeek
+       * listening there) no longer see the frames: only the receiving side does (a veth's peer, the wire).
+       * Default false.
+       */
+      qdiscBypass?: boolean;
+    }
   /** `precision` of the stream's timestamps: "micro" (default, what every reader takes) or "nano". */
   | { type: "fifo"; path: string; precision?: "micro" | "nano" }
   /**
@@ -47,7 +67,19 @@ export interface ReplayerOptions {
   timer?: "sleep" | "spin";
   /** A failing inject is retried this often with doubling delays before the file fails (default 8, 20 ms up to 1 s). */
   retry?: Partial<RetryPolicy>;
+  /** Where the one `packet-io-fallback` line goes (default: a line on stderr). */
+  logger?: Pick<Logger, "warn">;
 }
+
+/** Without a logger, the fallback line goes to stderr. */
+const stderrLogger: Pick<Logger, "warn"> = {
+  warn: (event, fields) => {
+    process.stderr.write(`@sluice/replayer: ${event}: ${String(fields?.["message"])}\n`);
+  },
+};
+
+/** The fallback is said once per process, however many Replayers (and restarts) follow. */
+let fallbackLogged = false;
 
 /** Options of one replayFile call. */
 export interface ReplayFileOptions {
@@ -71,6 +103,20 @@ function checkOptions(options: ReplayerOptions): void {
         "must be an interface name (1-15 characters, no / or spaces)",
         output.interface,
       );
+    }
+    if (
+      output.packetIo !== undefined &&
+      output.packetIo !== "auto" &&
+      output.packetIo !== "native" &&
+      output.packetIo !== "pcap"
+    ) {
+      throw badOption("output.packetIo", 'must be "auto", "native" or "pcap"', output.packetIo);
+    }
+    if (output.qdiscBypass !== undefined && typeof output.qdiscBypass !== "boolean") {
+      throw badOption("output.qdiscBypass", "must be true or false", output.qdiscBypass);
+    }
+    if (output.qdiscBypass && output.packetIo === "pcap") {
+      throw badOption("output.qdiscBypass", 'needs the packet-io addon, not packetIo "pcap"', true);
     }
     if (output.inProcess && output.netns !== undefined) {
       throw badOption("output.inProcess", "cannot inject in this process inside another network namespace", {
@@ -176,12 +222,23 @@ export class Replayer {
         interface: output.interface,
         ...(output.netns === undefined ? {} : { netns: output.netns }),
         ...(output.inProcess ? { inProcess: true } : {}),
+        ...(output.packetIo === undefined ? {} : { packetIo: output.packetIo }),
+        ...(output.qdiscBypass ? { qdiscBypass: true } : {}),
         speed: this.speed,
         maxGapMs: this.maxGapMs,
         oversize: this.oversize,
         timer: this.options.timer ?? "sleep",
         macs: this.macs,
         retry: this.retry,
+      });
+    }
+    if (opened instanceof InjectOutput && opened.fallback !== null && !fallbackLogged) {
+      fallbackLogged = true;
+      const bypass = output.type === "interface" && output.qdiscBypass ? " (without qdiscBypass)" : "";
+      (this.options.logger ?? stderrLogger).warn("packet-io-fallback", {
+        interface: output.type === "interface" ? output.interface : null,
+        reason: opened.fallback,
+        message: `injecting with node_pcap, one frame per call${bypass}: ${opened.fallback}`,
       });
     }
     if (this.stopping) {
@@ -228,6 +285,11 @@ export class Replayer {
       await active.finished.catch(() => {});
     }
     await this.output?.close();
+  }
+
+  /** What injects while the output is open: the packet-io addon ("native") or node_pcap ("pcap"); null otherwise. */
+  get packetIo(): "native" | "pcap" | null {
+    return this.output instanceof InjectOutput && this.output.alive ? this.output.packetIo : null;
   }
 
   /** Process id of the inject child while it runs (interface output), for monitoring; null otherwise (also in process). */

@@ -94,7 +94,7 @@ export class Spinner {
 }
 
 /** A send this long after the previous one finished counts as cold. */
-const COLD_AFTER_NS = 1_000_000;
+export const COLD_AFTER_NS = 1_000_000;
 /** A send this soon after the previous one counts as warm. */
 const WARM_WITHIN_NS = 200_000;
 /** Cold sends are told apart by how long the quiet spell was: 1–2, 2–4, 4–8, 8–16 and over 16 ms. */
@@ -124,18 +124,30 @@ export class SendLatency {
 
   /** How much earlier than `sendAt` (ns, on the clock `record` gets) a send due then should start. */
   lead(sendAt: number): number {
-    const bucket = coldBucket(sendAt - this.lastEnd);
+    return this.leadAfter(sendAt - this.lastEnd);
+  }
+
+  /** The lead of a send after a quiet spell of `idleNs`. */
+  leadAfter(idleNs: number): number {
+    const bucket = coldBucket(idleNs);
     if (bucket < 0 || Number.isNaN(this.warm)) return 0;
     const cold = this.cold[bucket]!;
     if (cold.count < COLD_MIN_SAMPLES) return 0;
     return Math.max(0, Math.min(MAX_LEAD_NS, cold.median - this.warm));
   }
 
-  /** Records a send that started at `start` and returned at `end`. */
-  record(start: number, end: number): void {
+  /** When the last recorded send returned (ns). */
+  get lastEndNs(): number {
+    return this.lastEnd;
+  }
+
+  /** Records a send of `frames` frames that started at `start` and returned at `end`. */
+  record(start: number, end: number, frames = 1): void {
     const took = end - start;
     const idle = start - this.lastEnd;
     this.lastEnd = end;
+    // A run of several frames says when the link went busy, not how long one cold frame takes.
+    if (frames !== 1) return;
     const bucket = coldBucket(idle);
     if (bucket >= 0) this.cold[bucket]!.add(took);
     else if (idle < WARM_WITHIN_NS) this.warm = towardMedian(this.warm, took);

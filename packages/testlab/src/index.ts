@@ -24,7 +24,7 @@ export {
   tsharkSessions,
 } from "./oracles.js";
 export type { RecordTime } from "./pacing.js";
-export { gapErrorsUs, makePacedCapture, percentile } from "./pacing.js";
+export { gapErrorsUs, makePacedCapture, median, percentile, spread } from "./pacing.js";
 export type { LabProcess } from "./processes.js";
 export { randpkt } from "./randpkt.js";
 export { seededBytes, seededRandom, testSeed } from "./seed.js";

@@ -30,6 +30,21 @@ describe.skipIf(reason !== null)("a lab", () => {
     await lab.destroy();
   });
 
+  it("quietFilter leaves out what both ends send themselves, and rateLimit puts a tbf qdisc on and off", async () => {
+    const lab = await createLab();
+    labs.push(lab);
+    const filter = await lab.quietFilter();
+    for (const end of [lab.a, lab.b]) {
+      const mac = (await lab.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim();
+      expect(filter).toContain(`not ether src ${mac}`);
+      expect((await lab.run(end, "sysctl", ["-n", "net.ipv6.conf.all.disable_ipv6"])).trim()).toBe("1");
+    }
+    const remove = await lab.rateLimit("a", "8mbit");
+    expect(await lab.run("a", "tc", ["qdisc", "show", "dev", lab.a.iface])).toMatch(/qdisc tbf .*rate 8Mbit/);
+    await remove();
+    expect(await lab.run("a", "tc", ["qdisc", "show", "dev", lab.a.iface])).not.toContain("tbf");
+  });
+
   it("addresses both ends over IPv4 and IPv6 and turns offloads off", async () => {
     const lab = await createLab({ mtu: 9000 });
     labs.push(lab);

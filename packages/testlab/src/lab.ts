@@ -315,6 +315,34 @@ export class Lab {
   }
 
   /**
+   * Silences both kernels (no IPv6 neighbour discovery or router solicitations) and returns a tcpdump
+   * filter that leaves out every frame either veth end sends itself (ARP and the like): what is left on
+   * the peer is what a test or bench injected.
+   */
+  async quietFilter(): Promise<string> {
+    const macs: string[] = [];
+    for (const end of [this.a, this.b]) {
+      await this.run(end, "sysctl", ["-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+      macs.push((await this.run(end, "cat", [`/sys/class/net/${end.iface}/address`])).trim());
+    }
+    return macs.map((mac) => `not ether src ${mac}`).join(" and ");
+  }
+
+  /**
+   * Puts a token-bucket qdisc on one side's veth end (`tc qdisc add dev IF root tbf`): frames leave it at
+   * `rate` (tc's units, "8mbit") with room for `limit` bytes queued, and a full queue refuses frames
+   * (ENOBUFS to a packet socket). Resolves to a function that removes it again.
+   */
+  async rateLimit(on: Side | Endpoint, rate: string, limit = "10kb"): Promise<() => Promise<void>> {
+    const end = this.endpoint(on);
+    const qdisc = ["qdisc", "add", "dev", end.iface, "root", "tbf", "rate", rate, "burst", "10kb"];
+    await this.run(end, "tc", [...qdisc, "limit", limit]);
+    return async () => {
+      await this.run(end, "tc", ["qdisc", "del", "dev", end.iface, "root"]);
+    };
+  }
+
+  /**
    * Web browsing, bulk downloads, UDP and ping at once, over IPv4 and IPv6, until the lab's running capture
    * reaches `targetBytes` or `durationMs` passed (see MixedOptions). The realistic mix for benchmarks.
    */

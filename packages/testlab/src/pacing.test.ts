@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gapErrorsUs, percentile } from "./pacing.js";
+import { gapErrorsUs, median, percentile, spread } from "./pacing.js";
 
 describe("gapErrorsUs", () => {
   it("gives |peer gap − file gap| in µs per pair of consecutive frames, across second boundaries", () => {
@@ -25,5 +25,15 @@ describe("percentile", () => {
     expect(percentile(values, 0.99)).toBe(10);
     expect(percentile(values, 0)).toBe(1);
     expect(percentile([], 0.5)).toBeNaN();
+  });
+});
+
+describe("median and spread", () => {
+  it("take the middle (the mean of the two middle values for an even count) and lowest–highest, skipping NaN", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2, Number.NaN])).toBe(2.5);
+    expect(median([])).toBeNaN();
+    expect(spread([2.25, Number.NaN, 1.5, 9], 1)).toBe("1.5–9.0");
+    expect(spread([])).toBe("-");
   });
 });

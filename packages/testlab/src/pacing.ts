@@ -32,6 +32,21 @@ export function percentile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The median of `values` (NaN and infinities left out); NaN for none. For bench summaries. */
+export function median(values: readonly number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((x, y) => x - y);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** "lowest–highest" of `values` to `digits` decimals, for a bench line's spread; "-" for none. */
+export function spread(values: readonly number[], digits = 0): string {
+  const sorted = values.filter(Number.isFinite).sort((x, y) => x - y);
+  if (sorted.length === 0) return "-";
+  return `${sorted[0]!.toFixed(digits)}–${sorted.at(-1)!.toFixed(digits)}`;
+}
+
 /**
  * Captures about 3 s of mixed traffic (UDP echo at 2000 pps, HTTP, ping; ≈12 000 frames in bursts and
  * gaps of every length) into `path` with nanosecond timestamps, in a lab of its own: its frames carry

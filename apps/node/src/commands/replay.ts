@@ -23,6 +23,7 @@ interface ReplayFlags {
   "max-gap-ms"?: string;
   oversize?: string;
   timer?: string;
+  "qdisc-bypass"?: boolean;
 }
 
 /** `sluice-node replay --interface IF [--speed …] FILE...`: a tcpreplay-like one-shot. */
@@ -42,6 +43,7 @@ export async function runReplay(args: string[]): Promise<number> {
         "max-gap-ms": { type: "string" },
         oversize: { type: "string" },
         timer: { type: "string" },
+        "qdisc-bypass": { type: "boolean" },
       },
       allowPositionals: true,
       strict: true,
@@ -71,6 +73,9 @@ export async function runReplay(args: string[]): Promise<number> {
   const replayer = new Replayer({
     output,
     timer,
+    logger: {
+      warn: (_event, fields) => process.stderr.write(`sluice-node: ${String(fields?.["message"])}\n`),
+    },
     speed,
     ...(maxGapMs !== undefined ? { maxGapMs } : {}),
     ...(oversize !== undefined ? { oversize } : {}),
@@ -165,6 +170,7 @@ function outputOf(values: ReplayFlags): ReplayOutput {
   }
   if (values.fifo !== undefined) {
     if (values.netns !== undefined) throw new UsageError("--netns goes with --interface, not --fifo");
+    if (values["qdisc-bypass"]) throw new UsageError("--qdisc-bypass goes with --interface, not --fifo");
     return { type: "fifo", path: values.fifo };
   }
   // One shot: inject from this process (no second Node process to start) unless a namespace needs a
@@ -173,6 +179,7 @@ function outputOf(values: ReplayFlags): ReplayOutput {
     type: "interface",
     interface: values.interface!,
     ...(values.netns ? { netns: values.netns } : { inProcess: true }),
+    ...(values["qdisc-bypass"] ? { qdiscBypass: true } : {}),
   };
 }
 

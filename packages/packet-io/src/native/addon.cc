@@ -6,8 +6,8 @@
 
 namespace packet_io {
 
-void ThrowNative(Napi::Env env, const char* reason, const std::string& message, int errnum,
-                 const std::string& libpcap) {
+Napi::Error NewNativeError(Napi::Env env, const char* reason, const std::string& message, int errnum,
+                           const std::string& libpcap) {
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("reason", Napi::String::New(env, reason));
   if (errnum != 0) {
@@ -15,7 +15,12 @@ void ThrowNative(Napi::Env env, const char* reason, const std::string& message, 
     error.Set("errno", Napi::String::New(env, name != nullptr ? name : std::to_string(errnum)));
   }
   if (!libpcap.empty()) error.Set("libpcap", Napi::String::New(env, libpcap));
-  error.ThrowAsJavaScriptException();
+  return error;
+}
+
+void ThrowNative(Napi::Env env, const char* reason, const std::string& message, int errnum,
+                 const std::string& libpcap) {
+  NewNativeError(env, reason, message, errnum, libpcap).ThrowAsJavaScriptException();
 }
 
 static Napi::Value Version(const Napi::CallbackInfo& info) {

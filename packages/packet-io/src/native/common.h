@@ -14,6 +14,10 @@ constexpr int kAbi = 1;
 void ThrowNative(Napi::Env env, const char* reason, const std::string& message, int errnum = 0,
                  const std::string& libpcap = "");
 
+// The same Error, returned instead of thrown (to hand to a callback).
+Napi::Error NewNativeError(Napi::Env env, const char* reason, const std::string& message, int errnum = 0,
+                           const std::string& libpcap = "");
+
 void InitCapture(Napi::Env env, Napi::Object exports);
 void InitInject(Napi::Env env, Napi::Object exports);
 
