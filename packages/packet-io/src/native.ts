@@ -141,28 +141,6 @@ export interface NativeInjectSocket {
     count: number,
     callback: (error: NativeError | null, sent: number) => void,
   ): void;
-  /**
-   * Sends frames [first, first + count) each at its time: frame i is due at `clock[0] + sendAt[i]` ns on
-   * CLOCK_MONOTONIC (process.hrtime's clock), less a lead: `clock[1]` for frame `first`, `clock[2]` for a
-   * later frame sent a millisecond or more after the previous send ended (`clock[5]` holds that end: read
-   * and written). The addon waits until a frame is due (calling sched_yield while it is over 100 µs away,
-   * as tcpreplay's timer does, and spinning closer in), then sends it and every later frame already due in
-   * one call. It returns (how many went) once all went, or when the next frame is more than `clock[3]` ns
-   * away, or once the clock passed `clock[4]` — so that the caller can sleep, read and yield in between;
-   * also early as send() does (a full queue, a refused frame: thrown when it is the first). For each frame
-   * sent, `times[3i]` is the time it was aimed at, `times[3i + 1]` and `times[3i + 2]` when its send call
-   * started and returned. Spinning in C keeps the caller's garbage collector and compiler off the last
-   * stretch before each send.
-   */
-  sendPaced(
-    buffer: Uint8Array,
-    positions: Uint32Array,
-    first: number,
-    count: number,
-    sendAt: Float64Array,
-    times: Float64Array,
-    clock: Float64Array,
-  ): number;
   stats(): NativeInjectStats;
   /** How batches reach the kernel (see NativeInjectOptions.method). */
   readonly method: "sendmmsg" | "tx-ring";

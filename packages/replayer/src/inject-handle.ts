@@ -57,8 +57,6 @@ export interface InjectHandle {
   send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number;
   /** The addon only: the same send on a pool thread (see NativeInjectSocket.sendAsync). */
   sendAsync?: NativeInjectSocket["sendAsync"];
-  /** The addon only: each frame at its time, waited for in C (see NativeInjectSocket.sendPaced). */
-  sendPaced?: NativeInjectSocket["sendPaced"];
   /** Sends one frame from wherever it is (node_pcap's topspeed path sends straight from the decoder). */
   inject(frame: Uint8Array): void;
   /** Closes the handle (node_pcap's cannot be: it lives until the process exits). */
@@ -179,7 +177,6 @@ class NativeInjectHandle implements InjectHandle {
   ) {
     this.send = socket.send.bind(socket);
     this.sendAsync = socket.sendAsync.bind(socket);
-    this.sendPaced = socket.sendPaced.bind(socket);
   }
 
   static open(socket: SocketClass, name: string, state: InterfaceState, qdiscBypass: boolean): InjectHandle {
@@ -196,7 +193,6 @@ class NativeInjectHandle implements InjectHandle {
   // The addon's own methods, bound once: a paced send allocates nothing per call.
   readonly send: NativeInjectSocket["send"];
   readonly sendAsync: NativeInjectSocket["sendAsync"];
-  readonly sendPaced: NativeInjectSocket["sendPaced"];
 
   inject(frame: Uint8Array): void {
     this.one[1] = frame.length;

@@ -1,18 +1,11 @@
 // The inject loop: one inject handle on one interface. It is told which files to replay, reads them
 // itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
 // send time. With the packet-io addon: at topspeed a whole chunk's records per call, on a pool thread
-// while the next chunk is decoded; paced, the addon spins to each send time and sends what is due in one
-// call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
+// while the next chunk is decoded; paced, this loop spins to each send time and the addon sends what is
+// due in one call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
 // caller's process for a one-shot replay (InjectOutput.open with inProcess).
 import { performance } from "node:perf_hooks";
-import {
-  BATCH_RECORDS,
-  type Batch,
-  BatchBuilder,
-  fileEnd,
-  type QueueItem,
-  recycle,
-} from "./batch-builder.js";
+import { type Batch, BatchBuilder, fileEnd, type QueueItem, recycle } from "./batch-builder.js";
 import {
   type ChildMessage,
   type ErrorJson,
@@ -31,7 +24,7 @@ import {
   type RecordTarget,
 } from "./record-feed.js";
 import { Timeline } from "./timeline.js";
-import { COLD_AFTER_NS, SendLatency, Spinner, TimingRecorder } from "./timing.js";
+import { SendLatency, Spinner, TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
 const TIMER_SLEEP_NS = 4_000_000;
@@ -64,13 +57,6 @@ const PROGRESS_EVERY_MS = 100;
 const VLAN_TPID = 0x8100;
 /** Topspeed with node_pcap: records sent straight from the reader between two yields to the event loop. */
 const DIRECT_YIELD_EVERY = 256;
-/** Paced with the addon: a sendPaced call returns to the loop at least this often (IPC, progress), */
-const NATIVE_PACED_BUDGET_NS = 10_000_000;
-/**
- * and with timer "spin" it waits for a send time this far away in C, yielding the CPU to whatever else is
- * runnable until the last 100 µs, as tcpreplay's timer does; a longer wait is spun in JavaScript slices.
- */
-const NATIVE_SPIN_WAIT_NS = 10_000_000;
 /** The interface's queue stayed full through a send call's own waiting: try again after this long. */
 const BUSY_RETRY_MS = 1;
 
@@ -139,13 +125,6 @@ export class InjectLoop {
   private readonly overlapped: boolean;
   /** A sendAsync is in flight: the loop waits for its callback. */
   private inFlight = false;
-  /** Paced with the addon: the last stretch before each send is spun in C (sendPaced). */
-  private readonly pacedNative: boolean;
-  /** sendPaced's clock fields and per-record times (see NativeInjectSocket.sendPaced). */
-  private readonly clock = new Float64Array(6);
-  private readonly times = new Float64Array(3 * BATCH_RECORDS);
-  /** CLOCK_MONOTONIC (the addon's clock) minus nowNs(). */
-  private readonly clockOffset = Number(process.hrtime.bigint()) - nowNs();
 
   constructor(
     private readonly handle: InjectHandle,
@@ -155,7 +134,6 @@ export class InjectLoop {
   ) {
     this.paced = config.speed.kind !== "topspeed";
     this.overlapped = !this.paced && handle.sendAsync !== undefined;
-    this.pacedNative = this.paced && handle.sendPaced !== undefined;
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
     const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
@@ -361,10 +339,6 @@ export class InjectLoop {
         if (this.attempt === 0) {
           target = this.waitFor(batch, sendAt, state);
           if (Number.isNaN(target)) return false;
-          if (this.pacedNative) {
-            if (!this.sendPaced(batch, state, target)) return false;
-            continue;
-          }
         }
       }
       const sentAt = nowNs();
@@ -480,7 +454,7 @@ export class InjectLoop {
     // before the send time, or when it has been too long.
     if (wait > READ_ROOM_NS && this.readAhead()) return Number.NaN;
     const sinceYield = now - this.lastYield;
-    if (this.spinning && wait > (this.pacedNative ? NATIVE_SPIN_WAIT_NS : YIELD_ROOM_NS)) {
+    if (this.spinning && wait > YIELD_ROOM_NS) {
       // Never idle (an idle CPU makes the next send cold, see SendLatency): spin a slice, let IPC in.
       this.spinner!.until(now + SPIN_SLICE_NS);
       this.progress(seq, state);
@@ -497,56 +471,8 @@ export class InjectLoop {
       const left = target - nowNs();
       if (left > SPIN_NS) Atomics.wait(sleeper, 0, 0, (left - SPIN_NS) / 1e6);
     }
-    // With the addon, sendPaced spins the rest of the way in C.
-    if (!this.pacedNative) this.spinner!.until(target);
+    this.spinner!.until(target);
     return target;
-  }
-
-  /**
-   * Paced with the addon: hands the record at the cursor (due at `target`, lead included) and the ones
-   * after it to sendPaced, which spins to each one's time and sends it, as long as the next is near;
-   * then books what went. False when the loop stopped to wait (a full queue, a retry).
-   */
-  private sendPaced(batch: Batch, state: FileState, target: number): boolean {
-    const first = this.index;
-    const { clock, times, clockOffset: offset } = this;
-    const due = this.anchor! + batch.sendAt[first]!;
-    clock[0] = this.anchor! + offset;
-    clock[1] = due - target;
-    clock[2] = this.latency.leadAfter(COLD_AFTER_NS);
-    clock[3] = this.spinning ? NATIVE_SPIN_WAIT_NS : SPIN_NS;
-    clock[4] = nowNs() + offset + NATIVE_PACED_BUDGET_NS;
-    clock[5] = this.latency.lastEndNs + offset;
-    let sent: number;
-    try {
-      sent = this.handle.sendPaced!(
-        batch.bytes,
-        batch.positions,
-        first,
-        batch.count - first,
-        batch.sendAt,
-        times,
-        clock,
-      );
-    } catch (error) {
-      return this.refused(batch, state, error);
-    }
-    if (sent === 0) {
-      this.later(BUSY_RETRY_MS);
-      return false;
-    }
-    for (let k = first; k < first + sent; ) {
-      // One send call per run of records that went together.
-      const started = times[3 * k + 1]!;
-      let end = k + 1;
-      while (end < first + sent && times[3 * end + 1] === started) end++;
-      this.latency.record(started - offset, times[3 * k + 2]! - offset, end - k);
-      for (let i = k; i < end; i++) state.timing.add((started - times[3 * i]!) / 1000);
-      k = end;
-    }
-    const firstMs = (times[3 * first + 1]! - offset) / 1e6;
-    this.book(batch, state, sent, firstMs, (times[3 * (first + sent - 1) + 2]! - offset) / 1e6);
-    return true;
   }
 
   /**

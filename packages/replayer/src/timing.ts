@@ -94,7 +94,7 @@ export class Spinner {
 }
 
 /** A send this long after the previous one finished counts as cold. */
-export const COLD_AFTER_NS = 1_000_000;
+const COLD_AFTER_NS = 1_000_000;
 /** A send this soon after the previous one counts as warm. */
 const WARM_WITHIN_NS = 200_000;
 /** Cold sends are told apart by how long the quiet spell was: 1–2, 2–4, 4–8, 8–16 and over 16 ms. */
@@ -128,17 +128,12 @@ export class SendLatency {
   }
 
   /** The lead of a send after a quiet spell of `idleNs`. */
-  leadAfter(idleNs: number): number {
+  private leadAfter(idleNs: number): number {
     const bucket = coldBucket(idleNs);
     if (bucket < 0 || Number.isNaN(this.warm)) return 0;
     const cold = this.cold[bucket]!;
     if (cold.count < COLD_MIN_SAMPLES) return 0;
     return Math.max(0, Math.min(MAX_LEAD_NS, cold.median - this.warm));
-  }
-
-  /** When the last recorded send returned (ns). */
-  get lastEndNs(): number {
-    return this.lastEnd;
   }
 
   /** Records a send of `frames` frames that started at `start` and returned at `end`. */

@@ -43,14 +43,6 @@ int64_t MonotonicNs() {
   return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// The same clock as libuv's uv_hrtime (process.hrtime.bigint() in JavaScript), in ns.
-double NowNs() { return double(MonotonicNs()); }
-
-// sendPaced's clock: anchor, first lead, cold lead, longest wait, until, last send's end (in and out).
-constexpr size_t kClockFields = 6;
-// sendPaced yields the CPU while a frame is further away than this, and spins closer in.
-constexpr double kYieldAboveNs = 100'000;
-
 const char* ReasonOf(int errnum) {
   switch (errnum) {
     case ENODEV:
@@ -76,7 +68,6 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
     return DefineClass(env, "InjectSocket",
                        {InstanceMethod<&InjectSocket::Send>("send"),
                         InstanceMethod<&InjectSocket::SendAsync>("sendAsync"),
-                        InstanceMethod<&InjectSocket::SendPaced>("sendPaced"),
                         InstanceMethod<&InjectSocket::Stats>("stats"),
                         InstanceMethod<&InjectSocket::Close>("close"),
                         InstanceAccessor<&InjectSocket::Method>("method")});
@@ -315,83 +306,6 @@ class InjectSocket : public Napi::ObjectWrap<InjectSocket> {
       return env.Undefined();
     }
     return Napi::Number::New(env, double(done));
-  }
-
-  // sendPaced(buffer, positions, first, count, sendAt, times, clock): sends each frame at its time,
-  // spinning on CLOCK_MONOTONIC in between (see NativeInjectSocket.sendPaced for the contract).
-  Napi::Value SendPaced(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Batch batch;
-    if (!Arguments(info, "sendPaced", &batch)) return env.Undefined();
-    if (info.Length() < 7 || !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsTypedArray()) {
-      ThrowNative(env, "bad-option",
-                  "sendPaced(buffer, positions, first, count, sendAt: Float64Array, times: Float64Array, "
-                  "clock: Float64Array)");
-      return env.Undefined();
-    }
-    Napi::TypedArray at_value = info[4].As<Napi::TypedArray>();
-    Napi::TypedArray times_value = info[5].As<Napi::TypedArray>();
-    Napi::TypedArray clock_value = info[6].As<Napi::TypedArray>();
-    if (at_value.TypedArrayType() != napi_float64_array || times_value.TypedArrayType() != napi_float64_array ||
-        clock_value.TypedArrayType() != napi_float64_array) {
-      ThrowNative(env, "bad-option", "sendPaced(): sendAt, times and clock are Float64Arrays");
-      return env.Undefined();
-    }
-    size_t end = batch.first + batch.count;
-    if (at_value.ElementLength() < end || times_value.ElementLength() < 3 * end ||
-        clock_value.ElementLength() < kClockFields) {
-      ThrowNative(env, "bad-option", "sendPaced(): sendAt, times or clock is too short");
-      return env.Undefined();
-    }
-    const double* send_at = at_value.As<Napi::Float64Array>().Data();
-    double* times = times_value.As<Napi::Float64Array>().Data();
-    double* clock = clock_value.As<Napi::Float64Array>().Data();
-    const double anchor = clock[0], first_lead = clock[1], cold_lead = clock[2], max_wait = clock[3],
-                 until = clock[4];
-    double last_end = clock[5];
-    size_t i = batch.first;
-    int error = 0;
-    while (i < end) {
-      double target = anchor + send_at[i];
-      // A send after a quiet spell of a millisecond or more reaches the wire later: it starts earlier.
-      double lead = i == batch.first ? first_lead : (target - last_end >= 1e6 ? cold_lead : 0);
-      target -= lead;
-      double now = NowNs();
-      if (i > batch.first && (target - now > max_wait || now > until)) break;
-      while (now < target) {
-        // Far from the time, give the CPU to whatever else is runnable, as tcpreplay's timer does (a
-        // quiet machine returns at once); near it, spin.
-        if (target - now > kYieldAboveNs) {
-          sched_yield();
-        } else {
-#if defined(__x86_64__) || defined(__i386__)
-          __builtin_ia32_pause();
-#endif
-        }
-        now = NowNs();
-      }
-      // This frame, and every later one whose time has come too, in one call.
-      size_t j = i + 1;
-      while (j < end && anchor + send_at[j] <= now) j++;
-      Batch run{batch.buffer, batch.positions, i, j - i};
-      double started = NowNs();
-      size_t sent = Transmit(run, &error);
-      double ended = NowNs();
-      for (size_t k = i; k < i + sent; k++) {
-        times[3 * k] = k == i ? target : anchor + send_at[k];
-        times[3 * k + 1] = started;
-        times[3 * k + 2] = ended;
-      }
-      last_end = ended;
-      i += sent;
-      if (sent < run.count) break;
-    }
-    clock[5] = last_end;
-    if (i == batch.first && error != 0) {
-      Refusal(env, batch, error).ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    return Napi::Number::New(env, double(i - batch.first));
   }
 
   // sendAsync(buffer, positions, first, count, callback): the same send on a libuv pool thread, so the
