@@ -180,6 +180,41 @@ describe.skipIf(!built)("sluice-master run", () => {
       });
     });
 
+    it("with workers: 2, routes both fanout workers' files and delivers every frame sent exactly once", async () => {
+      await withLab(async (lab) => {
+        silence(lab.a.netns, lab.b.netns);
+        const { at, write } = setup("workers", ["n1", "n2", "arkime"]);
+        const master = runMaster(
+          write({
+            spool: at("spool"),
+            sources: [
+              { type: "interface", name: "span0", interface: lab.b.iface, netns: lab.b.netns, workers: 2 },
+            ],
+            rotation: { seconds: 1 },
+            pools: [{ name: "p", nodes: ["n1", "n2"].map((n) => ({ name: n, path: at(n) })) }],
+            alone: [{ name: "arkime", path: at("arkime") }],
+          }),
+        );
+        // Logged once every worker's child is capturing (RotatingCapture.start waits for all of them).
+        await master.event("source-started");
+        execFileSync(
+          "ip",
+          ["netns", "exec", lab.a.netns, "tcpreplay", "-q", "-i", lab.a.iface, "--pps=1500", capture],
+          { stdio: "ignore" },
+        );
+        await rotated(master, frames([capture]).length);
+        await stop(master);
+        const alone = visible(at("arkime"));
+        // Each worker writes its own file series, and both series reach every consumer.
+        expect(alone.some((f) => f.includes("-w1-"))).toBe(true);
+        expect(alone.some((f) => f.includes("-w2-"))).toBe(true);
+        expect([...visible(at("n1")), ...visible(at("n2"))].sort()).toEqual(alone);
+        // Together the workers' files hold every frame sent, each once (in each worker's own order).
+        const got = frames(alone.map((f) => join(at("arkime"), f))).sort();
+        expect(got).toEqual(frames([capture]).sort());
+      });
+    });
+
     it("captures AWS VPC mirroring as the inner frames of a VXLAN source", async () => {
       await withLab(async (lab) => {
         silence(lab.a.netns, lab.b.netns);
