@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CaptureStats } from "@sluice/capture";
 import { type FileManifest, RotatingCapture, type RotationPolicy, salvageDirectory } from "@sluice/rotator";
+import { DirectoryLock, SpoolError } from "@sluice/spool";
 import { UsageError } from "../usage.js";
 
 const OPTIONS = {
@@ -69,6 +70,45 @@ export async function runCapture(args: string[]): Promise<number> {
   }
 
   mkdirSync(out, { recursive: true });
+  // Another capture or a master's spool (<spool>/ready) in the same folder would salvage our open file.
+  let lock: DirectoryLock;
+  try {
+    lock = await DirectoryLock.acquire(out, { owner: "sluice-master capture" });
+  } catch (error) {
+    if (!SpoolError.isInstance(error)) throw error;
+    process.stderr.write(`sluice-master: ${error.message}\n`);
+    return 1;
+  }
+  try {
+    return await captureInto(out, iface, policy, values, {
+      duration,
+      count,
+      snaplen,
+      bufferMib,
+      workers,
+      packetIo,
+    });
+  } finally {
+    await lock.release();
+  }
+}
+
+interface Limits {
+  duration: number | undefined;
+  count: number | undefined;
+  snaplen: number | undefined;
+  bufferMib: number | undefined;
+  workers: number | undefined;
+  packetIo: "auto" | "native" | "pcap" | undefined;
+}
+
+async function captureInto(
+  out: string,
+  iface: string,
+  policy: RotationPolicy,
+  values: Record<string, string | boolean | undefined>,
+  { duration, count, snaplen, bufferMib, workers, packetIo }: Limits,
+): Promise<number> {
   const print = (manifest: FileManifest): void => {
     process.stdout.write(`${manifest.path}\n`);
   };
