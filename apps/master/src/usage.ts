@@ -35,8 +35,8 @@ Commands:
       capture an interface into rotated PCAP files (tcpdump -G / dumpcap -b, done right): a file is
       written under a hidden name, fsynced and renamed when complete; rotation happens on time also
       on an idle link. Prints each finished file's path on stdout as it becomes ready, and a stats line
-      on stderr at the end. Leftovers of a crash in DIR are salvaged first. DIR is locked: another
-      capture, or a master whose spool it is, is refused naming its pid.
+      on stderr at the end. Leftovers of a crash in DIR are salvaged first. A DIR that is a running
+      master's <spool>/ready is refused, naming the master's pid.
 
       --interface IF         interface to capture (also "any")
       --out DIR              directory for the files (created if missing)
@@ -64,6 +64,6 @@ Commands:
   --version   prints the version: "sluice-master X.Y.Z".
 
 Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
-1 on a capture error, an invalid config, a spool or DIR locked by another process or an unreachable
-master; 2 on a usage error.
+1 on a capture error, an invalid config, a spool locked by another master or an unreachable master;
+2 on a usage error.
 `;

@@ -118,6 +118,16 @@ describe("DirectoryLock", () => {
     await lock.release();
   });
 
+  it("tells a process that must not share the folder with the holder, without taking the lock", async () => {
+    const at = dir();
+    await DirectoryLock.ensureFree(at);
+    const lock = await DirectoryLock.acquire(at, { owner: "sluice-master run" });
+    const refused = await DirectoryLock.ensureFree(at).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ reason: "locked", detail: { pid: process.pid } });
+    await lock.release();
+    await DirectoryLock.ensureFree(at);
+  });
+
   it("is free again once released, and the next holder takes a higher generation", async () => {
     const at = dir();
     const first = await DirectoryLock.acquire(at, { owner: "a" });

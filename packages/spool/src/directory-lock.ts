@@ -107,6 +107,15 @@ export class DirectoryLock {
   }
 
   /**
+   * Throws the SpoolError "locked" a starter would get when a live process holds the lock on `dir`, without
+   * taking it: for a process that may share the folder with its peers but not with the lock's holder.
+   */
+  static async ensureFree(dir: string): Promise<void> {
+    const holder = await DirectoryLock.holder(dir);
+    if (holder !== null) throw lockedError(resolve(dir), holder);
+  }
+
+  /**
    * Gives the lock up. Its file stays, marked released, so the next holder takes a higher generation than
    * any starter still on its way could. Idempotent.
    */

@@ -70,45 +70,15 @@ export async function runCapture(args: string[]): Promise<number> {
   }
 
   mkdirSync(out, { recursive: true });
-  // Another capture or a master's spool (<spool>/ready) in the same folder would salvage our open file.
-  let lock: DirectoryLock;
+  // A running master's <spool>/ready: its start salvaged our open files, ours would salvage its. (Captures
+  // may share a folder with each other, each under its own --name.)
   try {
-    lock = await DirectoryLock.acquire(out, { owner: "sluice-master capture" });
+    await DirectoryLock.ensureFree(out);
   } catch (error) {
     if (!SpoolError.isInstance(error)) throw error;
     process.stderr.write(`sluice-master: ${error.message}\n`);
     return 1;
   }
-  try {
-    return await captureInto(out, iface, policy, values, {
-      duration,
-      count,
-      snaplen,
-      bufferMib,
-      workers,
-      packetIo,
-    });
-  } finally {
-    await lock.release();
-  }
-}
-
-interface Limits {
-  duration: number | undefined;
-  count: number | undefined;
-  snaplen: number | undefined;
-  bufferMib: number | undefined;
-  workers: number | undefined;
-  packetIo: "auto" | "native" | "pcap" | undefined;
-}
-
-async function captureInto(
-  out: string,
-  iface: string,
-  policy: RotationPolicy,
-  values: Record<string, string | boolean | undefined>,
-  { duration, count, snaplen, bufferMib, workers, packetIo }: Limits,
-): Promise<number> {
   const print = (manifest: FileManifest): void => {
     process.stdout.write(`${manifest.path}\n`);
   };
