@@ -87,6 +87,7 @@ async function expectWorkingCommands(bin: string): Promise<void> {
   const master = await run(
     join(bin, "sluice-master"),
     "check-config",
+    "--schema-only", // the example names this machine's interfaces and folders it does not have
     join(root, "examples/span-suricata-arkime/master.json"),
   );
   expect(master.out).toMatch(/: ok \(/);
@@ -94,6 +95,7 @@ async function expectWorkingCommands(bin: string): Promise<void> {
   const node = await run(
     join(bin, "sluice-node"),
     "check-config",
+    "--schema-only",
     join(root, "examples/span-suricata-arkime/node.json"),
   );
   expect(node.code, node.out).toBe(0);

@@ -156,6 +156,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       delete config.$schema;
       config.incoming = join(dir, n.name, "in");
       config.failed = join(dir, n.name, "failed");
+      // Each node its own journal: a state dir is locked by the node that uses it.
+      config.stateDir = join(dir, n.name, "state");
       if (options.speed !== undefined) config.speed = options.speed;
       const path = join(dir, `${n.name}.json`);
       writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);

@@ -64,7 +64,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
       stopTimeoutSeconds: 30,
     });
     expect(config.pools[0]!.nodes[0]!.ready).toBe("rename");
-    expect(cli("check-config", file("contract.json", CONTRACT))).toMatchObject({ code: 0 });
+    expect(cli("check-config", "--schema-only", file("contract.json", CONTRACT))).toMatchObject({ code: 0 });
   });
 
   it("check-config names every problem with its JSON path and exits 1", () => {
@@ -77,7 +77,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     bad.pools[0].strategy = "random";
     bad.alone[0].redy = "rename";
     const path = file("bad.json", bad);
-    const { code, out } = cli("check-config", path);
+    const { code, out } = cli("check-config", "--schema-only", path);
     expect(code).toBe(1);
     expect(out.trim().split("\n")).toEqual([
       `${path}: $.sources[1].vni: Too small: expected number to be >=0`,
@@ -93,7 +93,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     config.sources[0].workers = 4;
     expect(MasterConfig.parse(config).sources[0]).toMatchObject({ workers: 4 });
     config.sources[0].packetIo = "pcap";
-    const { code, out } = cli("check-config", file("workers.json", config));
+    const { code, out } = cli("check-config", "--schema-only", file("workers.json", config));
     expect(code).toBe(1);
     expect(out).toContain("$.sources[0].workers: workers > 1 need the packet-io addon");
   });
@@ -102,7 +102,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     // biome-ignore lint/suspicious/noExplicitAny: the test breaks the contract in free-form ways
     const bad = structuredClone(CONTRACT) as any;
     bad.pools[0].nodes[1] = { name: "node01", path: "/mnt/node01/in/" };
-    const { code, out } = cli("check-config", file("dup.json", bad));
+    const { code, out } = cli("check-config", "--schema-only", file("dup.json", bad));
     expect(code).toBe(1);
     expect(out).toContain('$.pools[0].nodes[1].name: "node01" is also pools.0.nodes.0');
     expect(out).toContain("$.pools[0].nodes[1].path: /mnt/node01/in is also the folder of pools.0.nodes.0");
@@ -110,7 +110,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
 
   it("check-config and run refuse a status page other machines reach without credentials, unless allowed", () => {
     const open = { ...CONTRACT, metrics: { listen: "0.0.0.0:9464" } };
-    const refused = cli("check-config", file("open.json", open));
+    const refused = cli("check-config", "--schema-only", file("open.json", open));
     expect(refused.code).toBe(1);
     expect(refused.out).toContain(
       "$.metrics.listen: 0.0.0.0:9464 is reachable from other machines: set metrics.auth (basic or token)",
@@ -119,13 +119,19 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     expect(run.code).toBe(1);
     expect(run.err).toContain("$.metrics.listen: 0.0.0.0:9464 is reachable from other machines");
     const allowed = { metrics: { listen: "0.0.0.0:9464", allowUnauthenticated: true } };
-    expect(cli("check-config", file("allowed.json", { ...CONTRACT, ...allowed })).code).toBe(0);
+    expect(cli("check-config", "--schema-only", file("allowed.json", { ...CONTRACT, ...allowed })).code).toBe(
+      0,
+    );
     const token = { metrics: { listen: "0.0.0.0:9464", auth: { token: "0123456789abcdef" } } };
-    expect(cli("check-config", file("token.json", { ...CONTRACT, ...token })).code).toBe(0);
+    expect(cli("check-config", "--schema-only", file("token.json", { ...CONTRACT, ...token })).code).toBe(0);
   });
 
   it("check-config points at the line and column of JSON that does not parse", () => {
-    const { code, out } = cli("check-config", file("broken.json", '{\n  "spool": "/x",\n  "pools": [}\n'));
+    const { code, out } = cli(
+      "check-config",
+      "--schema-only",
+      file("broken.json", '{\n  "spool": "/x",\n  "pools": [}\n'),
+    );
     expect(code).toBe(1);
     expect(out).toMatch(/broken\.json: line 3 column 13: not JSON/);
   });
@@ -158,7 +164,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
     expect(err).toContain(
       "add /tmp/dispatcher/pcaps /tmp/dispatcher/node01 /tmp/dispatcher/node02 to its ReadWritePaths=",
     );
-    expect(cli("check-config", file("imported.json", out)).code).toBe(0);
+    expect(cli("check-config", "--schema-only", file("imported.json", out)).code).toBe(0);
   });
 
   it("import-owlh names what is wrong with an OwlH file", () => {
@@ -177,7 +183,7 @@ describe.skipIf(!built)("sluice-master config commands", () => {
       .filter((f) => f.endsWith("master.json"))
       .map((f) => join(examples, f));
     expect(configs.length).toBeGreaterThanOrEqual(4);
-    const { code, out } = cli("check-config", ...configs);
+    const { code, out } = cli("check-config", "--schema-only", ...configs);
     expect(out.trim().split("\n")).toHaveLength(configs.length);
     expect(code, out).toBe(0);
   });

@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { isIPv4, isIPv6 } from "node:net";
+import { isAbsolute, relative, resolve } from "node:path";
 import { LogSettings, metricsSettings } from "@sluice/daemon";
 import { z } from "zod";
 
@@ -17,6 +18,21 @@ const name = z
  * packaging/systemd/sluice-master.service lets the master write under ProtectSystem=strict.
  */
 export const DEFAULT_SPOOL = "/var/spool/sluice";
+
+const absolutePath = z.string().refine(isAbsolute, "must be an absolute path (it starts with /)");
+
+/** "host:port", "[v6]:port" or ":port" with a port 1-65535 and a host that is an address or a name. */
+const listenAddress = z.string().refine((text) => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65_535) return false;
+  const host = match[1] ?? match[2] ?? "";
+  return match[1] !== undefined
+    ? isIPv6(host)
+    : host === "" ||
+        isIPv4(host) ||
+        /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(host);
+}, 'expected "host:port", "[v6]:port" or ":port" with a port from 1 to 65535');
 
 const positive = z.number().positive();
 const count = z.number().int().positive();
@@ -82,12 +98,12 @@ const SocketSource = z
   .strictObject({
     type: z.literal("socket"),
     name: name.describe("Source label; each connection's files are named <name>-<peer>-<n>-…"),
-    listen: z.string().describe('"host:port", "[v6]:port" or ":port".'),
+    listen: listenAddress.describe('"host:port", "[v6]:port" or ":port".'),
     tls: z
       .strictObject({
-        cert: z.string().describe("PEM certificate chain (a path)."),
-        key: z.string().describe("PEM private key (a path)."),
-        ca: z.string().optional().describe("CA bundle: clients must present a certificate it signed."),
+        cert: absolutePath.describe("PEM certificate chain (a path)."),
+        key: absolutePath.describe("PEM private key (a path)."),
+        ca: absolutePath.optional().describe("CA bundle: clients must present a certificate it signed."),
       })
       .optional()
       .describe("TLS for the listener (what socat OPENSSL senders need)."),
@@ -103,7 +119,7 @@ const FolderSource = z
   .strictObject({
     type: z.literal("folder"),
     name: name.describe("Source label: the first part of its files' names."),
-    path: z.string().describe("Inbox folder of finished pcap/pcapng files."),
+    path: absolutePath.describe("Inbox folder of finished pcap/pcapng files."),
     stableSeconds: positive.optional().describe("A file is taken once unchanged this long (default 2)."),
   })
   .describe("An inbox of finished captures, moved into the spool and routed like rotated files.");
@@ -112,7 +128,7 @@ const Source = z.discriminatedUnion("type", [InterfaceSource, VxlanSource, Socke
 
 const destinationFields = {
   name: name.describe("Destination name, unique across pools and alone consumers."),
-  path: z.string().describe("The folder (usually an NFS mount of the node's incoming folder)."),
+  path: absolutePath.describe("The folder (usually an NFS mount of the node's incoming folder)."),
   ready: z
     .enum(["rename", "close-write"])
     .default("rename")
@@ -125,7 +141,7 @@ const destinationFields = {
     .nullable()
     .optional()
     .describe("Unhealthy with more files than this waiting (default 1000 for nodes, none for alone)."),
-  mount: z.string().optional().describe("A mount point the folder must be on: unhealthy when not mounted."),
+  mount: absolutePath.optional().describe("A mount point the folder must be on: unhealthy when not mounted."),
 };
 
 const Node = z.strictObject(destinationFields);
@@ -152,7 +168,7 @@ const Alone = z.strictObject(destinationFields).describe("A consumer that gets e
 export const MasterConfig = z
   .strictObject({
     $schema: z.string().optional().describe("The JSON Schema this file follows, for editors."),
-    spool: z.string().default(DEFAULT_SPOOL).describe("Spool root: ready/, journal/, failed/."),
+    spool: absolutePath.default(DEFAULT_SPOOL).describe("Spool root: ready/, journal/, failed/."),
     sources: z
       .array(Source)
       .default([])
@@ -173,7 +189,7 @@ export const MasterConfig = z
     afterDispatch: z
       .discriminatedUnion("action", [
         z.strictObject({ action: z.literal("delete") }),
-        z.strictObject({ action: z.literal("move"), path: z.string() }),
+        z.strictObject({ action: z.literal("move"), path: absolutePath }),
       ])
       .default({ action: "delete" })
       .describe(
@@ -203,6 +219,13 @@ export const MasterConfig = z
     log: LogSettings,
   })
   .superRefine((config, ctx) => {
+    if (config.sources.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sources"],
+        message: "no sources: nothing would be captured (add an interface, vxlan, socket or folder source)",
+      });
+    }
     unique(ctx, config.sources, "sources", (s) => s.name);
     const destinations = [
       ...config.pools.flatMap((p, i) => p.nodes.map((n, j) => ({ d: n, at: ["pools", i, "nodes", j] }))),
@@ -229,7 +252,74 @@ export const MasterConfig = z
         });
       } else folders.set(folder, where);
     }
+    placement(ctx, config, destinations);
   });
+
+/** Whether `inner` is `outer` or a folder under it. */
+function within(inner: string, outer: string): boolean {
+  const path = relative(resolve(outer), resolve(inner));
+  return path === "" || (!path.startsWith("..") && !isAbsolute(path));
+}
+
+// Folders that would feed each other: a destination in the spool is a second spool of the same files, a
+// spool in a destination hands its unfinished files to the consumer, a destination inside another one is
+// read twice by a consumer that recurses (Arkime), a move target in ready/ is adopted and sent again.
+function placement(
+  ctx: z.RefinementCtx,
+  config: {
+    spool: string;
+    sources: { type: string; path?: string }[];
+    afterDispatch: { action: string; path?: string };
+  },
+  destinations: { d: { path: string }; at: (string | number)[] }[],
+): void {
+  const spool = resolve(config.spool);
+  const ready = resolve(spool, "ready");
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
+  for (const { d, at } of destinations) {
+    const folder = resolve(d.path);
+    if (within(folder, spool)) issue([...at, "path"], `${folder} is inside the spool ${spool}`);
+    else if (within(spool, folder))
+      issue(
+        [...at, "path"],
+        `the spool ${spool} is inside ${folder}: its consumer would see unfinished files`,
+      );
+    for (const other of destinations) {
+      const outer = resolve(other.d.path);
+      if (outer !== folder && within(folder, outer)) {
+        issue([...at, "path"], `${folder} is inside ${outer}, the folder of ${other.at.join(".")}`);
+      }
+    }
+  }
+  const moved = config.afterDispatch.action === "move" ? config.afterDispatch.path : undefined;
+  if (moved !== undefined) {
+    const folder = resolve(moved);
+    if (within(folder, ready))
+      issue(["afterDispatch", "path"], `${folder} is inside ${ready}: its files would be sent again`);
+    for (const { d, at } of destinations) {
+      if (within(folder, d.path))
+        issue(
+          ["afterDispatch", "path"],
+          `${folder} is inside ${resolve(d.path)}, the folder of ${at.join(".")}`,
+        );
+    }
+  }
+  config.sources.forEach((source, i) => {
+    if (source.type !== "folder" || source.path === undefined) return;
+    const folder = resolve(source.path);
+    if (within(folder, spool) || within(spool, folder))
+      issue(["sources", i, "path"], `${folder} and the spool ${spool} overlap`);
+    for (const { d, at } of destinations) {
+      if (within(folder, d.path) || within(d.path, folder)) {
+        issue(
+          ["sources", i, "path"],
+          `${folder} and ${resolve(d.path)}, the folder of ${at.join(".")}, overlap: files would loop`,
+        );
+      }
+    }
+  });
+}
 
 function unique<T>(ctx: z.RefinementCtx, items: T[], key: string, nameOf: (item: T) => string): void {
   const seen = new Set<string>();

@@ -9,10 +9,14 @@ Commands:
       surviving kill -9 (a journal in <spool>/journal). Logs one JSON object per line on stdout;
       a live status page (GET /), GET /status.json and Prometheus GET /metrics at metrics.listen.
       SIGTERM/SIGINT: finish open files and in-flight deliveries, exit 0. SIGHUP: reload the
-      config (an invalid one is refused, the old one kept).
+      config (an invalid one is refused, the old one kept). The spool is locked: a second master
+      on it exits 1 naming the first one's pid (a dead holder's lock is taken over).
 
-  check-config FILE...
-      every problem of a master config with its JSON path ($.pools[0].nodes[1].path); exit 1 if any.
+  check-config [--schema-only] FILE...
+      every problem of a master config with its JSON path ($.pools[0].nodes[1].path), all at once:
+      the schema's, then what run checks on this machine before it opens anything (user exists,
+      interfaces and namespaces exist, filters compile, spool and destinations writable); exit 1 if
+      any. --schema-only: the schema's only, for a config written for another machine.
 
   import-owlh dispatcher-nodes.json
       prints the Sluice config equivalent to an OwlH Dispatcher's node list (notes on stderr).
@@ -31,7 +35,8 @@ Commands:
       capture an interface into rotated PCAP files (tcpdump -G / dumpcap -b, done right): a file is
       written under a hidden name, fsynced and renamed when complete; rotation happens on time also
       on an idle link. Prints each finished file's path on stdout as it becomes ready, and a stats line
-      on stderr at the end. Leftovers of a crash in DIR are salvaged first.
+      on stderr at the end. Leftovers of a crash in DIR are salvaged first. A DIR that is a running
+      master's <spool>/ready is refused, naming the master's pid.
 
       --interface IF         interface to capture (also "any")
       --out DIR              directory for the files (created if missing)
@@ -59,5 +64,6 @@ Commands:
   --version   prints the version: "sluice-master X.Y.Z".
 
 Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
-1 on a capture error, an invalid config or an unreachable master; 2 on a usage error.
+1 on a capture error, an invalid config, a spool locked by another master or an unreachable master;
+2 on a usage error.
 `;

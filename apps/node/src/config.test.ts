@@ -74,7 +74,7 @@ describe("node config schema", () => {
 
 describe.skipIf(!built)("sluice-node config commands", () => {
   it("check-config accepts the contract", () => {
-    const { code, out } = cli("check-config", file("contract.json", CONTRACT));
+    const { code, out } = cli("check-config", "--schema-only", file("contract.json", CONTRACT));
     expect(out).toContain("ok (/srv/sluice/in → interface owlh, speed original, after: delete)");
     expect(code).toBe(0);
   });
@@ -88,7 +88,7 @@ describe.skipIf(!built)("sluice-node config commands", () => {
       stableSeconds: -1,
     };
     const path = file("bad.json", bad);
-    const { code, out } = cli("check-config", path);
+    const { code, out } = cli("check-config", "--schema-only", path);
     expect(code).toBe(1);
     const lines = out.trim().split("\n");
     expect(lines).toContain(`${path}: $.output.interface: Too big: expected string to have <=15 characters`);
@@ -101,14 +101,18 @@ describe.skipIf(!built)("sluice-node config commands", () => {
 
   it("check-config refuses a failed or after folder that is the incoming folder", () => {
     const bad = { ...CONTRACT, failed: "/srv/sluice/in/", after: { action: "move", path: "/srv/sluice/in" } };
-    const { code, out } = cli("check-config", file("loop.json", bad));
+    const { code, out } = cli("check-config", "--schema-only", file("loop.json", bad));
     expect(code).toBe(1);
     expect(out).toContain("$.failed: /srv/sluice/in is the incoming folder: it would be replayed again");
     expect(out).toContain("$.after.path: /srv/sluice/in is the incoming folder");
   });
 
   it("check-config points at the line and column of JSON that does not parse", () => {
-    const { code, out } = cli("check-config", file("broken.json", '{\n  "incoming": "/x",\n  "output": }\n'));
+    const { code, out } = cli(
+      "check-config",
+      "--schema-only",
+      file("broken.json", '{\n  "incoming": "/x",\n  "output": }\n'),
+    );
     expect(code).toBe(1);
     expect(out).toMatch(/broken\.json: line 3 column 13: not JSON/);
   });
@@ -124,7 +128,7 @@ describe.skipIf(!built)("sluice-node config commands", () => {
         "../../apps/node/schema/sluice-node.schema.json",
       );
     }
-    const { code, out } = cli("check-config", ...configs);
+    const { code, out } = cli("check-config", "--schema-only", ...configs);
     expect(out.trim().split("\n")).toHaveLength(configs.length);
     expect(code, out).toBe(0);
   });

@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { LogSettings, metricsSettings } from "@sluice/daemon";
 import { z } from "zod";
 
@@ -6,6 +6,7 @@ import { z } from "zod";
 // (schema/sluice-node.schema.json, checked by a test to be current).
 
 const positive = z.number().positive();
+const absolutePath = z.string().min(1).refine(isAbsolute, "must be an absolute path (it starts with /)");
 
 /** "original", "topspeed", "<n>x", { pps } or { mbps }: the shapes @sluice/replayer's parseSpeed accepts. */
 export const SpeedSetting = z
@@ -55,7 +56,7 @@ const InterfaceOutput = z
 const FifoOutput = z
   .strictObject({
     type: z.literal("fifo"),
-    path: z.string().min(1).describe("FIFO to write one continuous pcap stream to (zeek -r / suricata -r)."),
+    path: absolutePath.describe("FIFO to write one continuous pcap stream to (zeek -r / suricata -r)."),
   })
   .describe("One continuous pcap stream into a FIFO.");
 
@@ -64,7 +65,7 @@ const After = z
     z.strictObject({ action: z.literal("delete") }),
     z.strictObject({
       action: z.literal("move"),
-      path: z.string().min(1).describe("Folder replayed files are moved to (e.g. for Arkime or storage)."),
+      path: absolutePath.describe("Folder replayed files are moved to (e.g. for Arkime or storage)."),
     }),
   ])
   .describe('What to do with a file (and its .json sidecar) once replayed: delete it, or move it to "path".');
@@ -72,7 +73,13 @@ const After = z
 export const NodeConfig = z
   .strictObject({
     $schema: z.string().optional().describe("The JSON Schema this file follows, for editors."),
-    incoming: z.string().min(1).describe("Folder the master delivers PCAP files to (often an NFS export)."),
+    incoming: absolutePath.describe("Folder the master delivers PCAP files to (often an NFS export)."),
+    createIncoming: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Create incoming when it is missing. By default a missing incoming is refused: a mistyped folder would be watched forever while the master delivers elsewhere.",
+      ),
     output: z
       .discriminatedUnion("type", [InterfaceOutput, FifoOutput])
       .describe("Where packets go; the type field says which kind."),
@@ -88,13 +95,10 @@ export const NodeConfig = z
       .default("skip")
       .describe("Frames larger than the interface's MTU: count and skip them, or truncate them."),
     after: After.default({ action: "delete" }),
-    failed: z
-      .string()
-      .min(1)
-      .describe("Folder for files that cannot be replayed, each with <name>.reason.json beside it."),
-    stateDir: z
-      .string()
-      .min(1)
+    failed: absolutePath.describe(
+      "Folder for files that cannot be replayed, each with <name>.reason.json beside it.",
+    ),
+    stateDir: absolutePath
       .default("/var/lib/sluice-node")
       .describe(
         "Holds the journal of replayed files, so a restart after kill -9 does not replay them again.",

@@ -49,6 +49,7 @@ export class SensorNode {
     this.queue = new ReplayQueue({
       ...queueSettings(config),
       incoming: config.incoming,
+      createIncoming: config.createIncoming,
       stateDir: config.stateDir,
       logger: log,
       metrics,

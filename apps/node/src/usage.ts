@@ -12,9 +12,13 @@ Commands:
       status page (GET /), GET /status.json and Prometheus GET /metrics at metrics.listen.
       SIGTERM/SIGINT: stop at a packet boundary, keep the file, exit 0.
       SIGHUP: reload the config (an invalid one is refused, the old one kept).
+      A missing incoming folder is refused unless "createIncoming": true. stateDir is locked: a
+      second node on it exits 1 naming the first one's pid (a dead holder's lock is taken over).
 
-  check-config FILE...
-      every problem of a node config with its JSON path ($.output.interface); exit 1 if any.
+  check-config [--schema-only] FILE...
+      every problem of a node config with its JSON path ($.output.interface), all at once: the
+      schema's, then what run checks on this machine before it opens anything (incoming exists,
+      folders writable); exit 1 if any. --schema-only: the schema's only.
 
   setup-interface [--name owlh] [--mtu 65535] [--netns NS] [--remove]
       creates the interface the sensors listen on (a dummy interface; a veth pair NAME + NAME-peer

@@ -4,6 +4,7 @@ export { CaptureError } from "./errors.js";
 export type { Direction, InterfaceSourceEvents, InterfaceSourceOptions } from "./interface-source.js";
 export { InterfaceSource } from "./interface-source.js";
 export type { FanoutMode, PacketIoMode } from "./live-handle.js";
+export { compileFilter, interfaceLinkType, netnsExists } from "./preflight.js";
 export type {
   ConnectionEnd,
   SocketConnection,

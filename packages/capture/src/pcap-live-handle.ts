@@ -1,13 +1,12 @@
 // libpcap through node_pcap's native binding (binding.ts), used only inside a capture child process: the
 // fallback when the packet-io addon is not built. The binding calls back once per packet with a 16-byte
 // pcap record header (host byte order, microseconds) and the packet in two reused buffers.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { type NativeSession, pcapBinding, pcapLinkType } from "./binding.js";
 import { CaptureError, type CaptureErrorReason } from "./errors.js";
 import type { HandleStats, LiveHandle, LiveOptions, PacketSink } from "./live-handle.js";
-import { badFilter, openError } from "./open-errors.js";
+import { openError } from "./open-errors.js";
+import { compileFilter } from "./preflight.js";
 
 function linkTypeOf(name: string): number {
   const linkType = pcapLinkType(name);
@@ -30,34 +29,7 @@ export function availableInterfaces(): string[] {
 // Compiles the filter against a one-header Ethernet capture, to tell a bad filter from a bad interface
 // before the interface is opened (node_pcap reports both through one exception).
 function checkFilterSyntax(filter: string): void {
-  if (filter.trim() === "") return;
-  const dir = mkdtempSync(join(tmpdir(), "sluice-bpf-"));
-  try {
-    const file = join(dir, "empty.pcap");
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(65535, 16);
-    header.writeUInt32LE(1, 20);
-    writeFileSync(file, header);
-    new (pcapBinding().PcapSession)().open_offline(
-      file,
-      filter,
-      0,
-      65535,
-      "",
-      () => {},
-      false,
-      0,
-      () => {},
-      false,
-    );
-  } catch (error) {
-    throw badFilter(filter, messageOf(error));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  compileFilter(filter);
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

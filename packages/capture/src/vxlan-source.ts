@@ -7,6 +7,7 @@ import {
   type InterfaceSourceEvents,
   type InterfaceSourceOptions,
 } from "./interface-source.js";
+import { ip } from "./preflight.js";
 import type { CaptureStats } from "./source.js";
 
 /**
@@ -36,16 +37,6 @@ export interface VxlanSourceOptions extends Omit<InterfaceSourceOptions, "interf
 interface LinkInfo {
   ifname: string;
   linkinfo?: { info_kind?: string; info_data?: { id?: number; port?: number } };
-}
-
-function ip(netns: string | undefined, args: string[]): { ok: boolean; out: string; err: string } {
-  const full = netns ? ["-n", netns, ...args] : args;
-  const result = spawnSync("ip", full, { encoding: "utf8" });
-  return {
-    ok: result.status === 0,
-    out: result.stdout ?? "",
-    err: (result.stderr ?? "").trim() || String(result.error ?? ""),
-  };
 }
 
 /**

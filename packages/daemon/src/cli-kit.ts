@@ -1,33 +1,43 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { MetricsSettings } from "./config-fields.js";
-import { ConfigError, formatProblem, loadConfigFile } from "./config-file.js";
+import {
+  type ConfigCheck,
+  ConfigError,
+  examineConfigFile,
+  formatProblem,
+  loadConfigFile,
+} from "./config-file.js";
 import { configReference } from "./config-reference.js";
 import type { MetricsAuth } from "./http-auth.js";
 import { fetchStatus } from "./metrics-server.js";
 import { type Command, UsageError } from "./run-cli.js";
 
 /**
- * `check-config FILE...`: each file's problems with their JSON paths, or one "ok" line from `describe`;
- * exit 1 when any file has a problem.
+ * `check-config [--schema-only] FILE...`: each file's problems with their JSON paths (the schema's and
+ * `check`'s against this machine, all of them; `--schema-only` skips the machine's, for a config written
+ * for another machine), or one "ok" line from `describe`; exit 1 when any file has a problem.
  */
 export function checkConfigCommand<S extends z.ZodType>(
   schema: S,
   describe: (config: z.output<S>) => string,
+  check?: ConfigCheck,
 ): Command {
-  return (args) => {
-    const unknown = args.find((a) => a.startsWith("-"));
+  return async (args) => {
+    const schemaOnly = args.includes("--schema-only");
+    const files = args.filter((a) => a !== "--schema-only");
+    const unknown = files.find((a) => a.startsWith("-"));
     if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}`);
-    if (args.length === 0) throw new UsageError("check-config needs a config FILE");
+    if (files.length === 0) throw new UsageError("check-config needs a config FILE");
     let failed = false;
-    for (const file of args) {
-      try {
-        process.stdout.write(`${file}: ok (${describe(loadConfigFile(schema, file))})\n`);
-      } catch (error) {
-        if (!ConfigError.isInstance(error)) throw error;
-        failed = true;
-        for (const problem of error.problems) process.stdout.write(`${file}: ${formatProblem(problem)}\n`);
+    for (const file of files) {
+      const { config, problems } = await examineConfigFile(schema, file, schemaOnly ? undefined : check);
+      if (config !== null) {
+        process.stdout.write(`${file}: ok (${describe(config)})\n`);
+        continue;
       }
+      failed = true;
+      for (const problem of problems) process.stdout.write(`${file}: ${formatProblem(problem)}\n`);
     }
     return failed ? 1 : 0;
   };
@@ -111,14 +121,15 @@ export interface RunConfig<T> {
 }
 
 /**
- * Reads `--config FILE` from a `run` command line and loads it: a UsageError without one, or the config
- * errors printed (with their JSON paths) and null, for the caller to exit 1.
+ * Reads `--config FILE` from a `run` command line and examines it as `check-config` does (`check` too): a
+ * UsageError without one, or every problem printed (with its JSON path) and null, for the caller to exit 1.
  */
-export function loadRunConfig<S extends z.ZodType>(
+export async function loadRunConfig<S extends z.ZodType>(
   app: string,
   schema: S,
   args: string[],
-): RunConfig<z.output<S>> | null {
+  check?: ConfigCheck,
+): Promise<RunConfig<z.output<S>> | null> {
   let values: { config?: string | undefined };
   try {
     ({ values } = parseArgs({ args, options: { config: { type: "string", short: "c" } }, strict: true }));
@@ -127,13 +138,10 @@ export function loadRunConfig<S extends z.ZodType>(
   }
   const file = values.config;
   if (file === undefined || file === "") throw new UsageError("run needs --config FILE");
-  try {
-    return { file, config: loadConfigFile(schema, file) };
-  } catch (error) {
-    if (!ConfigError.isInstance(error)) throw error;
-    process.stderr.write(`${app}: ${error.message}\n`);
-    return null;
-  }
+  const { config, problems } = await examineConfigFile(schema, file, check);
+  if (config !== null) return { file, config };
+  process.stderr.write(`${app}: ${ConfigError.of("invalid", file, problems).message}\n`);
+  return null;
 }
 
 /** A config's JSON Schema, generated from its zod schema: what editors validate a config file against. */

@@ -140,8 +140,8 @@ export function parseJsonText(text: string, file: string | null = null): unknown
   }
 }
 
-/** Reads a JSON config file and checks it against `schema`. Throws ConfigError naming the file and every problem. */
-export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
+/** Reads a JSON config file: its parsed value, or a ConfigError ("unreadable", "bad-json") naming the file. */
+export function readConfigJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -150,5 +150,51 @@ export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.
       cause: error,
     });
   }
-  return parseConfig(schema, parseJsonText(text, file), file);
+  return parseJsonText(text, file);
+}
+
+/** Reads a JSON config file and checks it against `schema`. Throws ConfigError naming the file and every problem. */
+export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
+  return parseConfig(schema, readConfigJson(file), file);
+}
+
+/**
+ * What a daemon checks of its config against the machine before it opens anything (filters compile,
+ * interfaces and users exist, folders can be written): each problem with its JSON path, none when it can
+ * start. It reads the config defensively: it is also given the raw JSON of a config the schema refused,
+ * so that every problem is listed at once.
+ */
+export type ConfigCheck = (config: unknown) => ConfigProblem[] | Promise<ConfigProblem[]>;
+
+/** A config file's problems (the schema's, then `check`'s not already reported) and, when none, the config. */
+export interface ExaminedConfig<T> {
+  config: T | null;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Reads `file`, checks it against `schema` and then with `check` against this machine: what both
+ * `check-config` and `run` ask, so they cannot disagree.
+ */
+export async function examineConfigFile<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  check?: ConfigCheck,
+): Promise<ExaminedConfig<z.output<S>>> {
+  let raw: unknown;
+  try {
+    raw = readConfigJson(file);
+  } catch (error) {
+    if (!ConfigError.isInstance(error)) throw error;
+    return { config: null, problems: [...error.problems] };
+  }
+  const result = schema.safeParse(raw);
+  const problems = result.success ? [] : problemsOf(result.error);
+  if (check) {
+    const reported = new Set(problems.map((p) => p.path));
+    for (const problem of await check(result.success ? result.data : raw)) {
+      if (!reported.has(problem.path)) problems.push(problem);
+    }
+  }
+  return { config: problems.length === 0 && result.success ? result.data : null, problems };
 }

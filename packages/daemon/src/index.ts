@@ -8,15 +8,23 @@ export {
 } from "./cli-kit.js";
 export type { MetricsSettings } from "./config-fields.js";
 export { LogSettings, metricsSettings } from "./config-fields.js";
-export type { ConfigErrorDetail, ConfigErrorReason, ConfigProblem } from "./config-file.js";
+export type {
+  ConfigCheck,
+  ConfigErrorDetail,
+  ConfigErrorReason,
+  ConfigProblem,
+  ExaminedConfig,
+} from "./config-file.js";
 export {
   ConfigError,
+  examineConfigFile,
   formatProblem,
   jsonPath,
   loadConfigFile,
   parseConfig,
   parseJsonText,
   problemsOf,
+  readConfigJson,
 } from "./config-file.js";
 export type { ReferenceRow } from "./config-reference.js";
 export { configReference, referenceRows } from "./config-reference.js";
@@ -26,6 +34,7 @@ export type { MetricsAuth } from "./http-auth.js";
 export { isLoopbackHost } from "./http-auth.js";
 export type { LogFields, LoggerOptions, LogLevel } from "./logger.js";
 export { Logger, silentLogger } from "./logger.js";
+export { looseEntries, looseField, looseText } from "./loose-config.js";
 export type { Labels, MetricType, Sample } from "./metrics.js";
 export { Counter, formatSize, Gauge, MetricsRegistry, parseMetrics, sampleSum } from "./metrics.js";
 export type { MetricsHistoryOptions, SeriesSelector } from "./metrics-history.js";
@@ -47,3 +56,5 @@ export type { Column, Row, StatusKit, Tone } from "./status-kit.js";
 export { statusKit } from "./status-kit.js";
 export type { RenderedPage, StatusHeader, StatusPage } from "./status-page.js";
 export { renderStatusPage } from "./status-page.js";
+export type { Account } from "./system-checks.js";
+export { folderWriteProblem, lookupUser } from "./system-checks.js";

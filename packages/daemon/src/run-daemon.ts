@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { z } from "zod";
 import { loadRunConfig } from "./cli-kit.js";
-import { ConfigError, loadConfigFile } from "./config-file.js";
+import { type ConfigCheck, examineConfigFile } from "./config-file.js";
 import type { MetricsAuth } from "./http-auth.js";
 import { type LogFields, Logger, type LogLevel } from "./logger.js";
 import { MetricsRegistry, type Sample } from "./metrics.js";
@@ -34,6 +34,16 @@ export interface DaemonSpec<S extends z.ZodType<DaemonConfig>, D extends Daemon<
   describe(daemon: D, config: z.output<S>): LogFields;
   /** The status page (GET /) and its document (GET /status.json), served beside the metrics. */
   status?: DaemonStatus<D, z.output<S>>;
+  /**
+   * The config's checks against this machine, run before anything is opened (at start: problems printed,
+   * exit 1) and on SIGHUP (problems refuse the reload); `check-config` runs the same.
+   */
+  check?: ConfigCheck;
+  /**
+   * Takes what must be this process's alone (a spool, a state dir) before anything is opened, the metrics
+   * listener included; throws (typed, naming the holder) when another process has it. Released on exit.
+   */
+  lock?: (config: z.output<S>) => Promise<{ release(): Promise<void> }>;
 }
 
 /** What a status document is built from, at each request. */
@@ -72,12 +82,20 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
   spec: DaemonSpec<S, D>,
   args: string[],
 ): Promise<number> {
-  const loaded = loadRunConfig(spec.app, spec.schema, args);
+  const loaded = await loadRunConfig(spec.app, spec.schema, args, spec.check);
   if (loaded === null) return 1;
   const { file, config } = loaded;
   const startedAt = new Date().toISOString();
   let running = config;
   const log = new Logger({ level: config.log.level, fields: { app: spec.app } });
+  let held: { release(): Promise<void> } | null = null;
+  try {
+    held = (await spec.lock?.(config)) ?? null;
+  } catch (error) {
+    log.error("start-failed", { error });
+    process.stderr.write(`${spec.app}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
   const metrics = new MetricsRegistry();
   const daemon = spec.create(config, log, metrics);
   // Caught before start, so a SIGTERM during start is a clean stop too.
@@ -92,13 +110,10 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
   });
   process.on("SIGHUP", () => {
     reloading = reloading.then(async () => {
-      let next: z.output<S>;
-      try {
-        next = loadConfigFile(spec.schema, file);
-      } catch (error) {
-        const problems = ConfigError.isInstance(error)
-          ? error.problems
-          : [{ path: "$", message: String(error) }];
+      const { config: next, problems } = await examineConfigFile(spec.schema, file, spec.check).catch(
+        (error: unknown) => ({ config: null, problems: [{ path: "$", message: String(error) }] }),
+      );
+      if (next === null) {
         log.error("config-reload-refused", { config: file, problems, kept: "the running configuration" });
         return;
       }
@@ -140,6 +155,7 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
     await daemon.stop().catch(() => {});
     await history?.stop();
     await server?.close();
+    await held?.release().catch(() => {});
     return 1;
   }
   log.info("started", {
@@ -154,6 +170,7 @@ export async function runDaemon<S extends z.ZodType<DaemonConfig>, D extends Dae
   const { pending } = await daemon.stop();
   await history?.stop();
   await server?.close();
+  await held?.release();
   log.info("stopped", { pending });
   return 0;
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { PcapFormatReason } from "@sluice/pcap-format";
 import {
@@ -14,6 +14,7 @@ import {
   type Metrics,
   moveFile,
   removeFile,
+  SpoolError,
   setAside,
   sidecarOf,
   silentLogger,
@@ -49,6 +50,11 @@ export interface ReplayQueueSettings {
 export interface ReplayQueueOptions extends ReplayQueueSettings {
   /** The folder files are delivered to. */
   incoming: string;
+  /**
+   * Create `incoming` when it is missing (default true). False: start() refuses a missing one with a
+   * SpoolError "spool-unwritable", so a mistyped folder is not watched forever while files go elsewhere.
+   */
+  createIncoming?: boolean;
   /** Holds `replayed.jsonl`, the journal of finished replays. */
   stateDir: string;
   logger?: Logger;
@@ -96,6 +102,7 @@ export class ReplayQueue extends EventEmitter<ReplayQueueEvents> {
   private settings: ReplayQueueSettings;
   private readonly incoming: string;
   private readonly stateDir: string;
+  private readonly createIncoming: boolean;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly metrics: QueueMetrics;
@@ -115,6 +122,7 @@ export class ReplayQueue extends EventEmitter<ReplayQueueEvents> {
     this.settings = options;
     this.incoming = resolve(options.incoming);
     this.stateDir = resolve(options.stateDir);
+    this.createIncoming = options.createIncoming ?? true;
     this.log = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     const registry = options.metrics ?? silentMetrics;
@@ -135,7 +143,8 @@ export class ReplayQueue extends EventEmitter<ReplayQueueEvents> {
 
   /** Reads the journal, lists and watches incoming, and starts replaying. The output opens with the first file. */
   async start(): Promise<void> {
-    await mkdir(this.incoming, { recursive: true });
+    if (this.createIncoming) await mkdir(this.incoming, { recursive: true });
+    else await requireFolder(this.incoming);
     await mkdir(this.settings.failed, { recursive: true });
     if (this.settings.after?.action === "move") await mkdir(this.settings.after.path, { recursive: true });
     await this.openJournal();
@@ -450,4 +459,15 @@ export class ReplayQueue extends EventEmitter<ReplayQueueEvents> {
     const started = this.current?.startMs ?? oldestStartMs;
     this.metrics.lagSeconds.set({}, started === null ? 0 : Math.max(0, (this.clock.now() - started) / 1000));
   }
+}
+
+// The incoming folder must be there already: a missing one is most likely a typo or a mount not made.
+async function requireFolder(path: string): Promise<void> {
+  const stats = await stat(path).catch(() => null);
+  if (stats?.isDirectory()) return;
+  throw new SpoolError(
+    "spool-unwritable",
+    `incoming folder ${path} ${stats ? "is not a folder" : "does not exist"} (createIncoming is off)`,
+    { path, errno: stats ? "ENOTDIR" : "ENOENT" },
+  );
 }

@@ -13,7 +13,9 @@ export type SpoolErrorReason =
   /** The journal could not be read, written or fsynced: decisions can no longer be made durable. */
   | "journal"
   /** An option out of range or of the wrong kind; `detail.option` names it. */
-  | "bad-option";
+  | "bad-option"
+  /** Another live process holds the folder's lock (DirectoryLock); `detail.pid` names it. */
+  | "locked";
 
 /** What a SpoolError is about. */
 export interface SpoolErrorDetail {
@@ -23,6 +25,8 @@ export interface SpoolErrorDetail {
   errno?: string;
   /** The option that was refused (reason "bad-option"). */
   option?: string;
+  /** The process holding the lock (reason "locked"). */
+  pid?: number;
   [key: string]: unknown;
 }
 

@@ -4,6 +4,8 @@ export type { CaptureCheck } from "./capture-check.js";
 export { checkCapture, readFirstRecordTime } from "./capture-check.js";
 export type { Clock } from "./clock.js";
 export { ManualClock, systemClock } from "./clock.js";
+export type { DirectoryLockOptions, LockHolder } from "./directory-lock.js";
+export { DirectoryLock } from "./directory-lock.js";
 export type { SpoolErrorDetail, SpoolErrorReason } from "./errors.js";
 export { SpoolError } from "./errors.js";
 export type { EntryKind } from "./file-name.js";

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CaptureStats } from "@sluice/capture";
 import { type FileManifest, RotatingCapture, type RotationPolicy, salvageDirectory } from "@sluice/rotator";
+import { DirectoryLock, SpoolError } from "@sluice/spool";
 import { UsageError } from "../usage.js";
 
 const OPTIONS = {
@@ -69,6 +70,15 @@ export async function runCapture(args: string[]): Promise<number> {
   }
 
   mkdirSync(out, { recursive: true });
+  // A running master's <spool>/ready: its start salvaged our open files, ours would salvage its. (Captures
+  // may share a folder with each other, each under its own --name.)
+  try {
+    await DirectoryLock.ensureFree(out);
+  } catch (error) {
+    if (!SpoolError.isInstance(error)) throw error;
+    process.stderr.write(`sluice-master: ${error.message}\n`);
+    return 1;
+  }
   const print = (manifest: FileManifest): void => {
     process.stdout.write(`${manifest.path}\n`);
   };
