@@ -1,6 +1,14 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DaemonProcess, missingTools, randpkt, startDaemon } from "@sluice/testlab";
@@ -92,6 +100,13 @@ describe.skipIf(reason !== null)("node liveness with real processes", () => {
     const nodes = { n1: startNode("n1"), n2: startNode("n2") };
     await nodes.n1.event("watching");
     await nodes.n2.event("watching");
+    const beat = (node: string) => at(`${node}/incoming/.sluice-node-heartbeat`);
+    await waitFor(() => existsSync(beat("n1")));
+    expect(JSON.parse(readFileSync(beat("n1"), "utf8"))).toMatchObject({
+      pid: nodes.n1.child.pid,
+      hostname: hostname(),
+      queue: 0,
+    });
     const master = startDaemon(masterCli, ["run", "--config", at("master.json")]);
     stoppers.push(() => master.child.kill("SIGKILL"));
     await master.event("started");
@@ -138,6 +153,12 @@ describe.skipIf(reason !== null)("node liveness with real processes", () => {
     expect(master.events.filter((e) => e["event"] === "destination-unhealthy")).toContainEqual(
       expect.objectContaining({ destination: "n2", reason: "node-down" }),
     );
+    // The heartbeat was never taken for a capture, and a node stopped on purpose takes it away.
+    expect(captures(at("n1/failed"))).toEqual([]);
+    nodes.n1.child.kill("SIGTERM");
+    expect(await nodes.n1.exited).toBe(0);
+    expect(existsSync(beat("n1"))).toBe(false);
+    await waitFor(async () => (await destination("n1"))["reason"] === "node-down");
     master.child.kill("SIGTERM");
     expect(await master.exited).toBe(0);
   });

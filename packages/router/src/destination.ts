@@ -41,6 +41,7 @@ export interface Destination {
   minFreeBytes: number;
   maxBacklog: number | null;
   mount: string | null;
+  /** How its node is known to be alive, or null when it is not checked. */
   heartbeat: HeartbeatCheck | null;
 }
 
