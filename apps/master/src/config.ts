@@ -142,6 +142,30 @@ const destinationFields = {
     .optional()
     .describe("Unhealthy with more files than this waiting (default 1000 for nodes, none for alone)."),
   mount: absolutePath.optional().describe("A mount point the folder must be on: unhealthy when not mounted."),
+  heartbeat: z
+    .strictObject({
+      file: z
+        .string()
+        .regex(/^\.[^/]+$/, "a hidden file name (starting with a dot, no slash)")
+        .optional()
+        .describe(
+          "The heartbeat file the node rewrites in this folder (sluice-node: .sluice-node-heartbeat); no NFS port beyond the mount.",
+        ),
+      url: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe(
+          "An endpoint that answers 2xx while the node runs (sluice-node: http://NODE:9465/healthz).",
+        ),
+      maxAgeSeconds: positive
+        .default(30)
+        .describe("The node counts as gone (node-down) once every configured sign is older than this."),
+    })
+    .refine((h) => h.file !== undefined || h.url !== undefined, "a heartbeat needs a file, a url or both")
+    .optional()
+    .describe(
+      "Node liveness: without it, a folder with no node behind it stays healthy. A pool sends a node-down node's share to its other nodes; an alone consumer's files wait for it.",
+    ),
 };
 
 const Node = z.strictObject(destinationFields);

@@ -26,6 +26,13 @@ export function routingOf(config: MasterConfig): RoutingOptions {
     ...(d.minFreeMiB !== undefined && { minFreeBytes: d.minFreeMiB * MIB }),
     ...(d.maxBacklog !== undefined && { maxBacklog: d.maxBacklog }),
     ...(d.mount !== undefined && { mount: d.mount }),
+    ...(d.heartbeat !== undefined && {
+      heartbeat: {
+        ...(d.heartbeat.file !== undefined && { file: d.heartbeat.file }),
+        ...(d.heartbeat.url !== undefined && { url: d.heartbeat.url }),
+        maxAgeMs: d.heartbeat.maxAgeSeconds * 1000,
+      },
+    }),
   });
   return {
     pools: config.pools.map((p) => ({

@@ -122,6 +122,20 @@ export const NodeConfig = z
       .describe(
         "Backoff while the output is down (the file is kept and replayed again from its start) or a file cannot be deleted or moved.",
       ),
+    heartbeat: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe("Write the heartbeat file (default true)."),
+        file: z
+          .string()
+          .regex(/^\.[^/]+$/, "a hidden file name (starting with a dot, no slash)")
+          .default(".sluice-node-heartbeat")
+          .describe("Its name in incoming: hidden, so no queue takes it for a capture."),
+        intervalSeconds: positive.default(5).describe("Rewritten this often (pid, hostname, time, queue)."),
+      })
+      .prefault({})
+      .describe(
+        "A heartbeat file in incoming that the master reads (its destination's heartbeat.file) to tell a live node from a dead one; keep intervalSeconds well under the master's maxAgeSeconds.",
+      ),
     metrics: metricsSettings("sluice-node"),
     log: LogSettings,
   })

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Logger, MetricsRegistry } from "@sluice/daemon";
 import { parseSpeed, type ReplayerOptions, type ReplayOutput } from "@sluice/replayer";
 import { ReplayQueue, type ReplayQueueSettings } from "@sluice/replayer/queue";
+import { HeartbeatWriter } from "@sluice/spool";
 import type { NodeConfig } from "./config.js";
 
 /** The replay settings of a node config, in the ReplayQueue's terms. */
@@ -43,6 +44,8 @@ export class SensorNode {
   private config: NodeConfig;
   /** The engine; its events (replay-started, replayed, file-failed) feed the status page. */
   readonly queue: ReplayQueue;
+  /** Tells the master this node is alive (null when `heartbeat.enabled` is false). */
+  private readonly heartbeat: HeartbeatWriter | null;
 
   constructor(config: NodeConfig, log: Logger, metrics: MetricsRegistry) {
     this.config = config;
@@ -54,13 +57,27 @@ export class SensorNode {
       logger: log,
       metrics,
     });
+    const { heartbeat } = config;
+    this.heartbeat = heartbeat.enabled
+      ? new HeartbeatWriter({
+          dir: config.incoming,
+          file: heartbeat.file,
+          intervalMs: heartbeat.intervalSeconds * 1000,
+          queue: () => this.queue.backlog,
+          onError: (error) => log.warn("heartbeat-failed", { file: heartbeat.file, error }),
+        })
+      : null;
   }
 
-  start(): Promise<void> {
-    return this.queue.start();
+  async start(): Promise<void> {
+    await this.queue.start();
+    // After the queue: a node that cannot open its folders never looks alive.
+    await this.heartbeat?.start();
   }
 
-  stop(): Promise<{ pending: number }> {
+  async stop(): Promise<{ pending: number }> {
+    // First: the master stops sending while the queue winds down.
+    await this.heartbeat?.stop();
     return this.queue.stop();
   }
 
@@ -70,6 +87,7 @@ export class SensorNode {
     if (resolve(next.stateDir) !== resolve(this.config.stateDir)) fixed.push("stateDir");
     if (next.metrics?.listen !== this.config.metrics?.listen) fixed.push("metrics");
     if (next.log.level !== this.config.log.level) fixed.push("log.level");
+    if (JSON.stringify(next.heartbeat) !== JSON.stringify(this.config.heartbeat)) fixed.push("heartbeat");
     if (fixed.length > 0) throw new Error(`${fixed.join(", ")} cannot change without a restart`);
     this.queue.reconfigure(queueSettings(next));
     this.config = next;

@@ -2,6 +2,7 @@ import { mkdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { pathExists, publishFile, stageCopy } from "@sluice/spool";
 import { RouterError } from "./errors.js";
+import type { HeartbeatCheck } from "./liveness.js";
 
 /**
  * How a file becomes visible in a destination.
@@ -27,6 +28,8 @@ export interface DestinationOptions {
   maxBacklog?: number | null;
   /** A mount point the folder must be on (e.g. the NFS mount): unhealthy when it is not mounted. */
   mount?: string;
+  /** How to tell that the node behind the folder is alive; unhealthy (`node-down`) when it is not. */
+  heartbeat?: HeartbeatCheck;
 }
 
 /** A destination with its defaults filled in. */
@@ -38,6 +41,8 @@ export interface Destination {
   minFreeBytes: number;
   maxBacklog: number | null;
   mount: string | null;
+  /** How its node is known to be alive, or null when it is not checked. */
+  heartbeat: HeartbeatCheck | null;
 }
 
 /** Hidden folder inside each destination where files are staged before they are published. */

@@ -1,6 +1,7 @@
 import { open, readdir, readFile, stat, statfs, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Destination } from "./destination.js";
+import { Liveness } from "./liveness.js";
 
 /** Why a destination is not taking files. */
 export type HealthReason =
@@ -17,7 +18,9 @@ export type HealthReason =
   /** More files waiting there than its maximum backlog. */
   | "backlog"
   /** A delivery to it just failed; it is skipped until the next check. */
-  | "failing";
+  | "failing"
+  /** Its heartbeat (file or URL) is older than its maximum age: the node behind it is gone. */
+  | "node-down";
 
 /** What the last check of a destination found. */
 export interface DestinationHealth {
@@ -33,8 +36,15 @@ export interface DestinationHealth {
   checkedAt: number;
 }
 
-/** Looks at a destination the way a delivery would meet it: folder, mount, a test file, space, backlog. */
-export async function checkDestination(dest: Destination, now = Date.now()): Promise<DestinationHealth> {
+/**
+ * Looks at a destination the way a delivery would meet it: folder, mount, the node's heartbeat (when one
+ * is configured; `liveness` remembers the last sign of life), a test file, space, backlog.
+ */
+export async function checkDestination(
+  dest: Destination,
+  now = Date.now(),
+  liveness: Liveness = new Liveness(),
+): Promise<DestinationHealth> {
   const result = (reason: HealthReason | null, message: string | null, extra = {}): DestinationHealth => ({
     healthy: reason === null,
     reason,
@@ -54,6 +64,10 @@ export async function checkDestination(dest: Destination, now = Date.now()): Pro
   }
   if (dest.mount !== null && !(await isMountPoint(dest.mount))) {
     return result("not-mounted", `${dest.mount} is not mounted`);
+  }
+  if (dest.heartbeat !== null) {
+    const down = await liveness.check(dest.name, dest.path, dest.heartbeat, now);
+    if (down !== null) return result("node-down", down, { backlog: await countBacklog(dest.path) });
   }
   const probe = join(dest.path, `.sluice-probe-${process.pid}`);
   try {
@@ -121,6 +135,7 @@ export async function isMountPoint(path: string): Promise<boolean> {
 export class HealthMonitor {
   private readonly cache = new Map<string, DestinationHealth>();
   private readonly checking = new Map<string, Promise<DestinationHealth>>();
+  private readonly liveness = new Liveness();
 
   constructor(
     private readonly intervalMs: number,
@@ -150,7 +165,7 @@ export class HealthMonitor {
   check(dest: Destination): Promise<DestinationHealth> {
     const running = this.checking.get(dest.name);
     if (running) return running;
-    const promise = checkDestination(dest).then((health) => {
+    const promise = checkDestination(dest, Date.now(), this.liveness).then((health) => {
       this.store(dest.name, health);
       this.checking.delete(dest.name);
       return health;
@@ -181,5 +196,6 @@ export class HealthMonitor {
   /** Forgets a destination that left the configuration. */
   forget(name: string): void {
     this.cache.delete(name);
+    this.liveness.forget(name);
   }
 }

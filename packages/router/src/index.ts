@@ -7,6 +7,7 @@ export { RouterError } from "./errors.js";
 export type { FolderSourceEvents, FolderSourceOptions, IngestedFile, RejectedFile } from "./folder-source.js";
 export { FolderSource } from "./folder-source.js";
 export type { DestinationHealth, HealthReason } from "./health.js";
+export type { HeartbeatCheck } from "./liveness.js";
 export type { DeliveredEvent, RouterEvents, RouterOptions } from "./router.js";
 export { Router } from "./router.js";
 export type {

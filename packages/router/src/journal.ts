@@ -47,6 +47,8 @@ export type JournalRecord =
       size: number;
       /** When the file was submitted (ms since the epoch). */
       at: number;
+      /** Where it sorts in capture order (@sluice/spool's captureStartMs); absent in older journals. */
+      startMs?: number;
       deliveries: DeliveryRecord[];
     }
   | { op: "assign"; name: string; key: string; dest: string | null; path: string | null }
@@ -62,6 +64,7 @@ export interface JournalFile {
   path: string;
   size: number;
   at: number;
+  startMs?: number;
   deliveries: DeliveryRecord[];
 }
 

@@ -4,10 +4,13 @@ import { basename, dirname, join, resolve } from "node:path";
 import {
   type BackoffPolicy,
   backoffDelay,
+  captureStartMs,
+  compareCaptureOrder,
   type Logger,
   type Metrics,
   moveFile,
   pathExists,
+  readFirstRecordTime,
   removeFile,
   silentLogger,
 } from "@sluice/spool";
@@ -89,6 +92,8 @@ interface SpoolFile {
   path: string;
   size: number;
   at: number;
+  /** Where it sorts in capture order: its first record's time (@sluice/spool's captureStartMs). */
+  startMs: number;
   deliveries: Delivery[];
   finishing: boolean;
   /** Its plan is on disk: nothing is delivered before. */
@@ -108,6 +113,8 @@ export class Router extends EventEmitter<RouterEvents> {
   private readonly journalDir: string;
   private journal: RouterJournal | null = null;
   private readonly files = new Map<string, SpoolFile>();
+  /** The same files in capture order: each destination gets its backlog oldest first. */
+  private readonly ordered: SpoolFile[] = [];
   private readonly health: HealthMonitor;
   private readonly cursors = new Map<string, number>();
   private readonly unavailable = new Set<string>();
@@ -117,6 +124,8 @@ export class Router extends EventEmitter<RouterEvents> {
   private readonly metrics: RouterMetrics | null;
   private active = 0;
   private timer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private readonly healthIntervalMs: number;
   private wakeAt = Number.POSITIVE_INFINITY;
   private stopping = false;
   private submitting: Promise<unknown> = Promise.resolve();
@@ -126,9 +135,12 @@ export class Router extends EventEmitter<RouterEvents> {
     super();
     this.routing = resolveRouting(options);
     this.journalDir = resolve(options.journalDir);
-    this.health = new HealthMonitor(options.healthIntervalMs ?? 5000, (name, health) => {
-      if (health.healthy) this.log.info("destination-healthy", { destination: name });
-      else
+    this.healthIntervalMs = options.healthIntervalMs ?? 5000;
+    this.health = new HealthMonitor(this.healthIntervalMs, (name, health) => {
+      if (health.healthy) {
+        this.log.info("destination-healthy", { destination: name });
+        this.wake(name);
+      } else
         this.log.warn("destination-unhealthy", {
           destination: name,
           reason: health.reason,
@@ -146,7 +158,7 @@ export class Router extends EventEmitter<RouterEvents> {
     const { journal, replay } = await openJournal(this.journalDir);
     this.journal = journal;
     for (const bad of replay.badLines) this.log.warn("journal-bad-line", { file: journal.path, ...bad });
-    for (const record of replay.open) this.restore(record);
+    for (const record of replay.open) await this.restore(record);
     if (replay.open.length > 0) {
       this.log.info("recovered", {
         files: replay.open.length,
@@ -156,6 +168,10 @@ export class Router extends EventEmitter<RouterEvents> {
         ),
       });
     }
+    // Heartbeats are read on a timer, so a node that dies is seen without traffic; an unhealthy destination
+    // is looked at again on it too, so its backlog leaves as soon as it is back.
+    this.healthTimer = setInterval(() => void this.watchHealth(), this.healthIntervalMs);
+    this.healthTimer.unref?.();
     this.pump();
   }
 
@@ -237,6 +253,8 @@ export class Router extends EventEmitter<RouterEvents> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
     await this.submitting;
     const deadline = Date.now() + timeoutMs;
     while (this.active > 0 && Date.now() < deadline) await sleep(20);
@@ -244,12 +262,13 @@ export class Router extends EventEmitter<RouterEvents> {
     return { pending: this.files.size };
   }
 
-  private restore(record: JournalFile): void {
+  private async restore(record: JournalFile): Promise<void> {
     const file: SpoolFile = {
       name: record.name,
       path: record.path,
       size: record.size,
       at: record.at,
+      startMs: record.startMs ?? (await captureStart(record.path, record.name).catch(() => record.at)),
       finishing: false,
       durable: true,
       deliveries: record.deliveries.map((d) => {
@@ -272,7 +291,7 @@ export class Router extends EventEmitter<RouterEvents> {
         };
       }),
     };
-    this.files.set(file.name, file);
+    this.add(file);
     for (const d of file.deliveries) {
       if (d.state !== "done" && d.state !== "cancelled" && !this.groupExists(d)) void this.cancel(file, d);
     }
@@ -285,8 +304,11 @@ export class Router extends EventEmitter<RouterEvents> {
     const name = basename(path);
     if (this.files.has(name)) return { durable: Promise.resolve() };
     let size: number;
+    let startMs: number;
     try {
-      size = (await stat(path)).size;
+      const info = await stat(path);
+      size = info.size;
+      startMs = await captureStart(path, name, info.mtimeMs);
     } catch (error) {
       throw RouterError.from(error, "spool", `submitting ${path}`, path);
     }
@@ -309,6 +331,7 @@ export class Router extends EventEmitter<RouterEvents> {
       path,
       size,
       at: Date.now(),
+      startMs,
       deliveries,
       finishing: false,
       durable: false,
@@ -319,9 +342,10 @@ export class Router extends EventEmitter<RouterEvents> {
       path,
       size,
       at: file.at,
+      startMs,
       deliveries: deliveries.map(journalDelivery),
     };
-    this.files.set(name, file);
+    this.add(file);
     const durable = this.requireJournal()
       .append(record)
       .then(
@@ -332,7 +356,7 @@ export class Router extends EventEmitter<RouterEvents> {
           this.pump();
         },
         (error: unknown) => {
-          this.files.delete(name);
+          this.remove(file);
           throw RouterError.from(error, "journal", `journaling the plan of ${name}`);
         },
       );
@@ -418,27 +442,79 @@ export class Router extends EventEmitter<RouterEvents> {
     return Object.fromEntries(nodes.map((n) => [n.name, this.health.peek(n.name)?.message ?? "unknown"]));
   }
 
+  // Starts what may start, oldest file first. Lanes keep each destination's files in capture order: a
+  // delivery waiting out a backoff holds back the later files' deliveries on its lane, and a staged file is
+  // published only once every earlier file's delivery on its lane is done (staging may overlap).
   private pump(): void {
     if (this.stopping || this.journal === null) return;
     const now = Date.now();
     let wake = Number.POSITIVE_INFINITY;
-    outer: for (const file of this.files.values()) {
-      if (file.finishing || !file.durable) continue;
+    const waiting = new Set<string>();
+    const earlier = new Set<string>();
+    outer: for (const file of this.ordered) {
+      if (file.finishing) continue;
       let open = 0;
       for (const d of file.deliveries) {
         if (d.state === "done" || d.state === "cancelled") continue;
         open++;
-        if (d.running) continue;
+        const lanes = lanesCrossed(d);
+        const held = lanes.some((lane) => waiting.has(lane));
+        const behind = lanes.some((lane) => earlier.has(lane));
+        const own = laneOf(d);
+        earlier.add(own);
+        if (!file.durable || d.running) continue;
         if (d.notBefore > now) {
+          waiting.add(own);
           wake = Math.min(wake, d.notBefore);
           continue;
         }
+        if (held || (d.state === "staged" && behind)) continue;
         if (this.active >= this.concurrency) break outer;
         void this.run(file, d);
       }
-      if (open === 0) void this.finish(file);
+      if (open === 0 && file.durable) void this.finish(file);
     }
     this.schedule(wake);
+  }
+
+  // True when no earlier file (capture order) still has a delivery on this delivery's lanes.
+  private mayPublish(file: SpoolFile, d: Delivery): boolean {
+    const lanes = lanesCrossed(d);
+    for (const other of this.ordered) {
+      if (other === file) return true;
+      if (other.finishing) continue;
+      for (const e of other.deliveries) {
+        if (e.state !== "done" && e.state !== "cancelled" && lanes.includes(laneOf(e))) return false;
+      }
+    }
+    return true;
+  }
+
+  // A destination came back: what waits for it (or for any node of its pools) is tried at once.
+  private wake(dest: string): void {
+    const pools = new Set(
+      this.routing.pools.filter((p) => p.nodes.some((n) => n.name === dest)).map((p) => p.name),
+    );
+    for (const file of this.files.values()) {
+      for (const d of file.deliveries) {
+        if (d.running || d.state === "done" || d.state === "cancelled") continue;
+        if (d.dest === dest || (d.dest === null && d.kind === "pool" && pools.has(d.group))) {
+          d.notBefore = 0;
+          d.attempts = 0;
+        }
+      }
+    }
+    this.pump();
+  }
+
+  // Reads the heartbeats, and looks again at destinations known unhealthy (one check per interval each).
+  private async watchHealth(): Promise<void> {
+    const due = [...this.routing.destinations.values()].filter(
+      (d) => d.heartbeat !== null || this.health.peek(d.name)?.healthy === false,
+    );
+    await Promise.all(due.map((d) => this.health.get(d))).catch((error: unknown) =>
+      this.log.warn("health-check-failed", { error }),
+    );
   }
 
   private schedule(at: number): void {
@@ -462,7 +538,8 @@ export class Router extends EventEmitter<RouterEvents> {
     try {
       if (d.kind === "pool" && (await this.leaveRemovedNode(file, d))) return;
       if (d.state === "pending") await this.stageOne(file, d);
-      if (d.state === "staged") await this.publishOne(file, d);
+      // Published in capture order: an earlier file on the same lane goes first (pump comes back).
+      if (d.state === "staged" && this.mayPublish(file, d)) await this.publishOne(file, d);
     } catch (error) {
       await this.failed(file, d, RouterError.from(error, "destination", `delivering ${file.name}`));
     } finally {
@@ -648,7 +725,7 @@ export class Router extends EventEmitter<RouterEvents> {
       this.schedule(Date.now() + this.retry.initialMs);
       return;
     }
-    this.files.delete(file.name);
+    this.remove(file);
     this.log.info("dispatched", { file: file.name, path: file.path });
     this.emit("dispatched", { file: file.name, path: file.path });
     await this.maybeCompact();
@@ -679,7 +756,7 @@ export class Router extends EventEmitter<RouterEvents> {
       files++;
       bytes += file.size;
     }
-    for (const file of this.files.values()) {
+    for (const file of this.ordered) {
       if (files <= maxFiles && bytes <= maxBytes) return;
       if (file.finishing || file.deliveries.some((d) => d.running)) continue;
       files--;
@@ -703,7 +780,7 @@ export class Router extends EventEmitter<RouterEvents> {
       this.log.error("drop-failed", { file: file.name, error });
       return;
     }
-    this.files.delete(file.name);
+    this.remove(file);
     this.log.warn("spool-dropped", { file: file.name, reason, size: file.size, missed });
     this.emit("dropped", { file: file.name, reason, missed });
     this.notifyIdle();
@@ -713,15 +790,30 @@ export class Router extends EventEmitter<RouterEvents> {
     const journal = this.journal;
     if (journal === null || journal.backlog < COMPACT_AFTER) return;
     const open = snapshot(
-      [...this.files.values()].map((f) => ({
+      this.ordered.map((f) => ({
         name: f.name,
         path: f.path,
         size: f.size,
         at: f.at,
+        startMs: f.startMs,
         deliveries: f.deliveries.map(journalDelivery),
       })),
     );
     await journal.compact(open).catch((error) => this.log.error("journal-compaction-failed", { error }));
+  }
+
+  // Registers a pending file, in capture order (files mostly come in order: look from the end).
+  private add(file: SpoolFile): void {
+    this.files.set(file.name, file);
+    let at = this.ordered.length;
+    while (at > 0 && compareCaptureOrder(this.ordered[at - 1]!, file) > 0) at--;
+    this.ordered.splice(at, 0, file);
+  }
+
+  private remove(file: SpoolFile): void {
+    this.files.delete(file.name);
+    const at = this.ordered.indexOf(file);
+    if (at >= 0) this.ordered.splice(at, 1);
   }
 
   private notifyIdle(): void {
@@ -735,6 +827,32 @@ export class Router extends EventEmitter<RouterEvents> {
     if (this.journal === null) throw new RouterError("journal", "the router has not been started");
     return this.journal;
   }
+}
+
+/** Where a spool file sorts in capture order: its first record, else its name's time, else its mtime. */
+async function captureStart(path: string, name: string, mtimeMs?: number): Promise<number> {
+  const mtime = mtimeMs ?? (await stat(path)).mtimeMs;
+  let first: ReturnType<typeof readFirstRecordTime> = null;
+  try {
+    first = readFirstRecordTime(path);
+  } catch {
+    // Unreadable here: the name or the mtime says where it sorts; the delivery will report the fault.
+  }
+  return captureStartMs(name, first, mtime);
+}
+
+// The lane a delivery keeps in order on: its alone consumer or flow part; a whole-file pool delivery, its
+// node once it has one (before, its pool: any node it may get).
+function laneOf(d: Delivery): string {
+  if (d.kind === "alone" || d.part !== undefined) return d.key;
+  return d.dest === null ? `pool:${d.group}` : `dest:${d.dest}`;
+}
+
+// The lanes whose earlier deliveries a delivery must not overtake: its own, and for a whole-file pool
+// delivery also its pool's deliveries still without a node (one of them may get the same node).
+function lanesCrossed(d: Delivery): string[] {
+  if (d.kind === "alone" || d.part !== undefined) return [d.key];
+  return d.dest === null ? [`pool:${d.group}`] : [`pool:${d.group}`, `dest:${d.dest}`];
 }
 
 // `pool:<name>`, `pool:<name>#<node>` (a flow part) or `alone:<name>`.

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { FlowKeyKind } from "@sluice/decode";
+import { entryKind } from "@sluice/spool";
 import type { Destination, DestinationOptions } from "./destination.js";
 import { RouterError } from "./errors.js";
 import type { PoolStrategy } from "./strategy.js";
@@ -66,7 +67,26 @@ function destination(options: DestinationOptions, isNode: boolean): Destination 
     maxBacklog:
       options.maxBacklog === undefined ? (isNode ? DEFAULT_NODE_BACKLOG : null) : options.maxBacklog,
     mount: options.mount === undefined ? null : resolve(options.mount),
+    heartbeat: options.heartbeat ?? null,
   };
+}
+
+// A heartbeat needs a sign to read, a positive age, and a file name no queue takes for a capture.
+function checkHeartbeat(options: DestinationOptions, where: string): void {
+  const heartbeat = options.heartbeat;
+  if (heartbeat === undefined) return;
+  const refuse = (message: string) => {
+    throw new RouterError("bad-option", `${where}.heartbeat: ${message}`);
+  };
+  if (heartbeat.file === undefined && heartbeat.url === undefined) refuse("it needs a file, a url or both");
+  if (!(heartbeat.maxAgeMs > 0)) refuse(`maxAgeMs must be positive, not ${heartbeat.maxAgeMs}`);
+  const file = heartbeat.file;
+  if (file !== undefined && (file.includes("/") || !file.startsWith(".") || entryKind(file) !== "ignored")) {
+    refuse(`file must be a hidden name in the folder (such as .sluice-node-heartbeat), not "${file}"`);
+  }
+  if (heartbeat.url !== undefined && !/^https?:\/\//.test(heartbeat.url)) {
+    refuse(`url must be http:// or https://, not "${heartbeat.url}"`);
+  }
 }
 
 /**
@@ -81,6 +101,7 @@ export function resolveRouting(options: RoutingOptions): ResolvedRouting {
     if (destinations.has(options.name)) {
       throw new RouterError("bad-option", `${where}: destination name "${options.name}" is used twice`);
     }
+    checkHeartbeat(options, where);
     const dest = destination(options, isNode);
     const other = folders.get(dest.path);
     if (other !== undefined) {

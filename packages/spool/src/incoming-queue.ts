@@ -327,15 +327,13 @@ export class IncomingQueue extends EventEmitter<IncomingQueueEvents> {
         .then(() => readFirstRecordTime(path))
         .catch(() => null);
     }
-    entry.startMs = entry.firstRecord
-      ? entry.firstRecord.seconds * 1000 + entry.firstRecord.nanoseconds / 1e6
-      : (nameTimeHint(name) ?? info.mtimeMs);
+    entry.startMs = captureStartMs(name, entry.firstRecord, info.mtimeMs);
     this.entries.set(name, entry);
     return entry;
   }
 
   private ordered(): Entry[] {
-    return [...this.entries.values()].filter((e) => !e.taken && !e.ignored).sort(compareEntries);
+    return [...this.entries.values()].filter((e) => !e.taken && !e.ignored).sort(compareCaptureOrder);
   }
 
   /** The first file that can be handed out now, or how long to wait before looking again. */
@@ -473,8 +471,21 @@ function versionKey(entry: Entry): string {
   return `${entry.dev}:${entry.ino}:${entry.size}:${entry.mtimeMs}`;
 }
 
-/** Capture order: by first record (or the hint before one is readable), then by name. */
-function compareEntries(a: Entry, b: Entry): number {
+/**
+ * Where a capture sorts, in ms since the epoch: its first record's time; without one, the time its name
+ * hints at (nameTimeHint), else its modification time.
+ */
+export function captureStartMs(name: string, firstRecord: Timestamp | null, mtimeMs: number): number {
+  return firstRecord
+    ? firstRecord.seconds * 1000 + firstRecord.nanoseconds / 1e6
+    : (nameTimeHint(name) ?? mtimeMs);
+}
+
+/** Capture order: by where a capture starts (captureStartMs), then by name. */
+export function compareCaptureOrder(
+  a: { startMs: number; name: string },
+  b: { startMs: number; name: string },
+): number {
   if (a.startMs !== b.startMs) return a.startMs - b.startMs;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -23,6 +23,8 @@ export {
   workerTemplate,
 } from "./file-name.js";
 export { syncDirectory, syncFile } from "./fsync.js";
+export type { Heartbeat, HeartbeatWriterOptions } from "./heartbeat.js";
+export { DEFAULT_HEARTBEAT_FILE, HeartbeatWriter, readHeartbeat } from "./heartbeat.js";
 export type {
   IncomingFile,
   IncomingItem,
@@ -31,7 +33,7 @@ export type {
   IncomingTiming,
   RefusalReason,
 } from "./incoming-queue.js";
-export { IncomingQueue } from "./incoming-queue.js";
+export { captureStartMs, compareCaptureOrder, IncomingQueue } from "./incoming-queue.js";
 export type { BadLine, JournalContents } from "./journal.js";
 export { Journal } from "./journal.js";
 export type { MoveOptions } from "./move.js";
