@@ -215,7 +215,9 @@ export class Rotator extends EventEmitter<RotatorEvents> {
       try {
         file.writer.writeEncoded(records.subarray(start, end), take);
       } catch (error) {
-        this.spoolFailure(error, file, count - first);
+        this.spoolFailure(error, file, take);
+        // The rest of the batch was never tried: the spool has failed for this interval.
+        this.noteSpoolDrops(this.failed ?? "io", count - first - take);
         return;
       }
       const last = offsets[first + take - 1]!;
@@ -410,19 +412,21 @@ export class Rotator extends EventEmitter<RotatorEvents> {
   }
 
   // The spool refused a write: keep what is on disk of this file, drop and count until the next interval.
-  // `packets` are those of the write that failed (not yet counted in the file); what the file counted
-  // but never reached the disk is counted once the file is cut back to its last whole record.
+  // `attempted` are the packets of the write that failed: part of them may have reached the disk (a short
+  // write), so they are counted with the file's, and whatever the file holds once it is cut back to its
+  // last whole record is what was written; the rest are spool drops.
   private spoolFailure(
     error: unknown,
     file: OpenFile | null,
-    packets: number,
+    attempted: number,
     path = file?.partial ?? this.dir,
   ): void {
     const spoolError = SpoolError.from(error, path, file ? "writing" : "creating");
     this.failed = spoolError.reason;
     this.emit("error", spoolError);
     if (file === null) return;
-    this.noteSpoolDrops(spoolError.reason, packets, file.drops);
+    file.packets += attempted;
+    this.totals.packets += attempted;
     if (this.file === file) this.file = null;
     this.enqueue(() => this.finishAfterFailure(file, spoolError.reason));
   }
@@ -480,14 +484,16 @@ export class Rotator extends EventEmitter<RotatorEvents> {
       ftruncateSync(file.fd, committed);
       const verified = await inspectCapture(file.partial);
       if (verified.validBytes < committed) ftruncateSync(file.fd, verified.validBytes);
-      // Packets taken into the writer's buffer were counted as written; those that never reached the
-      // disk are spool drops, under the reason the spool failed with.
+      // Packets taken into the writer's buffer, and those of the write that failed, were counted with
+      // the file; those that did not reach the disk whole are spool drops, under the spool's reason.
       const lost = file.packets - verified.packets;
       this.totals.packets -= lost;
       this.totals.bytes -= file.bytes - verified.bytes;
       file.packets = verified.packets;
       file.bytes = verified.bytes;
-      if (verified.lastTime) {
+      if (verified.firstTime && verified.lastTime) {
+        file.firstSeconds = verified.firstTime.seconds;
+        file.firstNanos = verified.firstTime.nanoseconds;
         file.lastSeconds = verified.lastTime.seconds;
         file.lastNanos = verified.lastTime.nanoseconds;
       }
