@@ -3,3 +3,4 @@
 export type { ChildConfig, ChildOutputConfig } from "./child-protocol.js";
 export type { ChildContext, HandleStats, PacketOutput } from "./child-runtime.js";
 export { runCaptureChild } from "./child-runtime.js";
+export { CaptureError } from "./errors.js";
