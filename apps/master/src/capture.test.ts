@@ -329,25 +329,92 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
     });
   });
 
-  it("goes on counting drops when the spool fills up, and every finished file stays whole", async () => {
+  it("accounts for every packet on a full spool: captured = written (counted in the files) + spool drops, exit 1", async () => {
+    // Issue 17, case 4: on a 256 KiB tmpfs the spool fills after a few hundred packets.
     const tiny = join(dir, "tiny");
     mkdirSync(tiny, { recursive: true });
-    expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny]).status).toBe(0);
+    expect(spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", tiny]).status).toBe(0);
+    try {
+      await withLab(async (lab) => {
+        silence(lab.a, lab.b);
+        const run = sluiceCapture(lab.b, ["--out", tiny, "--rotate-packets", "300"]);
+        await started(run);
+        tcpreplay(lab.a, capture);
+        await until(() => /ENOSPC|no space/i.test(run.stderr()), "the full spool reported");
+        expect(run.child.exitCode).toBeNull(); // still capturing, counting
+        run.child.kill("SIGTERM");
+        expect(await run.exited).toBe(1);
+        const summary =
+          /^(\d+) packets captured, (\d+) dropped by kernel, (\d+) dropped by interface, (\d+) dropped by spool \(spool-full (\d+)\), (\d+) written to (\d+) files$/m.exec(
+            run.stderr(),
+          );
+        expect(summary, run.stderr()).not.toBeNull();
+        const [captured, kernel, , spool, full, written, files] = summary!.slice(1).map(Number);
+        expect(kernel).toBe(0);
+        expect(captured).toBeGreaterThanOrEqual(sent.length);
+        expect(full).toBe(spool);
+        expect(spool).toBeGreaterThan(0);
+        expect(written! + spool!).toBe(captured);
+        expect(run.paths).toHaveLength(files!);
+        // "written" is what the files on disk hold, each whole, and what their sidecars say.
+        let onDisk = 0;
+        for (const path of run.paths) {
+          const verified = await verifyCapture(path);
+          expect(verified.complete).toBe(true);
+          onDisk += verified.packets;
+          if (existsSync(`${path}.json`)) {
+            expect(JSON.parse(readFileSync(`${path}.json`, "utf8")).packets).toBe(verified.packets);
+          }
+        }
+        expect(onDisk).toBe(written);
+        expect(readdirSync(tiny).filter((e) => e.endsWith(".partial"))).toEqual([]);
+        expect(run.stderr()).toMatch(
+          new RegExp(`^sluice-master: ${spool} of ${captured} captured packets could not be written`, "m"),
+        );
+      });
+    } finally {
+      spawnSync("umount", [tiny]);
+    }
+  });
+
+  it("refuses up front to capture as a --user who cannot write to --out, exit 1, no file", async () => {
     await withLab(async (lab) => {
-      silence(lab.a, lab.b);
-      const run = sluiceCapture(lab.b, ["--out", tiny, "--rotate-packets", "300"]);
-      await started(run);
-      tcpreplay(lab.a, capture);
-      await until(() => /spool|ENOSPC|no space/i.test(run.stderr()), "the full spool reported");
-      expect(run.child.exitCode).toBeNull(); // still capturing (a crash later would not exit 0 below)
-      run.child.kill("SIGTERM");
-      expect(await run.exited).toBe(0);
-      expect(run.stderr()).toMatch(/spool|ENOSPC|no space/i);
-      const dropped = Number(/(\d+) dropped by spool/.exec(run.stderr())?.[1]);
-      expect(dropped).toBeGreaterThan(0);
-      for (const path of run.paths) expect((await verifyCapture(path)).complete).toBe(true);
+      const out = outDir(); // root's, 0755
+      const run = sluiceCapture(lab.b, ["--out", out, "--user", "nobody"]);
+      expect(await run.exited).toBe(1);
+      expect(run.stderr()).toMatch(new RegExp(`user nobody cannot write to ${out} \\(EACCES\\)`));
+      expect(run.stderr()).not.toMatch(/packets captured/);
+      expect(readdirSync(out)).toEqual([]);
     });
   });
+
+  for (const packetIo of ["native", "pcap"] as const) {
+    it(`publishes what it captured and exits 1 when the interface disappears, as tcpdump (${packetIo})`, async () => {
+      await withLab(async (lab) => {
+        silence(lab.a, lab.b);
+        const out = outDir();
+        const args = ["--out", out, "--rotate-seconds", "3600", "--packet-io", packetIo];
+        const run = sluiceCapture(lab.b, args);
+        await started(run);
+        tcpreplay(lab.a, capture);
+        // Every frame is in the open file (same layout as the lab capture: as many bytes) before the link goes.
+        const partial = () =>
+          readdirSync(out)
+            .filter((e) => e.endsWith(".partial"))
+            .reduce((n, e) => n + statSync(join(out, e)).size, 0);
+        await until(() => partial() >= statSync(capture).size, "the traffic in the open file");
+        await lab.deleteLink();
+        expect(await run.exited).toBe(1);
+        expect(run.stderr()).toMatch(
+          new RegExp(`^sluice-master: capture on "${lab.b.iface}" stopped: the interface disappeared`, "m"),
+        );
+        expect(run.stderr()).toMatch(new RegExp(`^${sent.length} packets captured, .* 1 files$`, "m"));
+        expect(run.paths).toHaveLength(1);
+        expect(hex(run.paths[0]!)).toEqual(sent);
+        expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+      });
+    });
+  }
 
   it("lets two sources rotate into one directory without name clashes", async () => {
     await withLab(async (lab) => {

@@ -13,12 +13,17 @@ import type { MasterConfig, SourceConfig } from "./config.js";
 
 /** Counters of one source since it started (all totals). */
 export interface SourceCounters {
+  /** Packets taken: `written` plus `droppedBySpool`. */
   captured: number;
+  /** Packets in files in the spool. */
+  written: number;
   /** Bytes of the packets written to the spool (captured lengths). */
   bytes: number;
   droppedByKernel: number;
   droppedByInterface: number;
   droppedBySpool: number;
+  /** `droppedBySpool` by SpoolError reason (spool-full, spool-unwritable, io). */
+  spoolReasons: Record<string, number>;
   files: number;
 }
 
@@ -40,7 +45,8 @@ export interface SourceView {
   type: SourceConfig["type"];
   /** What it reads: an interface, a VXLAN VNI, a listen address, an inbox folder. */
   input: string;
-  state: "capturing" | "failed" | "listening" | "watching";
+  /** down: the interface was lost, and is being reopened (sluice_source_up 0). */
+  state: "capturing" | "down" | "failed" | "listening" | "watching";
   /** Why it failed, or how many senders are connected. */
   detail: string | null;
   /** The files being written now. */
@@ -92,12 +98,24 @@ export function createSource(
 }
 
 function emptyCounters(): SourceCounters {
-  return { captured: 0, bytes: 0, droppedByKernel: 0, droppedByInterface: 0, droppedBySpool: 0, files: 0 };
+  return {
+    captured: 0,
+    written: 0,
+    bytes: 0,
+    droppedByKernel: 0,
+    droppedByInterface: 0,
+    droppedBySpool: 0,
+    spoolReasons: {},
+    files: 0,
+  };
 }
 
 function finished(manifest: FileManifest, source: string): FinishedFile {
   return { path: manifest.path, source, packets: manifest.packets, bytes: manifest.bytes };
 }
+
+// How a lost capture interface is reopened: soon (a flapping link), then every 10 s at most.
+const REOPEN_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 /** A SPAN port or a VXLAN mirror: libpcap and rotation in one child process. */
 class CaptureSource implements RunningSource {
@@ -136,6 +154,7 @@ class CaptureSource implements RunningSource {
       ...(context.user !== undefined && { user: context.user }),
       ...(config.type === "interface" && config.direction !== undefined && { direction: config.direction }),
       ...(config.type === "interface" && config.workers !== undefined && { workers: config.workers }),
+      reopen: REOPEN_BACKOFF,
       ...(config.type === "vxlan" && {
         vxlan: {
           vni: config.vni,
@@ -159,6 +178,16 @@ class CaptureSource implements RunningSource {
       this.failure = error.message;
       context.log.error("capture-failed", { source: this.name, error });
     });
+    // Interface loss (issue 17): logged, shown as down, reopened with backoff by the capture itself.
+    this.capture.on("source-down", (error) =>
+      context.log.error("source-down", {
+        source: this.name,
+        interface: iface,
+        reason: error.reason,
+        error,
+      }),
+    );
+    this.capture.on("source-up", (up) => context.log.info("source-up", { source: this.name, ...up }));
   }
 
   start(): Promise<void> {
@@ -175,22 +204,25 @@ class CaptureSource implements RunningSource {
     if (stats === null) return { ...emptyCounters(), bytes, files: this.files };
     return {
       captured: stats.captured,
+      written: stats.written,
       bytes,
       droppedByKernel: stats.droppedByKernel,
       droppedByInterface: stats.droppedByInterface,
       droppedBySpool: stats.droppedByConsumer,
+      spoolReasons: stats.droppedByConsumerReasons ?? {},
       files: this.files,
     };
   }
 
   view(): SourceView {
     const file = this.capture.progress?.file;
+    const lost = this.capture.lost;
     return {
       type: this.type,
       input: this.input,
-      state: this.failure === null ? "capturing" : "failed",
-      detail: this.failure,
-      files: file ? [file] : [],
+      state: this.failure !== null ? "failed" : lost !== null ? "down" : "capturing",
+      detail: this.failure ?? lost?.message ?? null,
+      files: file && lost === null ? [file] : [],
     };
   }
 }
@@ -266,6 +298,7 @@ class StreamSource implements RunningSource {
       this.rotators.delete(connection.label);
       const done = rotator.stop().finally(() => {
         this.totals.droppedBySpool += rotator.stats.droppedBySpool;
+        addReasons(this.totals.spoolReasons, rotator.stats.droppedBySpoolReasons);
         this.totals.bytes += rotator.stats.bytes;
         this.closing.delete(done);
       });
@@ -289,11 +322,14 @@ class StreamSource implements RunningSource {
   async counters(): Promise<SourceCounters> {
     let spool = this.totals.droppedBySpool;
     let bytes = this.totals.bytes;
+    const spoolReasons = { ...this.totals.spoolReasons };
     for (const rotator of this.rotators.values()) {
       spool += rotator.stats.droppedBySpool;
       bytes += rotator.stats.bytes;
+      addReasons(spoolReasons, rotator.stats.droppedBySpoolReasons);
     }
-    return { ...this.totals, droppedBySpool: spool, bytes, captured: this.totals.captured - spool };
+    const written = this.totals.captured - spool;
+    return { ...this.totals, droppedBySpool: spool, spoolReasons, bytes, written };
   }
 
   view(): SourceView {
@@ -351,7 +387,8 @@ class InboxSource implements RunningSource {
   }
 
   async counters(): Promise<SourceCounters> {
-    return { ...emptyCounters(), captured: this.packets, bytes: this.bytes, files: this.files };
+    const { packets, bytes, files } = this;
+    return { ...emptyCounters(), captured: packets, written: packets, bytes, files };
   }
 
   view(): SourceView {
@@ -368,4 +405,9 @@ function fileFields(manifest: FileManifest): Record<string, unknown> {
     reason: manifest.reason,
     drops: manifest.drops,
   };
+}
+
+/** Adds drop counts by reason into `into`. */
+export function addReasons(into: Record<string, number>, more: Record<string, number | undefined>): void {
+  for (const [reason, count] of Object.entries(more)) into[reason] = (into[reason] ?? 0) + (count ?? 0);
 }

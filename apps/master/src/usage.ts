@@ -35,8 +35,10 @@ Commands:
       capture an interface into rotated PCAP files (tcpdump -G / dumpcap -b, done right): a file is
       written under a hidden name, fsynced and renamed when complete; rotation happens on time also
       on an idle link. Prints each finished file's path on stdout as it becomes ready, and a stats line
-      on stderr at the end. Leftovers of a crash in DIR are salvaged first. A DIR that is a running
-      master's <spool>/ready is refused, naming the master's pid.
+      on stderr at the end: captured = written + dropped by spool (by reason); kernel and interface
+      drops never reached the capture. Leftovers of a crash in DIR are salvaged first. A DIR that is a
+      running master's <spool>/ready is refused, naming the master's pid. If the interface disappears,
+      the open file is finished and published and capture exits 1 (as tcpdump).
 
       --interface IF         interface to capture (also "any")
       --out DIR              directory for the files (created if missing)
@@ -49,7 +51,8 @@ Commands:
       --keep-empty           also write a file for an interval without packets
       --duration S           stop after S seconds
       --count N              stop after N packets
-      --user NAME            switch to this user once the interface is open (like tcpdump -Z)
+      --user NAME            switch to this user once the interface is open (like tcpdump -Z);
+                             refused up front when that user cannot write to DIR
       --name LABEL           source label in file names (default: the interface)
       --buffer-mib N         kernel capture buffer (default 64)
       --netns NAME           capture inside this network namespace
@@ -64,6 +67,7 @@ Commands:
   --version   prints the version: "sluice-master X.Y.Z".
 
 Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
-1 on a capture error, an invalid config, a spool locked by another master or an unreachable master;
-2 on a usage error.
+1 on a capture error (also: the interface disappeared, or captured packets the spool could not
+take), an invalid config, a spool locked by another master or an unreachable master; 2 on a usage
+error.
 `;

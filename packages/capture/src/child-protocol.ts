@@ -4,6 +4,13 @@ import type { CaptureErrorReason } from "./errors.js";
 import type { LiveOptions } from "./live-handle.js";
 import type { CaptureStats } from "./source.js";
 
+/** A CaptureError as it crosses the IPC channel. */
+export interface CaptureErrorJSON {
+  reason: CaptureErrorReason;
+  message: string;
+  detail: Record<string, unknown>;
+}
+
 /** How a child hands packets on: its output's own settings (`kind` picks the output). */
 export type ChildOutputConfig = { kind: string } & Record<string, unknown>;
 
@@ -24,7 +31,9 @@ export type ChildMessage =
       packetIo: "native" | "pcap";
       fanoutGroup: number | null;
     }
-  | { type: "error"; error: { reason: CaptureErrorReason; message: string; detail: Record<string, unknown> } }
+  | { type: "error"; error: CaptureErrorJSON }
+  /** The capture broke while running (the interface was deleted): the child finishes its output and exits 0. */
+  | { type: "lost"; error: CaptureErrorJSON }
   | { type: "warning"; message: string }
   | { type: "stats"; id: number; stats: CaptureStats }
   | { type: "output"; payload: unknown }

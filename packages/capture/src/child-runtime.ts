@@ -1,6 +1,7 @@
 // The life of a capture child process: open one live capture, drop privileges, hand packets to an
 // output until told to stop (IPC "stop", SIGTERM, SIGINT, or the parent going away), then wait out one
-// buffer timeout, drain the ring, close the output, report final stats and exit 0.
+// buffer timeout, drain the ring, close the output, report final stats and exit 0. A capture that breaks
+// (the interface deleted) is reported as "lost" and then stopped the same way: what was taken is kept.
 import { spawnSync } from "node:child_process";
 import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
 import { CaptureError } from "./errors.js";
@@ -27,9 +28,13 @@ export interface PacketOutput {
   tick(stats: HandleStats): void;
   /** Finishes everything (flush, finalize files); the child exits after it resolves. */
   close(stats: HandleStats): Promise<void>;
-  /** Packets taken, and dropped because the output could not keep up. */
+  /** Packets taken, and dropped because the output could not keep up (or write them). */
   readonly captured: number;
   readonly dropped: number;
+  /** Packets kept (written to files); without it, `captured - dropped`. */
+  readonly written?: number;
+  /** `dropped` by why, where the output knows. */
+  readonly droppedReasons?: Record<string, number>;
 }
 
 /** What an output is built from. */
@@ -132,18 +137,10 @@ function run(
     ...(closedStats ?? handle.stats()),
     droppedByConsumer: output.dropped,
     captured: output.captured,
+    written: output.written ?? output.captured - output.dropped,
+    ...(output.droppedReasons && { droppedByConsumerReasons: output.droppedReasons }),
   });
   const ticker = setInterval(() => output.tick(handle.stats()), config.live.bufferTimeoutMs);
-  handle.start(output);
-  sendMessage({
-    type: "ready",
-    linkType: handle.linkType,
-    snaplen: handle.snaplen,
-    pid: process.pid,
-    packetIo: handle.packetIo,
-    fanoutGroup: handle.fanoutGroup,
-  });
-
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
@@ -165,6 +162,19 @@ function run(
       process.exit(0);
     });
   };
+  // "ready" goes first: a capture that breaks at once is reported as lost after it.
+  sendMessage({
+    type: "ready",
+    linkType: handle.linkType,
+    snaplen: handle.snaplen,
+    pid: process.pid,
+    packetIo: handle.packetIo,
+    fanoutGroup: handle.fanoutGroup,
+  });
+  handle.start(output, (error) => {
+    sendMessage({ type: "lost", error: error.toJSON() });
+    void stop();
+  });
   process.on("message", (message: ParentMessage) => {
     if (message.type === "stats") sendMessage({ type: "stats", id: message.id, stats: stats() });
     else if (message.type === "stop") void stop();

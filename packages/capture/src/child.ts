@@ -3,3 +3,5 @@
 export type { ChildConfig, ChildOutputConfig } from "./child-protocol.js";
 export type { ChildContext, HandleStats, PacketOutput } from "./child-runtime.js";
 export { runCaptureChild } from "./child-runtime.js";
+export type { CaptureErrorReason } from "./errors.js";
+export { CaptureError } from "./errors.js";

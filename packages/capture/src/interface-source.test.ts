@@ -109,6 +109,33 @@ describe.skipIf(reason !== null).each(paths)("interface source on a veth pair, p
     },
   );
 
+  it.skipIf(skip)(
+    "reports an interface deleted under it as lost, after every frame taken before, and exits cleanly",
+    async () => {
+      await withLab(async (lab) => {
+        silence(lab.a, lab.b);
+        const { source, packets } = await capturing(lab.b);
+        const errors: CaptureError[] = [];
+        source.on("error", (e) => errors.push(e));
+        const lost = new Promise<CaptureError>((resolve) => source.once("lost", resolve));
+        await tcpreplay(lab.a, file);
+        for (let waited = 0; packets.length < sent.length && waited < 10_000; waited += 10) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        await lab.deleteLink();
+        const error = await lost;
+        expect(error).toMatchObject({ reason: "no-such-interface" });
+        expect(error.detail).toMatchObject({ interface: lab.b.iface, errno: "ENODEV" });
+        expect(error.message).toMatch(/the interface disappeared/);
+        const stats = await source.stop();
+        expect(source.lost).toBe(error);
+        expect(hex(packets)).toEqual(hex(sent));
+        expect(stats).toMatchObject({ captured: sent.length, written: sent.length, droppedByConsumer: 0 });
+        expect(errors).toEqual([]); // lost, not "child-exited"
+      });
+    },
+  );
+
   it.skipIf(skip)("selects what tcpdump -r FILE FILTER selects, for several filters at once", async () => {
     const filters = [
       "tcp",

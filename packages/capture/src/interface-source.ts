@@ -64,6 +64,13 @@ export interface InterfaceSourceOptions {
 export interface InterfaceSourceEvents {
   packet: [SourcePacket];
   error: [CaptureError];
+  /**
+   * The capture broke while running: the interface was deleted (`no-such-interface`, libpcap's "The
+   * interface disappeared") or went down. The child keeps every packet it took (its output is finished,
+   * files published) and exits; stop() then resolves with its final counters. Start a new source to
+   * capture again.
+   */
+  lost: [CaptureError];
   warning: [string];
   /** A message from a custom child's output. */
   output: [unknown];
@@ -149,6 +156,7 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   private exited: Promise<void> = Promise.resolve();
   private streamEnded: Promise<void> = Promise.resolve();
   private stopping = false;
+  private lostError: CaptureError | null = null;
 
   constructor(private readonly options: InterfaceSourceOptions) {
     super();
@@ -216,8 +224,13 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     });
     child.on("message", (message: ChildMessage) => this.onMessage(message));
     child.once("exit", (code, signal) => {
-      if (!this.stopping) this.emit("error", this.childExited(code, signal));
+      if (!this.stopping && this.lostError === null) this.emit("error", this.childExited(code, signal));
     });
+  }
+
+  /** Why the capture broke while running, or null (see the "lost" event). */
+  get lost(): CaptureError | null {
+    return this.lostError;
   }
 
   /** Counters so far (final ones after stop). */
@@ -265,6 +278,9 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
       this.pending.delete(message.id);
     } else if (message.type === "stopped") {
       this.finalStats = message.stats;
+    } else if (message.type === "lost") {
+      this.lostError = CaptureError.fromJSON(message.error);
+      this.emit("lost", this.lostError);
     } else if (message.type === "warning") {
       this.emit("warning", message.message);
     } else if (message.type === "output") {

@@ -59,8 +59,12 @@ export interface LiveHandle {
   readonly packetIo: "native" | "pcap";
   /** The PACKET_FANOUT group joined, or null. */
   readonly fanoutGroup: number | null;
-  /** Starts handing packets to `sink` as libpcap's descriptor becomes readable. */
-  start(sink: PacketSink): void;
+  /**
+   * Starts handing packets to `sink` as libpcap's descriptor becomes readable. If the capture breaks
+   * (the interface was deleted: libpcap's "The interface disappeared", ENODEV), `onLost` is called once
+   * with a CaptureError saying why, after every packet taken before it went to `sink`.
+   */
+  start(sink: PacketSink, onLost: (error: CaptureError) => void): void;
   /** Hands over every packet libpcap has ready now. */
   drain(): void;
   stats(): HandleStats;

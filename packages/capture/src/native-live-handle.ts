@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import type { NativeAddon, NativeCaptureHandle, NativeError } from "@sluice/packet-io";
 import { CaptureError, type CaptureErrorReason } from "./errors.js";
 import type { HandleStats, LiveHandle, LiveOptions, PacketIoMode, PacketSink } from "./live-handle.js";
-import { openError } from "./open-errors.js";
+import { openError, reportLost } from "./open-errors.js";
 import { availableInterfaces } from "./pcap-live-handle.js";
 
 /** The addon and the mode SLUICE_PACKET_IO asks for, or why the addon cannot be used. */
@@ -55,8 +55,14 @@ export class NativeLiveHandle implements LiveHandle {
   private readonly buffer: Buffer;
   private readonly offsets = new Uint32Array(MAX_BATCH + 1);
   private sink: PacketSink | null = null;
+  private onLost: ((error: CaptureError) => void) | null = null;
+  private lost = false;
+  private lastStats: HandleStats = { received: 0, droppedByKernel: 0, droppedByInterface: 0 };
 
-  private constructor(private readonly handle: NativeCaptureHandle) {
+  private constructor(
+    private readonly handle: NativeCaptureHandle,
+    private readonly device: string,
+  ) {
     this.linkType = handle.linkType;
     this.snaplen = handle.snaplen;
     this.fanoutGroup = handle.fanoutGroup;
@@ -78,6 +84,7 @@ export class NativeLiveHandle implements LiveHandle {
           direction: options.direction,
           ...(options.fanout && { fanout: options.fanout }),
         }),
+        options.interface,
       );
     } catch (error) {
       const native = error as NativeError;
@@ -89,8 +96,9 @@ export class NativeLiveHandle implements LiveHandle {
     }
   }
 
-  start(sink: PacketSink): void {
+  start(sink: PacketSink, onLost: (error: CaptureError) => void): void {
     this.sink = sink;
+    this.onLost = onLost;
     this.handle.poll(() => this.take(BATCHES_PER_TURN));
     this.take(BATCHES_PER_TURN);
   }
@@ -100,10 +108,13 @@ export class NativeLiveHandle implements LiveHandle {
   }
 
   stats(): HandleStats {
-    return this.handle.stats();
+    if (this.lost) return this.lastStats;
+    this.lastStats = this.handle.stats();
+    return this.lastStats;
   }
 
   close(): void {
+    if (this.lost) return; // closed when it broke
     this.handle.close();
   }
 
@@ -111,13 +122,32 @@ export class NativeLiveHandle implements LiveHandle {
   // callback comes again while the descriptor stays readable.
   private take(limit: number): void {
     const sink = this.sink;
-    if (sink === null) return;
+    if (sink === null || this.lost) return;
     for (let taken = 0; taken < limit; taken++) {
-      const count = this.handle.dispatch(this.buffer, 0, this.offsets, MAX_BATCH);
+      let count: number;
+      try {
+        count = this.handle.dispatch(this.buffer, 0, this.offsets, MAX_BATCH);
+      } catch (error) {
+        this.fail(error as NativeError);
+        return;
+      }
       if (count === 0) return;
       if (sink.batch) sink.batch(this.buffer, this.offsets, count);
       else this.perPacket(sink, count);
     }
+  }
+
+  // The capture broke (the addon reports packets taken before the error first): stop polling the dead
+  // descriptor, keep the last counters, and say why once.
+  private fail(error: NativeError): void {
+    this.lost = true;
+    try {
+      this.lastStats = this.handle.stats();
+    } catch {
+      // a dead socket may have no counters left: the last ones read stand
+    }
+    this.handle.close();
+    reportLost(this.device, error.libpcap ?? error.message, error.errno, (lost) => this.onLost?.(lost));
   }
 
   // For a sink written for node_pcap's path only: one call per record.

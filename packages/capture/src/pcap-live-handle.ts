@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { type NativeSession, pcapBinding, pcapLinkType } from "./binding.js";
 import { CaptureError, type CaptureErrorReason } from "./errors.js";
 import type { HandleStats, LiveHandle, LiveOptions, PacketSink } from "./live-handle.js";
-import { openError } from "./open-errors.js";
+import { openError, reportLost } from "./open-errors.js";
 import { compileFilter } from "./preflight.js";
 
 function linkTypeOf(name: string): number {
@@ -91,6 +91,10 @@ export class PcapLiveHandle implements LiveHandle {
   private readonly header = Buffer.alloc(16);
   private readonly data: Buffer;
   private sink: PacketSink | null = null;
+  private onLost: ((error: CaptureError) => void) | null = null;
+  private lost = false;
+  private lastStats: HandleStats = { received: 0, droppedByKernel: 0, droppedByInterface: 0 };
+  private device = "";
 
   private constructor(session: NativeSession, linkTypeName: string, snaplen: number, data: Buffer) {
     this.session = session;
@@ -126,26 +130,36 @@ export class PcapLiveHandle implements LiveHandle {
       throw openError(reasonOf(options, libpcap), options, libpcap, availableInterfaces);
     }
     handle = new PcapLiveHandle(session, linkTypeName, options.snaplen, data);
+    handle.device = options.interface;
     return handle;
   }
 
-  start(sink: PacketSink): void {
+  start(sink: PacketSink, onLost: (error: CaptureError) => void): void {
     this.sink = sink;
-    this.session.read_callback = () => {
-      this.session.dispatch(this.data, this.header);
-    };
+    this.onLost = onLost;
+    this.session.read_callback = () => this.drain();
     this.session.start_polling();
     this.drain();
   }
 
-  /** Delivers every packet libpcap has ready now (the binding loops until the ring is empty). */
+  /**
+   * Delivers every packet libpcap has ready now (the binding loops until the ring is empty). node_pcap
+   * reports a broken capture only as a negative count, without libpcap's words: the interface's absence
+   * from /sys says which.
+   */
   drain(): void {
-    this.session.dispatch(this.data, this.header);
+    if (this.lost) return;
+    if (this.session.dispatch(this.data, this.header) >= 0) return;
+    this.lost = true;
+    const libpcap = "pcap_dispatch failed (node_pcap passes no message on)";
+    reportLost(this.device, libpcap, undefined, (lost) => this.onLost?.(lost));
   }
 
   stats(): HandleStats {
+    if (this.lost) return this.lastStats;
     const s = this.session.stats();
-    return { received: s.ps_recv, droppedByKernel: s.ps_drop, droppedByInterface: s.ps_ifdrop };
+    this.lastStats = { received: s.ps_recv, droppedByKernel: s.ps_drop, droppedByInterface: s.ps_ifdrop };
+    return this.lastStats;
   }
 
   close(): void {

@@ -19,11 +19,25 @@ export interface CaptureStats {
    * they are counted instead of letting the kernel ring fill.
    */
   droppedByConsumer: number;
-  /** Packets delivered. */
+  /** Packets delivered: taken from libpcap, whether or not the consumer kept them. */
   captured: number;
+  /**
+   * Packets the consumer kept (written to files, or handed on): `captured` is always `written` plus
+   * `droppedByConsumer`.
+   */
+  written: number;
+  /** `droppedByConsumer` by why (for the rotator: `spool-full`, `spool-unwritable`, `io`), where known. */
+  droppedByConsumerReasons?: Record<string, number>;
 }
 
 /** Zeroed stats. */
 export function emptyStats(): CaptureStats {
-  return { received: 0, droppedByKernel: 0, droppedByInterface: 0, droppedByConsumer: 0, captured: 0 };
+  return {
+    received: 0,
+    droppedByKernel: 0,
+    droppedByInterface: 0,
+    droppedByConsumer: 0,
+    captured: 0,
+    written: 0,
+  };
 }

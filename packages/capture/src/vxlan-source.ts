@@ -73,7 +73,13 @@ export class VxlanSource extends EventEmitter<InterfaceSourceEvents> {
     this.capture.on("packet", (p) => this.emit("packet", p));
     this.capture.on("warning", (w) => this.emit("warning", w));
     this.capture.on("error", (e) => this.emit("error", e));
+    this.capture.on("lost", (e) => this.emit("lost", e));
     this.capture.on("output", (m) => this.emit("output", m));
+  }
+
+  /** Why the capture broke while running, or null (see the "lost" event). */
+  get lost(): CaptureError | null {
+    return this.capture.lost;
   }
 
   /** Process id of the capture child, once started. */

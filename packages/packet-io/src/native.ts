@@ -76,6 +76,8 @@ export interface NativeCaptureHandle {
    * 16-byte header in host byte order (seconds, microseconds, captured length, original length) followed by
    * the captured bytes. Writes record i's start into `offsets[i]` and the end of the last record into
    * `offsets[count]`; returns count (0 when nothing was ready). Offline handles return 0 at end of file.
+   * When the capture breaks it throws, after returning the packets taken before: `no-such-interface`
+   * (errno ENODEV: the interface was deleted), `interface-down` (ENETDOWN) or `io-failed`, with `libpcap`.
    */
   dispatch(buffer: Uint8Array, offset: number, offsets: Uint32Array, maxPackets: number): number;
   /** Calls `onReadable` (from the event loop, once per readiness) while the descriptor is readable, until close(). */

@@ -199,7 +199,8 @@ export class PcapWriter {
 
   /**
    * Bytes handed to the target so far (the batch buffer excluded). After a failed write (a full disk)
-   * this is where the file is still whole: cut it there to salvage it.
+   * this is how far the file reached, perhaps into a record: cut it there, then back to its last whole
+   * record (verifyCapture's validBytes), to salvage it.
    */
   get committedSize(): number {
     return this.written;
@@ -456,9 +457,11 @@ export class PcapWriter {
     while (done < bytes.length) {
       const n = writeSync(output.fd, bytes, done, bytes.length - done, output.position);
       done += n;
+      // Counted as it goes: after a short write and then a failure (a disk filling up), committedSize
+      // still covers every byte that reached the file.
+      this.written += n;
       if (output.position !== null) output.position += n;
     }
-    this.written += bytes.length;
     return true;
   }
 }

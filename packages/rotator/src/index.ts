@@ -1,8 +1,8 @@
 export type { SpoolErrorReason } from "./errors.js";
 export { SpoolError } from "./errors.js";
-export type { FileDrops, FileManifest, FinishReason } from "./manifest.js";
+export type { FileDrops, FileManifest, FinishReason, SpoolDrops } from "./manifest.js";
 export { manifestPath } from "./manifest.js";
-export type { RotatingCaptureEvents, RotatingCaptureOptions } from "./rotating-capture.js";
+export type { RotatingCaptureEvents, RotatingCaptureOptions, SourceUp } from "./rotating-capture.js";
 export { RotatingCapture } from "./rotating-capture.js";
 export type { RotatingProgress } from "./rotating-output.js";
 export type { RotationPolicy } from "./rotation-policy.js";

@@ -1,5 +1,5 @@
 import type { Precision } from "@sluice/pcap-format";
-import { writeFileAtomic } from "@sluice/spool";
+import { type SpoolErrorReason, writeFileAtomic } from "@sluice/spool";
 
 /** Why a file was finished. */
 export type FinishReason =
@@ -18,9 +18,14 @@ export interface FileDrops {
   kernel: number;
   /** The interface or driver dropped (libpcap ps_ifdrop). */
   interface: number;
-  /** The spool could not take packets (full or unwritable). */
+  /** The spool could not take packets (full or unwritable): the sum of `spoolReasons`. */
   spool: number;
+  /** `spool` by why: `spool-full` (ENOSPC), `spool-unwritable` (EACCES, EROFS...), `io` (any other). */
+  spoolReasons: SpoolDrops;
 }
+
+/** Packets the spool could not take, by the SpoolError reason that cost them. */
+export type SpoolDrops = Partial<Record<SpoolErrorReason, number>>;
 
 /** Everything known about a finished file: sent as the "file" event and written next to it as JSON. */
 export interface FileManifest {

@@ -10,7 +10,12 @@ import {
   VxlanSource,
   type VxlanSourceOptions,
 } from "@sluice/capture";
-import { DEFAULT_NAME_TEMPLATE, DEFAULT_WORKER_NAME_TEMPLATE } from "@sluice/spool";
+import {
+  Backoff,
+  type BackoffPolicy,
+  DEFAULT_NAME_TEMPLATE,
+  DEFAULT_WORKER_NAME_TEMPLATE,
+} from "@sluice/spool";
 import { SpoolError } from "./errors.js";
 import type { FileManifest } from "./manifest.js";
 import type { RotatingMessage, RotatingOutputConfig, RotatingProgress } from "./rotating-output.js";
@@ -36,6 +41,20 @@ export interface RotatingCaptureOptions extends Omit<InterfaceSourceOptions, "ch
    * reused) and captured, and removed on stop if it was created; `interface` is then its name.
    */
   vxlan?: Pick<VxlanSourceOptions, "vni" | "device" | "local" | "port" | "mtu">;
+  /**
+   * When the interface is lost while capturing (deleted, or libpcap says it went down): after
+   * "source-down" (the open files are finished and published first), reopen it with these doubling waits
+   * until it is back, then "source-up" and new files. Unset: the capture ends at "source-down" and
+   * stop() resolves with its counters, as tcpdump exits.
+   */
+  reopen?: BackoffPolicy;
+}
+
+/** What "source-up" tells: how long the interface was away and how many reopenings it took. */
+export interface SourceUp {
+  interface: string;
+  downMs: number;
+  attempts: number;
 }
 
 export interface RotatingCaptureEvents {
@@ -47,6 +66,13 @@ export interface RotatingCaptureEvents {
   progress: [RotatingProgress];
   /** The packet limit was reached; stop() to finish the last file. */
   "count-reached": [number];
+  /**
+   * The interface was lost (reason `no-such-interface` when deleted, `interface-down`); emitted once per
+   * outage, before the files open then are finished.
+   */
+  "source-down": [CaptureError];
+  /** Capturing again after "source-down" (only with `reopen`). */
+  "source-up": [SourceUp];
   error: [CaptureError];
   warning: [string];
 }
@@ -60,8 +86,18 @@ const dist = basename(here) === "dist" ? here : join(here, "..", "dist");
  * one such child per worker, all in one fanout group.
  */
 export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
-  private readonly captures: (InterfaceSource | VxlanSource)[] = [];
+  private captures: (InterfaceSource | VxlanSource)[] = [];
   private readonly options: RotatingCaptureOptions;
+  private readonly label: string;
+  /** Final counters of the children of earlier outages, and their last progress. */
+  private readonly retired: CaptureStats[] = [];
+  private retiredProgress = { packets: 0, bytes: 0 };
+  private down: { error: CaptureError; since: number; attempts: number } | null = null;
+  private readonly backoff: Backoff;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The outage's work in flight (stopping the lost children, one reopening), awaited by stop(). */
+  private pending: Promise<unknown> = Promise.resolve();
+  private stopping = false;
   private readonly workers: number;
   private readonly script = join(dist, "capture-child.js");
   /** Each worker's last progress report, by worker number. */
@@ -75,16 +111,22 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
     checkWorkers(options, this.workers);
     if (!existsSync(this.script))
       throw new Error(`${this.script} is missing: build @sluice/rotator first (npm run build)`);
-    this.add(1, options.fanout?.group ?? null);
+    this.backoff = new Backoff(() => options.reopen ?? { initialMs: 1000, maxMs: 30_000 });
+    this.label = this.add(1, options.fanout?.group ?? null).name;
   }
 
   get name(): string {
-    return this.captures[0]!.name;
+    return this.label;
   }
 
-  /** Process id of the (first) capture child, once started. */
+  /** Why the interface is lost now (between "source-down" and "source-up"), or null. */
+  get lost(): CaptureError | null {
+    return this.down?.error ?? null;
+  }
+
+  /** Process id of the (first) capture child, once started (null while the interface is lost). */
   get pid(): number | null {
-    return this.captures[0]!.pid;
+    return this.captures[0]?.pid ?? null;
   }
 
   /** Process ids of every worker's capture child, once started. */
@@ -94,7 +136,7 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
 
   /** Which packet I/O the capture uses, once started: the packet-io addon or node_pcap. */
   get packetIo(): "native" | "pcap" | null {
-    return this.captures[0]!.packetIo;
+    return this.captures[0]?.packetIo ?? null;
   }
 
   /**
@@ -102,6 +144,10 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
    * the others join it; if one fails, those started are stopped and the error is thrown.
    */
   async start(): Promise<void> {
+    await this.startSet();
+  }
+
+  private async startSet(): Promise<void> {
     const first = this.captures[0] as InterfaceSource;
     await first.start();
     if (this.workers === 1) return;
@@ -121,24 +167,92 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
    */
   get progress(): RotatingProgress | null {
     const reports = [...this.reports.values()];
-    if (reports.length === 0) return null;
+    if (reports.length === 0) {
+      if (this.retiredProgress.packets === 0 && this.retiredProgress.bytes === 0) return null;
+      return { ...this.retiredProgress, file: null, at: Date.now() };
+    }
     const latest = reports.reduce((a, b) => (b.at >= a.at ? b : a));
     return {
-      packets: reports.reduce((n, r) => n + r.packets, 0),
-      bytes: reports.reduce((n, r) => n + r.bytes, 0),
+      packets: this.retiredProgress.packets + reports.reduce((n, r) => n + r.packets, 0),
+      bytes: this.retiredProgress.bytes + reports.reduce((n, r) => n + r.bytes, 0),
       file: latest.file,
       at: latest.at,
     };
   }
 
-  /** Counters summed over the workers. */
+  /** Counters summed over the workers (and over the children of earlier outages). */
   async stats(): Promise<CaptureStats> {
-    return sum(await Promise.all(this.captures.map((c) => c.stats())));
+    return sum([...this.retired, ...(await Promise.all(this.captures.map((c) => c.stats())))]);
   }
 
   /** Finishes the open files (flushed, fsynced, renamed) and resolves with the final counters. */
   async stop(): Promise<CaptureStats> {
-    return sum(await Promise.all(this.captures.map((c) => c.stop())));
+    this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    await this.pending;
+    const last = await Promise.all(this.captures.map((c) => c.stop()));
+    return sum([...this.retired, ...last]);
+  }
+
+  // One child reported the interface lost: the others lose it too. Finish them all (their files are
+  // published as they exit), then reopen with backoff if asked.
+  private onLost(error: CaptureError): void {
+    if (this.down !== null || this.stopping) return;
+    this.down = { error, since: Date.now(), attempts: 0 };
+    // Set before the event: a listener that stops (sluice-master capture) waits for the files.
+    this.pending = this.retire().then(() => this.scheduleReopen());
+    this.emit("source-down", error);
+  }
+
+  private async retire(): Promise<void> {
+    const lost = this.captures;
+    this.captures = [];
+    this.retired.push(...(await Promise.all(lost.map((c) => c.stop()))));
+    const progress = this.progress;
+    if (progress) this.retiredProgress = { packets: progress.packets, bytes: progress.bytes };
+    this.reports.clear();
+  }
+
+  private scheduleReopen(): void {
+    if (this.stopping || this.options.reopen === undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.pending = this.reopen();
+    }, this.backoff.next());
+  }
+
+  private async reopen(): Promise<void> {
+    const down = this.down!;
+    down.attempts++;
+    this.add(1, this.options.fanout?.group ?? null);
+    try {
+      await this.startSet();
+    } catch (error) {
+      await Promise.allSettled(this.captures.map((c) => c.stop()));
+      this.captures = [];
+      const reason = CaptureError.isInstance(error) ? error.reason : null;
+      if (reason === "no-such-interface" || reason === "interface-down" || reason === "child-exited") {
+        this.scheduleReopen();
+      } else {
+        this.emit("error", error as CaptureError); // it will not come back by waiting (a filter, a right)
+      }
+      return;
+    }
+    if (this.captures.some((c) => c.lost !== null)) {
+      // Gone again while it was starting (the "lost" was ignored as part of this outage): start over.
+      await this.retire();
+      this.scheduleReopen();
+      return;
+    }
+    this.down = null;
+    this.backoff.reset();
+    if (this.stopping) return;
+    this.emit("source-up", {
+      interface: this.options.interface,
+      downMs: Date.now() - down.since,
+      attempts: down.attempts,
+    });
   }
 
   // The capture child of one worker (1..N); workers 2..N join the first one's fanout group.
@@ -146,6 +260,7 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
     const capture = this.makeCapture(worker, group);
     capture.on("output", (payload) => this.onOutput(worker, payload as RotatingMessage));
     capture.on("error", (error) => this.emit("error", error));
+    capture.on("lost", (error) => this.onLost(error));
     capture.on("warning", (warning) => this.emit("warning", warning));
     this.captures.push(capture);
     return capture as InterfaceSource;
@@ -206,13 +321,25 @@ function checkWorkers(options: RotatingCaptureOptions, workers: number): void {
 }
 
 function sum(all: CaptureStats[]): CaptureStats {
-  const total = { received: 0, droppedByKernel: 0, droppedByInterface: 0, droppedByConsumer: 0, captured: 0 };
+  const total = {
+    received: 0,
+    droppedByKernel: 0,
+    droppedByInterface: 0,
+    droppedByConsumer: 0,
+    captured: 0,
+    written: 0,
+    droppedByConsumerReasons: {} as Record<string, number>,
+  };
   for (const s of all) {
     total.received += s.received;
     total.droppedByKernel += s.droppedByKernel;
     total.droppedByInterface += s.droppedByInterface;
     total.droppedByConsumer += s.droppedByConsumer;
     total.captured += s.captured;
+    total.written += s.written;
+    for (const [reason, count] of Object.entries(s.droppedByConsumerReasons ?? {})) {
+      total.droppedByConsumerReasons[reason] = (total.droppedByConsumerReasons[reason] ?? 0) + count;
+    }
   }
   return total;
 }

@@ -1,4 +1,5 @@
-import type { ChildContext, HandleStats, PacketOutput } from "@sluice/capture/child";
+import { accessSync, constants } from "node:fs";
+import { CaptureError, type ChildContext, type HandleStats, type PacketOutput } from "@sluice/capture/child";
 import { DEFAULT_NAME_TEMPLATE, workerTemplate } from "@sluice/spool";
 import type { FileManifest } from "./manifest.js";
 import type { RotationPolicy } from "./rotation-policy.js";
@@ -56,6 +57,7 @@ export class RotatingOutput implements PacketOutput {
   constructor(private readonly context: ChildContext) {
     const config = context.config.output as unknown as RotatingOutputConfig;
     this.maxPackets = config.maxPackets ?? Number.POSITIVE_INFINITY;
+    checkWritable(config.dir, context.config.user);
     this.rotator = new Rotator({
       dir: config.dir,
       source: context.config.label,
@@ -74,6 +76,16 @@ export class RotatingOutput implements PacketOutput {
   /** Packets the spool could not take. */
   get dropped(): number {
     return this.rotator.stats.droppedBySpool;
+  }
+
+  /** Packets in files (or in the open file's buffer, until a failed write says otherwise). */
+  get written(): number {
+    return this.rotator.stats.packets;
+  }
+
+  /** `dropped` by SpoolError reason. */
+  get droppedReasons(): Record<string, number> {
+    return this.rotator.stats.droppedBySpoolReasons as Record<string, number>;
   }
 
   packet(header: Buffer, data: Buffer): void {
@@ -114,5 +126,21 @@ export class RotatingOutput implements PacketOutput {
   async close(stats: HandleStats): Promise<void> {
     this.tick(stats);
     await this.rotator.stop();
+  }
+}
+
+// Runs after privileges are dropped: a folder the capture's user cannot write to is refused before any
+// packet is taken, not found out as every packet dropped by the spool.
+function checkWritable(dir: string, user: string | undefined): void {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const who = user === undefined ? `uid ${process.getuid?.()}` : `user ${user}`;
+    const errno = (error as NodeJS.ErrnoException).code ?? "";
+    throw new CaptureError(
+      "permission-denied",
+      `${who} cannot write to ${dir} (${errno}): make the folder writable for it (chown) or run the capture as a user that can write there`,
+      { path: dir, errno, ...(user !== undefined && { user }) },
+    );
   }
 }

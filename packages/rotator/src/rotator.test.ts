@@ -172,7 +172,7 @@ describe("Rotator", () => {
       lastPacketTime: "1700000002.000007000",
       linkType: 1,
       precision: "micro",
-      drops: { kernel: 3, interface: 2, spool: 0 },
+      drops: { kernel: 3, interface: 2, spool: 0, spoolReasons: {} },
     });
     expect(manifest!.name).toMatch(/^span0-\d{8}T\d{6}Z-000001\.pcap$/);
     expect(manifest!.fileSize).toBe(statSync(manifest!.path).size);
@@ -301,6 +301,32 @@ describe.skipIf(!root_)("Rotator on a spool that fills up or turns read-only", (
     expect(after.at(-1)).toMatchObject({ packets: 10, reason: "stop" });
     expect(after.at(-1)!.drops!.spool).toBeGreaterThan(0);
     expect(existsSync(after.at(-1)!.path)).toBe(true);
+  });
+
+  it("counts every packet a full spool costs: packets in the files plus spool drops are all it was given", async () => {
+    for (const entry of readdirSync(mount)) rmSync(join(mount, entry), { recursive: true });
+    const dir = join(mount, "exact");
+    mkdirSync(dir);
+    const { r, files, errors } = rotator({ dir, policy: { seconds: 3600 } });
+    r.start();
+    // One synchronous burst: packets taken into the writer's buffer when the disk fills never reach it.
+    const given = 3000;
+    for (let i = 0; i < given; i++) r.writePacket(packet(i, 1400));
+    await r.stop();
+    expect(errors[0]).toMatchObject({ reason: "spool-full", errno: "ENOSPC" });
+    let onDisk = 0;
+    for (const m of files) {
+      const verified = await verifyCapture(m.path);
+      expect(verified).toMatchObject({ complete: true, packets: m.packets });
+      onDisk += verified.packets;
+    }
+    const { packets, droppedBySpool, droppedBySpoolReasons } = r.stats;
+    expect(packets).toBe(onDisk);
+    expect(packets + droppedBySpool).toBe(given);
+    expect(droppedBySpoolReasons).toEqual({ "spool-full": droppedBySpool });
+    expect(packets).toBeGreaterThan(0); // the disk did take some
+    expect(readdirSync(dir).filter((n) => n.endsWith(".partial"))).toEqual([]);
+    rmSync(dir, { recursive: true });
   });
 
   it("reports an unwritable spool and drops, counting, until it can write again", async () => {

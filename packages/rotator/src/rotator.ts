@@ -12,11 +12,11 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import {
   formatTimestamp,
+  inspectCapture,
   MAX_CAPTURE_LENGTH,
   type PacketRecord,
   PcapWriter,
   type Precision,
-  verifyCapture,
 } from "@sluice/pcap-format";
 import {
   DEFAULT_NAME_TEMPLATE,
@@ -25,9 +25,14 @@ import {
   publishFile,
   syncDirectory,
 } from "@sluice/spool";
-import { SpoolError } from "./errors.js";
-
-import { type FileDrops, type FileManifest, type FinishReason, writeManifest } from "./manifest.js";
+import { SpoolError, type SpoolErrorReason } from "./errors.js";
+import {
+  type FileDrops,
+  type FileManifest,
+  type FinishReason,
+  type SpoolDrops,
+  writeManifest,
+} from "./manifest.js";
 import { nextBoundary, type ResolvedPolicy, type RotationPolicy, resolvePolicy } from "./rotation-policy.js";
 
 /** Options of one source's rotation into a directory. */
@@ -59,8 +64,10 @@ export interface RotatorStats {
   files: number;
   packets: number;
   bytes: number;
-  /** Packets dropped because the spool was full or unwritable. */
+  /** Packets dropped because the spool was full or unwritable: the sum of `droppedBySpoolReasons`. */
   droppedBySpool: number;
+  /** `droppedBySpool` by the SpoolError reason that cost them. */
+  droppedBySpoolReasons: SpoolDrops;
 }
 
 /** The file a rotator is writing: its final name, the start of its interval, and what it holds so far. */
@@ -119,12 +126,19 @@ export class Rotator extends EventEmitter<RotatorEvents> {
   private nextFileStart = 0;
   private boundary = 0;
   private timer: NodeJS.Timeout | null = null;
-  private failed = false;
-  private pendingDrops: FileDrops = { kernel: 0, interface: 0, spool: 0 };
+  /** Why the spool failed in this interval (packets are dropped, counted under it, until the next), or null. */
+  private failed: SpoolErrorReason | null = null;
+  private pendingDrops: FileDrops = noDrops();
   private finishing: Promise<unknown> = Promise.resolve();
   private running = false;
   private flushScheduled = false;
-  private readonly totals: RotatorStats = { files: 0, packets: 0, bytes: 0, droppedBySpool: 0 };
+  private readonly totals: RotatorStats = {
+    files: 0,
+    packets: 0,
+    bytes: 0,
+    droppedBySpool: 0,
+    droppedBySpoolReasons: {},
+  };
 
   constructor(options: RotatorOptions) {
     super();
@@ -140,7 +154,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
 
   /** Totals since start. */
   get stats(): RotatorStats {
-    return { ...this.totals };
+    return { ...this.totals, droppedBySpoolReasons: { ...this.totals.droppedBySpoolReasons } };
   }
 
   /** The file being written, or null between files. */
@@ -201,7 +215,9 @@ export class Rotator extends EventEmitter<RotatorEvents> {
       try {
         file.writer.writeEncoded(records.subarray(start, end), take);
       } catch (error) {
-        this.spoolFailure(error, file, count - first);
+        this.spoolFailure(error, file, take);
+        // The rest of the batch was never tried: the spool has failed for this interval.
+        this.noteSpoolDrops(this.failed ?? "io", count - first - take);
         return;
       }
       const last = offsets[first + take - 1]!;
@@ -234,10 +250,19 @@ export class Rotator extends EventEmitter<RotatorEvents> {
   }
 
   /** Adds drops seen while the current file is open (or, with none open, to the next file). */
-  noteDrops(kind: keyof FileDrops, count: number): void {
+  noteDrops(kind: "kernel" | "interface", count: number): void {
     if (count <= 0) return;
     (this.file?.drops ?? this.pendingDrops)[kind] += count;
-    if (kind === "spool") this.totals.droppedBySpool += count;
+  }
+
+  // Packets the spool lost, counted in `drops` (a failed file's own, else the open or next file's).
+  private noteSpoolDrops(reason: SpoolErrorReason, count: number, drops?: FileDrops): void {
+    if (count <= 0) return;
+    const into = drops ?? this.file?.drops ?? this.pendingDrops;
+    into.spool += count;
+    into.spoolReasons[reason] = (into.spoolReasons[reason] ?? 0) + count;
+    this.totals.droppedBySpool += count;
+    this.totals.droppedBySpoolReasons[reason] = (this.totals.droppedBySpoolReasons[reason] ?? 0) + count;
   }
 
   /** Finishes the current file now; resolves with its manifest once it is final (null if none). */
@@ -263,8 +288,8 @@ export class Rotator extends EventEmitter<RotatorEvents> {
 
   // The open file for packets of this link type, or null (then `packets` are counted as spool drops).
   private fileFor(linkType: number, packets: number): OpenFile | null {
-    if (this.failed) {
-      this.noteDrops("spool", packets);
+    if (this.failed !== null) {
+      this.noteSpoolDrops(this.failed, packets);
       return null;
     }
     let file = this.file;
@@ -276,7 +301,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     if (file === null) {
       this.linkType = linkType;
       file = this.openFile();
-      if (file === null) this.noteDrops("spool", packets);
+      if (file === null) this.noteSpoolDrops(this.failed ?? "io", packets);
     }
     return file;
   }
@@ -334,7 +359,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     try {
       file.writer.flushSync();
     } catch (error) {
-      this.spoolFailure(error, file);
+      this.spoolFailure(error, file, 0);
     }
   };
 
@@ -379,7 +404,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
         snaplen: this.snaplen,
         precision,
       };
-      this.pendingDrops = { kernel: 0, interface: 0, spool: 0 };
+      this.pendingDrops = noDrops();
       this.file = file;
       return file;
     }
@@ -387,18 +412,23 @@ export class Rotator extends EventEmitter<RotatorEvents> {
   }
 
   // The spool refused a write: keep what is on disk of this file, drop and count until the next interval.
+  // `attempted` are the packets of the write that failed: part of them may have reached the disk (a short
+  // write), so they are counted with the file's, and whatever the file holds once it is cut back to its
+  // last whole record is what was written; the rest are spool drops.
   private spoolFailure(
     error: unknown,
     file: OpenFile | null,
-    packets = 1,
+    attempted: number,
     path = file?.partial ?? this.dir,
   ): void {
-    this.failed = true;
-    this.emit("error", SpoolError.from(error, path, file ? "writing" : "creating"));
+    const spoolError = SpoolError.from(error, path, file ? "writing" : "creating");
+    this.failed = spoolError.reason;
+    this.emit("error", spoolError);
     if (file === null) return;
-    this.noteDrops("spool", packets);
+    file.packets += attempted;
+    this.totals.packets += attempted;
     if (this.file === file) this.file = null;
-    this.enqueue(() => this.finishAfterFailure(file));
+    this.enqueue(() => this.finishAfterFailure(file, spoolError.reason));
   }
 
   private arm(): void {
@@ -413,7 +443,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     this.intervalStart = this.boundary;
     this.nextFileStart = this.boundary;
     this.boundary = nextBoundary(now, this.intervalStart, this.policy);
-    this.failed = false;
+    this.failed = null;
     if (this.file !== null || this.policy.keepEmpty) {
       const file = this.file;
       this.file = null;
@@ -433,7 +463,7 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     try {
       file.writer.flushSync();
     } catch (error) {
-      this.spoolFailure(error, file);
+      this.spoolFailure(error, file, 0);
       return this.finishing.then(() => null);
     }
     const endMs = Date.now();
@@ -447,14 +477,27 @@ export class Rotator extends EventEmitter<RotatorEvents> {
     });
   }
 
-  private async finishAfterFailure(file: OpenFile): Promise<FileManifest | null> {
+  private async finishAfterFailure(file: OpenFile, reason: SpoolErrorReason): Promise<FileManifest | null> {
     try {
       const committed = file.writer.committedSize;
       file.writer.abort();
       ftruncateSync(file.fd, committed);
-      const verified = await verifyCapture(file.partial);
+      const verified = await inspectCapture(file.partial);
       if (verified.validBytes < committed) ftruncateSync(file.fd, verified.validBytes);
+      // Packets taken into the writer's buffer, and those of the write that failed, were counted with
+      // the file; those that did not reach the disk whole are spool drops, under the spool's reason.
+      const lost = file.packets - verified.packets;
+      this.totals.packets -= lost;
+      this.totals.bytes -= file.bytes - verified.bytes;
       file.packets = verified.packets;
+      file.bytes = verified.bytes;
+      if (verified.firstTime && verified.lastTime) {
+        file.firstSeconds = verified.firstTime.seconds;
+        file.firstNanos = verified.firstTime.nanoseconds;
+        file.lastSeconds = verified.lastTime.seconds;
+        file.lastNanos = verified.lastTime.nanoseconds;
+      }
+      this.noteSpoolDrops(reason, lost, file.drops);
       if (verified.packets === 0) {
         closeSync(file.fd);
         await unlink(file.partial);
@@ -545,4 +588,8 @@ function readLe(b: Uint8Array, at: number): number {
 
 function readBe(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function noDrops(): FileDrops {
+  return { kernel: 0, interface: 0, spool: 0, spoolReasons: {} };
 }

@@ -98,6 +98,8 @@ export class Lab {
   private destroying: Promise<void> | null = null;
   private runs = 0;
 
+  private built = { mtu: 1500, quickAck: true };
+
   private constructor(name: string, slot: number, a: Endpoint, b: Endpoint) {
     this.name = name;
     this.slot = slot;
@@ -135,11 +137,29 @@ export class Lab {
   }
 
   private async build(mtu: number, quickAck: boolean): Promise<void> {
-    const { a, b } = this;
-    for (const end of [a, b]) {
+    for (const end of [this.a, this.b]) {
       ownNamespace(end.netns);
       await runCommand("ip", ["netns", "add", end.netns]);
     }
+    this.built = { mtu, quickAck };
+    await this.link(mtu, quickAck);
+  }
+
+  /**
+   * Deletes the veth pair (both ends: `ip link del` in b), as an unplugged or removed interface.
+   * For tests of what a capture does when its interface disappears; recreateLink() brings it back.
+   */
+  async deleteLink(): Promise<void> {
+    await runCommand("ip", ["-n", this.b.netns, "link", "del", this.b.iface]);
+  }
+
+  /** Creates the veth pair again as it was built (names, addresses, offloads off), after deleteLink(). */
+  async recreateLink(): Promise<void> {
+    await this.link(this.built.mtu, this.built.quickAck);
+  }
+
+  private async link(mtu: number, quickAck: boolean): Promise<void> {
+    const { a, b } = this;
     const link = ["mtu", String(mtu)];
     await runCommand("ip", [
       ...["link", "add", a.iface, "netns", a.netns, ...link, "type", "veth"],

@@ -113,6 +113,7 @@ export async function runCapture(args: string[]): Promise<number> {
   await capture.start();
   const how = `${capture.packetIo === "native" ? "packet-io addon" : "node_pcap"}${workers && workers > 1 ? `, ${workers} fanout workers` : ""}`;
   process.stderr.write(`sluice-master: capturing on ${iface} (${how}), files in ${out}\n`);
+  let lost: string | null = null;
   const stopped = new Promise<CaptureStats>((resolve, reject) => {
     let stopping = false;
     const stop = (): void => {
@@ -124,11 +125,43 @@ export async function runCapture(args: string[]): Promise<number> {
     process.once("SIGTERM", stop);
     capture.once("count-reached", stop);
     capture.once("error", reject);
+    // As tcpdump exits on "The interface disappeared": what was written is published first.
+    capture.once("source-down", (error) => {
+      lost = error.message;
+      stop();
+    });
     if (duration !== undefined) setTimeout(stop, duration * 1000).unref();
   });
   const stats = await stopped;
-  process.stderr.write(
-    `${stats.captured} packets captured, ${stats.droppedByKernel} dropped by kernel, ${stats.droppedByInterface} dropped by interface, ${stats.droppedByConsumer} dropped by spool, ${files} files\n`,
-  );
+  process.stderr.write(`${summaryLine(stats, files)}\n`);
+  return exitStatus(stats, lost);
+}
+
+/**
+ * tcpdump's counters line, with where every captured packet went: captured = written + dropped by spool
+ * (by reason); the kernel's and the interface's drops never reached the capture.
+ */
+export function summaryLine(stats: CaptureStats, files: number): string {
+  const reasons = Object.entries(stats.droppedByConsumerReasons ?? {})
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason} ${count}`);
+  const why = reasons.length > 0 ? ` (${reasons.join(", ")})` : "";
+  return `${stats.captured} packets captured, ${stats.droppedByKernel} dropped by kernel, ${stats.droppedByInterface} dropped by interface, ${stats.droppedByConsumer} dropped by spool${why}, ${stats.written} written to ${files} files`;
+}
+
+// Non-zero, with the reason on stderr, when the interface was lost or packets were captured and not
+// written: a capture that lost data never looks like a good one.
+function exitStatus(stats: CaptureStats, lost: string | null): number {
+  if (lost !== null) {
+    process.stderr.write(`sluice-master: ${lost}\n`);
+    return 1;
+  }
+  if (stats.droppedByConsumer > 0) {
+    const what = stats.written === 0 ? "none of them was written" : `${stats.written} were written`;
+    process.stderr.write(
+      `sluice-master: ${stats.droppedByConsumer} of ${stats.captured} captured packets could not be written to the spool (${what})\n`,
+    );
+    return 1;
+  }
   return 0;
 }

@@ -82,6 +82,20 @@ const char* ActivateReason(int status) {
   }
 }
 
+// Why a running capture broke, from libpcap's words (pcap_dispatch has only PCAP_ERROR): the interface
+// was deleted (ENODEV, "The interface disappeared") or taken down (ENETDOWN); else an I/O failure.
+const char* LostReason(const std::string& said, int* errnum) {
+  if (said.find("disappeared") != std::string::npos || said.find("No such device") != std::string::npos) {
+    *errnum = ENODEV;
+    return "no-such-interface";
+  }
+  if (said.find("went down") != std::string::npos || said.find("Network is down") != std::string::npos) {
+    *errnum = ENETDOWN;
+    return "interface-down";
+  }
+  return "io-failed";
+}
+
 // pcap_datalink() gives a DLT_ value; files want the LINKTYPE_ value, which differs only below 104.
 int LinkTypeOf(int dlt) {
   switch (dlt) {
@@ -344,7 +358,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
         // Packets already written stay valid; report them, and the error on the next call.
         if (batch.count == 0) {
           const std::string said = pcap_geterr(pcap_);
-          ThrowNative(env, "io-failed", "pcap_dispatch failed: " + said, 0, said);
+          int errnum = 0;
+          ThrowNative(env, LostReason(said, &errnum), "pcap_dispatch failed: " + said, errnum, said);
           return env.Undefined();
         }
       }
