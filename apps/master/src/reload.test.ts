@@ -31,9 +31,7 @@ beforeAll(async () => {
   capture = join(dir, "lab.pcap");
   if (!reason) await makeLabCapture(capture, { bytes: 2e6 });
 });
-afterAll(() =>
-  process.env["KEEP"] ? console.log("kept", dir) : rmSync(dir, { recursive: true, force: true }),
-);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
  * Each frame's time (µs) and the sha1 of its bytes. The time is only for telling which filter was in
@@ -136,7 +134,6 @@ describe.skipIf(reason !== null)("sluice-master run: reload", () => {
         expect(ref.some((f) => f.us >= cut && f.us < cut + 1e6)).toBe(true);
       }
 
-      writeFileSync(at("debug.json"), JSON.stringify({ cuts, events: master.events }));
       const ready = readdirSync(at("spool/ready"));
       expect(ready.filter((n) => n.startsWith(".") || n.endsWith(".partial"))).toEqual([]);
       // Every published file once, wherever it is now: delivered, or still waiting in the spool.
