@@ -12,6 +12,7 @@ import {
   type SourceContext,
   type SourceView,
   sourceKey,
+  succeed,
 } from "./sources.js";
 
 const MIB = 1024 * 1024;
@@ -112,7 +113,11 @@ export class Dispatcher {
     await this.adopt();
   }
 
-  /** Applies a new config: routing at once, sources that changed restarted, others untouched. */
+  /**
+   * Applies a new config: routing at once, sources that changed restarted, others untouched. A changed
+   * capture source is restarted without a gap (the new capture opens before the old one stops); a
+   * changed socket or inbox source is stopped, then started again.
+   */
   async reload(next: MasterConfig): Promise<void> {
     if (resolve(next.spool) !== this.spool) {
       throw new Error(`the spool cannot change without a restart (${this.spool} → ${resolve(next.spool)})`);
@@ -121,11 +126,10 @@ export class Dispatcher {
     const previous = this.config;
     this.config = next;
     const wanted = new Map(next.sources.map((s) => [s.name, s]));
-    for (const [name, running] of this.sources) {
+    for (const [name, running] of [...this.sources]) {
       const config = wanted.get(name);
-      if (config === undefined || sourceKey(config, next) !== running.key) {
-        await this.stopSource(name, config === undefined ? "removed" : "changed");
-      }
+      if (config === undefined) await this.stopSource(name, "removed");
+      else if (sourceKey(config, next) !== running.key) await this.replaceSource(running, config);
     }
     for (const config of next.sources) if (!this.sources.has(config.name)) await this.startSource(config);
     this.log.info("config-reloaded", {
@@ -172,6 +176,36 @@ export class Dispatcher {
     }
     this.sources.set(config.name, source);
     this.log.info("source-started", { source: config.name, type: config.type });
+  }
+
+  // A changed source: a capture hands over to its successor without a gap, anything else restarts.
+  private async replaceSource(
+    running: RunningSource,
+    config: MasterConfig["sources"][number],
+  ): Promise<void> {
+    const { name } = running;
+    let swapped: Awaited<ReturnType<typeof succeed>>;
+    try {
+      swapped = await succeed(running, config, this.context(), this.config);
+    } catch (error) {
+      this.log.error("source-failed", {
+        source: name,
+        type: config.type,
+        error,
+        kept: "the running capture",
+      });
+      throw error;
+    }
+    if (swapped === null) {
+      await this.stopSource(name, "changed");
+      await this.startSource(config);
+      return;
+    }
+    const counters = await running.counters();
+    this.sourceMetrics.retire(name, counters);
+    this.sources.set(name, swapped.source);
+    this.log.info("source-stopped", { source: name, why: "changed", ...counters });
+    this.log.info("source-reloaded", { source: name, type: config.type, ...swapped.handover });
   }
 
   private async stopSource(name: string, why: string): Promise<void> {

@@ -79,6 +79,20 @@ export function sourceKey(config: SourceConfig, master: MasterConfig): string {
   return JSON.stringify({ config, rotation: master.rotation, user: master.user });
 }
 
+/** What a gapless restart of a capture source did at its seam. */
+export interface Handover {
+  /** The cut: frames stamped before it are in the old capture's files, the others in the new one's. */
+  cutAt: string;
+  /** The cut in µs since the epoch (the frames' own clock). */
+  cutUs: number;
+  /** How long both captures ran at once (from the cut until the old one had finished), in ms. */
+  overlapMs: number;
+  /** Frames the new capture saw stamped before the cut and left to the old one (in its files if its filter took them). */
+  beforeCut: number;
+  /** Frames the old capture saw stamped at or after the cut and left to the new one (in its files if its filter takes them). */
+  afterCut: number;
+}
+
 /** Starts the right kind of source for a config entry. */
 export function createSource(
   config: SourceConfig,
@@ -89,13 +103,36 @@ export function createSource(
   switch (config.type) {
     case "interface":
     case "vxlan":
-      return new CaptureSource(config, context, key);
+      return new CaptureSource(config, context, key, false);
     case "socket":
       return new StreamSource(config, context, key);
     case "folder":
       return new InboxSource(config, context, key);
   }
 }
+
+/**
+ * Starts `config`'s capture to take over from `running` without a gap: the new capture child opens its
+ * interface (filter set), then the old one stops and finishes its file, both keeping the frames on their
+ * side of one timestamp. Null when `running` or `config` is not a capture (then stop one, start the
+ * other); throws, leaving `running` untouched, when the new capture does not start.
+ */
+export async function succeed(
+  running: RunningSource,
+  config: SourceConfig,
+  context: SourceContext,
+  master: MasterConfig,
+): Promise<{ source: RunningSource; handover: Handover } | null> {
+  if (!(running instanceof CaptureSource) || (config.type !== "interface" && config.type !== "vxlan")) {
+    return null;
+  }
+  const next = new CaptureSource(config, context, sourceKey(config, master), true);
+  const handover = await next.takeOver(running);
+  return { source: next, handover };
+}
+
+// How far ahead of now a reload's cut lies: longer than a capture child's event loop takes to answer.
+const CUT_AHEAD_MS = 200;
 
 function emptyCounters(): SourceCounters {
   return {
@@ -131,6 +168,7 @@ class CaptureSource implements RunningSource {
     config: Extract<SourceConfig, { type: "interface" | "vxlan" }>,
     context: SourceContext,
     readonly key: string,
+    successor: boolean,
   ) {
     this.name = config.name;
     this.type = config.type;
@@ -152,6 +190,7 @@ class CaptureSource implements RunningSource {
       ...(config.netns !== undefined && { netns: config.netns }),
       ...(config.packetIo !== undefined && { packetIo: config.packetIo }),
       ...(context.user !== undefined && { user: context.user }),
+      ...(successor && { successor }),
       ...(config.type === "interface" && config.direction !== undefined && { direction: config.direction }),
       ...(config.type === "interface" && config.workers !== undefined && { workers: config.workers }),
       reopen: REOPEN_BACKOFF,
@@ -196,6 +235,33 @@ class CaptureSource implements RunningSource {
 
   async stop(): Promise<void> {
     this.last = await this.capture.stop();
+  }
+
+  /**
+   * Starts this capture (built as a successor) and stops `previous` once this one is open. The cut is a
+   * moment both surely capture, a little ahead so that `previous` has passed on no frame stamped after it
+   * yet: every frame stamped before it is `previous`'s to write, every later one this capture's.
+   */
+  async takeOver(previous: CaptureSource): Promise<Handover> {
+    await this.capture.start();
+    const ahead = (Date.now() + CUT_AHEAD_MS) * 1000;
+    const cut = await previous.capture.cut(Math.max(this.capture.openedAtUs!, ahead));
+    this.capture.startFrom(cut);
+    // `previous` must still capture at the cut: then its stop waits out a buffer timeout and drains, so
+    // every frame stamped before the cut is in its files.
+    const wait = Math.ceil(cut / 1000) - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 1));
+    previous.last = await previous.capture.stop({ successor: this.capture });
+    const overlapMs = Math.max(0, Date.now() - Math.floor(cut / 1000));
+    // The predecessor has stopped: every frame stamped before the cut is in this capture's ring by now.
+    await this.capture.stats().catch(() => null);
+    return {
+      cutAt: new Date(cut / 1000).toISOString(),
+      cutUs: cut,
+      overlapMs,
+      beforeCut: this.capture.handover.beforeCut,
+      afterCut: previous.capture.handover.afterCut,
+    };
   }
 
   async counters(): Promise<SourceCounters> {

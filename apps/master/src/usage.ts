@@ -9,8 +9,10 @@ Commands:
       surviving kill -9 (a journal in <spool>/journal). Logs one JSON object per line on stdout;
       a live status page (GET /), GET /status.json and Prometheus GET /metrics at metrics.listen.
       SIGTERM/SIGINT: finish open files and in-flight deliveries, exit 0. SIGHUP: reload the
-      config (an invalid one is refused, the old one kept). The spool is locked: a second master
-      on it exits 1 naming the first one's pid (a dead holder's lock is taken over).
+      config (an invalid one is refused, the old one kept); a changed capture source restarts
+      without a gap (the new capture opens before the old one stops), unchanged ones keep running.
+      The spool is locked: a second master on it exits 1 naming the first one's pid (a dead
+      holder's lock is taken over).
 
   check-config [--schema-only] FILE...
       every problem of a master config with its JSON path ($.pools[0].nodes[1].path), all at once:

@@ -1,5 +1,6 @@
 // Messages between a capture child and its parent, over Node's IPC channel. Packets do not travel
 // here: they go as a pcap stream over a pipe (fd 3), or into files the child writes itself.
+import type { HandoverCounts } from "./cutover.js";
 import type { CaptureErrorReason } from "./errors.js";
 import type { LiveOptions } from "./live-handle.js";
 import type { CaptureStats } from "./source.js";
@@ -20,6 +21,11 @@ export interface ChildConfig {
   user?: string;
   group?: string;
   output: ChildOutputConfig;
+  /**
+   * Takes over from a running capture of the same interface: open, report ready, and read nothing until
+   * the parent says from which timestamp on ("start-from"); the frames before it are the other child's.
+   */
+  successor?: boolean;
 }
 
 export type ChildMessage =
@@ -30,13 +36,23 @@ export type ChildMessage =
       pid: number;
       packetIo: "native" | "pcap";
       fanoutGroup: number | null;
+      /** A time (µs since the epoch) at which the capture, filter set, was already open. */
+      openedAtUs: number;
     }
   | { type: "error"; error: CaptureErrorJSON }
   /** The capture broke while running (the interface was deleted): the child finishes its output and exits 0. */
   | { type: "lost"; error: CaptureErrorJSON }
   | { type: "warning"; message: string }
-  | { type: "stats"; id: number; stats: CaptureStats }
+  | { type: "stats"; id: number; stats: CaptureStats; handover: HandoverCounts }
   | { type: "output"; payload: unknown }
-  | { type: "stopped"; stats: CaptureStats };
+  | { type: "stopped"; stats: CaptureStats; handover: HandoverCounts }
+  /** The cut a predecessor took (the one asked for, or later if it had passed on later frames already). */
+  | { type: "cut"; atUs: number };
 
-export type ParentMessage = { type: "stats"; id: number } | { type: "stop" };
+export type ParentMessage =
+  | { type: "stats"; id: number }
+  | { type: "stop" }
+  /** From now on keep only the frames stamped before `atUs` (a successor has the rest); answered by "cut". */
+  | { type: "cut"; atUs: number }
+  /** A successor starts reading, keeping the frames stamped at or after `atUs`. */
+  | { type: "start-from"; atUs: number };

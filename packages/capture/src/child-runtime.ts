@@ -1,9 +1,12 @@
 // The life of a capture child process: open one live capture, drop privileges, hand packets to an
 // output until told to stop (IPC "stop", SIGTERM, SIGINT, or the parent going away), then wait out one
 // buffer timeout, drain the ring, close the output, report final stats and exit 0. A capture that breaks
-// (the interface deleted) is reported as "lost" and then stopped the same way: what was taken is kept.
+// (the interface deleted) is reported as "lost" and then stopped the same way: what was taken is kept. A
+// successor (a child that takes over from a running one on a reload) opens its capture and waits to be
+// told from which timestamp on the frames are its own.
 import { spawnSync } from "node:child_process";
 import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
+import { CutoverOutput } from "./cutover.js";
 import { CaptureError } from "./errors.js";
 import { type HandleStats, type LiveHandle, openLiveHandle } from "./live-handle.js";
 import type { CaptureStats } from "./source.js";
@@ -105,8 +108,11 @@ export function runCaptureChild(
   const config = JSON.parse(process.argv[2] ?? "{}") as ChildConfig;
   const warn = (message: string): void => sendMessage({ type: "warning", message });
   let handle: LiveHandle;
+  let openedAtUs: number;
   try {
     handle = openLiveHandle(config.live, warn);
+    // Date.now() rounds down: a millisecond more is surely after the open (filter set) completed.
+    openedAtUs = (Date.now() + 1) * 1000;
     dropPrivileges(config.user, config.group);
   } catch (error) {
     fail(error);
@@ -122,13 +128,14 @@ export function runCaptureChild(
   };
   Promise.resolve()
     .then(() => makeOutput(context))
-    .then((output) => run(config, handle, output, warn), fail);
+    .then((output) => run(config, handle, new CutoverOutput(output), openedAtUs, warn), fail);
 }
 
 function run(
   config: ChildConfig,
   handle: LiveHandle,
-  output: PacketOutput,
+  output: CutoverOutput,
+  openedAtUs: number,
   warn: (message: string) => void,
 ): void {
   // After close() the handle has no counters: its last ones stand.
@@ -149,7 +156,8 @@ function run(
     // libpcap hands a ring block over when it fills or its timeout passes: wait out the timeout, then
     // take what is left, so stopping loses nothing already captured.
     await new Promise((resolve) => setTimeout(resolve, config.live.bufferTimeoutMs + 20));
-    handle.drain();
+    // A successor stopped before it read anything holds only frames its predecessor keeps.
+    if (reading) handle.drain();
     closedStats = handle.stats();
     handle.close();
     try {
@@ -157,9 +165,17 @@ function run(
     } catch (error) {
       warn(`closing the output failed: ${(error as Error).message}`);
     }
-    sendMessage({ type: "stopped", stats: stats() }, () => {
+    sendMessage({ type: "stopped", stats: stats(), handover: output.counts }, () => {
       process.disconnect?.();
       process.exit(0);
+    });
+  };
+  let reading = false;
+  const read = (): void => {
+    reading = true;
+    handle.start(output, (error) => {
+      sendMessage({ type: "lost", error: error.toJSON() });
+      void stop();
     });
   };
   // "ready" goes first: a capture that breaks at once is reported as lost after it.
@@ -170,16 +186,22 @@ function run(
     pid: process.pid,
     packetIo: handle.packetIo,
     fanoutGroup: handle.fanoutGroup,
+    openedAtUs,
   });
-  handle.start(output, (error) => {
-    sendMessage({ type: "lost", error: error.toJSON() });
-    void stop();
-  });
+  if (!config.successor) read();
   process.on("message", (message: ParentMessage) => {
-    if (message.type === "stats") sendMessage({ type: "stats", id: message.id, stats: stats() });
-    else if (message.type === "stop") void stop();
+    if (message.type === "stats")
+      sendMessage({ type: "stats", id: message.id, stats: stats(), handover: output.counts });
+    else if (message.type === "start-from" && !reading) {
+      output.startFrom(message.atUs);
+      read();
+    } else if (message.type === "cut") {
+      sendMessage({ type: "cut", atUs: output.cutAt(message.atUs) });
+    } else if (message.type === "stop") void stop();
   });
   process.on("disconnect", () => void stop());
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
+  // A hangup is the parent's (a reload): a child killed by one would leave its file unfinished.
+  process.on("SIGHUP", () => {});
 }

@@ -1,4 +1,5 @@
 export type { ChildOutputConfig } from "./child-protocol.js";
+export type { HandoverCounts } from "./cutover.js";
 export type { CaptureErrorReason } from "./errors.js";
 export { CaptureError } from "./errors.js";
 export type { Direction, InterfaceSourceEvents, InterfaceSourceOptions } from "./interface-source.js";

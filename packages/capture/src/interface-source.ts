@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { CaptureDecoder, MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
 import type { ChildConfig, ChildMessage, ChildOutputConfig, ParentMessage } from "./child-protocol.js";
 import { childScriptPath } from "./child-script.js";
+import type { HandoverCounts } from "./cutover.js";
 import { CaptureError } from "./errors.js";
 import type { FanoutMode, LiveOptions, PacketIoMode } from "./live-handle.js";
 import { type CaptureStats, emptyStats, type SourcePacket } from "./source.js";
@@ -59,6 +60,13 @@ export interface InterfaceSourceOptions {
    * captures and rotates in one process.
    */
   child?: { script: string; output: ChildOutputConfig };
+  /**
+   * Take over from a running capture of the same interface without a gap: start() resolves once the
+   * capture is open (filter set) but nothing is read until startFrom(cut). The cut comes from the
+   * predecessor: `cut = await previous.cut(t)` with t at or after `openedAtUs` (and a little in the
+   * future); then `startFrom(cut)`, `previous.stop()`, and each frame is kept by exactly one of the two.
+   */
+  successor?: boolean;
 }
 
 export interface InterfaceSourceEvents {
@@ -146,6 +154,10 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   packetIo: "native" | "pcap" | null = null;
   /** The PACKET_FANOUT group the child joined, once started (null without fanout). */
   fanoutGroup: number | null = null;
+  /** A time (µs since the epoch) by which the capture was open with its filter set, once started. */
+  openedAtUs: number | null = null;
+  /** Frames left to a predecessor or successor at a cut: as of the last stats() reply, final once stopped. */
+  handover: HandoverCounts = { beforeCut: 0, afterCut: 0 };
   private readonly config: ChildConfig;
   private child: ChildProcess | null = null;
   private decoder: CaptureDecoder | null = null;
@@ -167,6 +179,7 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
       ...(options.user !== undefined && { user: options.user }),
       ...(options.group !== undefined && { group: options.group }),
       output: options.child?.output ?? { kind: "stream", maxQueuedBytes: options.maxQueuedBytes ?? 64 << 20 },
+      ...(options.successor && { successor: true }),
     };
   }
 
@@ -202,6 +215,7 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
           this.pid = message.pid;
           this.packetIo = message.packetIo;
           this.fanoutGroup = message.fanoutGroup;
+          this.openedAtUs = message.openedAtUs;
           cleanup();
           resolve();
         } else if (message.type === "error") {
@@ -245,6 +259,35 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     });
   }
 
+  /** A successor starts reading: the frames stamped at or after `atUs` are its own. */
+  startFrom(atUs: number): void {
+    if (!this.options.successor) throw new Error(`capture ${this.name} was not started as a successor`);
+    this.child?.send({ type: "start-from", atUs } satisfies ParentMessage);
+  }
+
+  /**
+   * A predecessor's side of a gapless restart: from now on the child keeps only the frames stamped before
+   * the cut, `atUs` or, if it has passed on frames stamped later already, just after the latest of them.
+   * Resolves with the cut taken (`atUs` if the child is gone).
+   */
+  cut(atUs: number): Promise<number> {
+    const child = this.child;
+    if (!child?.connected || this.stopping) return Promise.resolve(atUs);
+    return new Promise((resolve) => {
+      const onMessage = (message: ChildMessage): void => {
+        if (message.type !== "cut") return;
+        child.off("message", onMessage).off("exit", onExit);
+        resolve(message.atUs);
+      };
+      const onExit = (): void => {
+        child.off("message", onMessage);
+        resolve(atUs);
+      };
+      child.on("message", onMessage).once("exit", onExit);
+      child.send({ type: "cut", atUs } satisfies ParentMessage);
+    });
+  }
+
   /**
    * Stops the capture: the child waits out libpcap's buffer timeout, hands over every packet it still
    * holds and exits. Resolves with the final counters once every packet has been emitted.
@@ -274,10 +317,12 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
 
   private onMessage(message: ChildMessage): void {
     if (message.type === "stats") {
+      this.handover = message.handover;
       this.pending.get(message.id)?.(message.stats);
       this.pending.delete(message.id);
     } else if (message.type === "stopped") {
       this.finalStats = message.stats;
+      this.handover = message.handover;
     } else if (message.type === "lost") {
       this.lostError = CaptureError.fromJSON(message.error);
       this.emit("lost", this.lostError);

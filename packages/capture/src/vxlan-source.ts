@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
+import type { HandoverCounts } from "./cutover.js";
 import { CaptureError } from "./errors.js";
 import {
   type Direction,
@@ -111,8 +112,42 @@ export class VxlanSource extends EventEmitter<InterfaceSourceEvents> {
     return this.capture.stats();
   }
 
-  async stop(): Promise<CaptureStats> {
+  /** See InterfaceSource. */
+  get openedAtUs(): number | null {
+    return this.capture.openedAtUs;
+  }
+
+  /** See InterfaceSource. */
+  get handover(): HandoverCounts {
+    return this.capture.handover;
+  }
+
+  /** See InterfaceSource. */
+  startFrom(atUs: number): void {
+    this.capture.startFrom(atUs);
+  }
+
+  /** See InterfaceSource. */
+  cut(atUs: number): Promise<number> {
+    return this.capture.cut(atUs);
+  }
+
+  /**
+   * Stops the capture and removes the interface if it created it, unless `successor` (a VxlanSource
+   * that took over, see InterfaceSource's `successor`) captures the same interface: then the successor
+   * owns it and removes it when it stops.
+   */
+  async stop(options: { successor?: VxlanSource } = {}): Promise<CaptureStats> {
     const stats = await this.capture.stop();
+    const { successor } = options;
+    if (
+      successor &&
+      successor.interfaceName === this.interfaceName &&
+      successor.options.netns === this.options.netns
+    ) {
+      successor.created ||= this.created;
+      this.created = false;
+    }
     this.removeInterface();
     return stats;
   }

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import {
   CaptureError,
   type CaptureStats,
+  type HandoverCounts,
   InterfaceSource,
   type InterfaceSourceOptions,
   VxlanSource,
@@ -185,13 +186,56 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
     return sum([...this.retired, ...(await Promise.all(this.captures.map((c) => c.stats())))]);
   }
 
-  /** Finishes the open files (flushed, fsynced, renamed) and resolves with the final counters. */
-  async stop(): Promise<CaptureStats> {
+  /**
+   * With the `successor` option, once started: a time (µs since the epoch) by which every worker's
+   * capture was open with its filter set, the earliest cut startFrom() and a predecessor's stop() take.
+   */
+  get openedAtUs(): number | null {
+    const opened = this.captures.map((c) => c.openedAtUs);
+    return opened.some((us) => us === null) ? null : Math.max(...(opened as number[]));
+  }
+
+  /** Frames left to a predecessor or successor at a cut (summed over workers): as of stats(), final once stopped. */
+  get handover(): HandoverCounts {
+    const total = { beforeCut: 0, afterCut: 0 };
+    for (const c of this.captures) {
+      total.beforeCut += c.handover.beforeCut;
+      total.afterCut += c.handover.afterCut;
+    }
+    return total;
+  }
+
+  /** A successor's workers start reading: the frames stamped at or after `atUs` are theirs. */
+  startFrom(atUs: number): void {
+    for (const c of this.captures) c.startFrom(atUs);
+  }
+
+  /**
+   * A predecessor's side of a gapless restart: every worker keeps only the frames stamped before the cut
+   * from now on. Resolves with the cut the successor starts from: `atUs`, or later if a worker had
+   * passed on later frames already (one that stalled: with several workers, those it passed on between
+   * the two are then in both captures' files; with one, none is).
+   */
+  async cut(atUs: number): Promise<number> {
+    return Math.min(...(await Promise.all(this.captures.map((c) => c.cut(atUs)))));
+  }
+
+  /**
+   * Finishes the open files (flushed, fsynced, renamed) and resolves with the final counters. On a
+   * gapless restart, `successor` is the RotatingCapture taking over: it inherits a VXLAN interface this
+   * one created.
+   */
+  async stop(options: { successor?: RotatingCapture } = {}): Promise<CaptureStats> {
     this.stopping = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     await this.pending;
-    const last = await Promise.all(this.captures.map((c) => c.stop()));
+    const heir = options.successor?.captures[0];
+    const last = await Promise.all(
+      this.captures.map((c) =>
+        c instanceof VxlanSource && heir instanceof VxlanSource ? c.stop({ successor: heir }) : c.stop(),
+      ),
+    );
     return sum([...this.retired, ...last]);
   }
 
