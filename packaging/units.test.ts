@@ -100,7 +100,8 @@ describe("packaging/systemd", () => {
 
   it("lets the master write its default spool, which tmpfiles.d creates for the unit's user", () => {
     const master = unit("sluice-master.service");
-    expect(MasterConfig.parse({}).spool).toBe(DEFAULT_SPOOL);
+    const inbox = { type: "folder", name: "inbox", path: "/srv/inbox" }; // a config needs a source
+    expect(MasterConfig.parse({ sources: [inbox] }).spool).toBe(DEFAULT_SPOOL);
     // Required (no "-"): the master cannot work without it, so the unit should not start either.
     expect(master.get("ReadWritePaths")).toContain(DEFAULT_SPOOL);
     expect(conf("tmpfiles.d/sluice.conf")).toContainEqual([
