@@ -2,6 +2,7 @@
 // output until told to stop (IPC "stop", SIGTERM, SIGINT, or the parent going away), then wait out one
 // buffer timeout, drain the ring, close the output, report final stats and exit 0.
 import { spawnSync } from "node:child_process";
+import { onStopRequest, sendToParent } from "./child-process.js";
 import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
 import { CaptureError } from "./errors.js";
 import { type HandleStats, type LiveHandle, openLiveHandle } from "./live-handle.js";
@@ -46,12 +47,7 @@ export interface ChildContext {
 }
 
 function sendMessage(message: ChildMessage, then?: () => void): void {
-  if (!process.connected) {
-    then?.();
-    return;
-  }
-  if (then) process.send!(message, () => then());
-  else process.send!(message);
+  sendToParent(message, then);
 }
 
 function fail(error: unknown): void {
@@ -167,9 +163,6 @@ function run(
   };
   process.on("message", (message: ParentMessage) => {
     if (message.type === "stats") sendMessage({ type: "stats", id: message.id, stats: stats() });
-    else if (message.type === "stop") void stop();
   });
-  process.on("disconnect", () => void stop());
-  process.on("SIGTERM", () => void stop());
-  process.on("SIGINT", () => void stop());
+  onStopRequest(() => void stop());
 }

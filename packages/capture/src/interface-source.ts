@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
-import { CaptureDecoder, MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
+import { MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
+import { CaptureDecoder } from "@sluice/pcap-format/low-level";
+import { type ChildExit, NodeChild } from "./child-process.js";
 import type { ChildConfig, ChildMessage, ChildOutputConfig, ParentMessage } from "./child-protocol.js";
 import { childScriptPath } from "./child-script.js";
 import { CaptureError } from "./errors.js";
@@ -140,10 +141,9 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   /** The PACKET_FANOUT group the child joined, once started (null without fanout). */
   fanoutGroup: number | null = null;
   private readonly config: ChildConfig;
-  private child: ChildProcess | null = null;
+  private child: NodeChild<ParentMessage, ChildMessage> | null = null;
   private decoder: CaptureDecoder | null = null;
   private finalStats: CaptureStats | null = null;
-  private stderrTail = "";
   private requestId = 0;
   private readonly pending = new Map<number, (stats: CaptureStats) => void>();
   private exited: Promise<void> = Promise.resolve();
@@ -165,58 +165,39 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   /** Opens the interface in a child process; resolves when it captures. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`capture ${this.name} already started`);
-    const script = this.options.child?.script ?? childScriptPath();
-    const nodeArgs = [script, JSON.stringify(this.config)];
-    const [command, args] = this.options.netns
-      ? ["ip", ["netns", "exec", this.options.netns, process.execPath, ...nodeArgs]]
-      : [process.execPath, nodeArgs];
     // A custom child keeps its packets (it writes files); only the plain child streams them on fd 3.
     const streams = this.options.child === undefined;
-    const child = spawn(command, args as string[], {
-      stdio: ["ignore", "ignore", "pipe", streams ? "pipe" : "ignore", "ipc"],
+    const child = new NodeChild<ParentMessage, ChildMessage>({
+      script: this.options.child?.script ?? childScriptPath(),
+      config: this.config,
+      ...(this.options.netns !== undefined && { netns: this.options.netns }),
+      extraFds: [streams ? "pipe" : "ignore"],
     });
     this.child = child;
-    child.stderr!.setEncoding("utf8").on("data", (text: string) => {
-      this.stderrTail = (this.stderrTail + text).slice(-4096);
-    });
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.exited = child.exited.then(() => {});
     if (streams) {
-      const stream = child.stdio[3] as Readable;
+      const stream = child.process.stdio[3] as Readable;
       this.streamEnded = new Promise((resolve) => stream.once("close", () => resolve()));
       this.decoder = this.decoderFor();
       stream.on("data", (chunk: Buffer) => this.decode(chunk));
     }
 
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: ChildMessage): void => {
-        if (message.type === "ready") {
-          this.linkType = message.linkType;
-          this.pid = message.pid;
-          this.packetIo = message.packetIo;
-          this.fanoutGroup = message.fanoutGroup;
-          cleanup();
-          resolve();
-        } else if (message.type === "error") {
-          cleanup();
-          reject(CaptureError.fromJSON(message.error));
-        } else if (message.type === "warning") {
-          this.emit("warning", message.message); // e.g. why node_pcap is used instead of the addon
-        }
-      };
-      const onExit = (code: number | null, signal: string | null): void => {
-        cleanup();
-        reject(this.childExited(code, signal));
-      };
-      const cleanup = (): void => {
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-      };
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-    });
-    child.on("message", (message: ChildMessage) => this.onMessage(message));
-    child.once("exit", (code, signal) => {
-      if (!this.stopping) this.emit("error", this.childExited(code, signal));
+    const ready = await child.ready(
+      (message) => {
+        if (message.type === "error") throw CaptureError.fromJSON(message.error);
+        // e.g. why node_pcap is used instead of the addon
+        if (message.type === "warning") this.emit("warning", message.message);
+        return message.type === "ready" ? message : undefined;
+      },
+      (how) => this.childExited(how),
+    );
+    this.linkType = ready.linkType;
+    this.pid = ready.pid;
+    this.packetIo = ready.packetIo;
+    this.fanoutGroup = ready.fanoutGroup;
+    child.onMessage((message) => this.onMessage(message));
+    void child.exited.then((how) => {
+      if (!this.stopping) this.emit("error", this.childExited(how));
     });
   }
 
@@ -228,7 +209,7 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     const id = ++this.requestId;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      child.send({ type: "stats", id } satisfies ParentMessage);
+      child.send({ type: "stats", id });
     });
   }
 
@@ -244,12 +225,8 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
       return this.finalStats ?? emptyStats();
     }
     this.stopping = true;
-    const killTimer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    if (child.connected) child.send({ type: "stop" } satisfies ParentMessage);
-    else child.kill("SIGTERM");
-    await this.exited;
+    await child.stop({ type: "stop" }, 15_000);
     await this.streamEnded;
-    clearTimeout(killTimer);
     try {
       this.decoder?.end();
     } catch (error) {
@@ -297,9 +274,9 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     }
   }
 
-  private childExited(code: number | null, signal: string | null): CaptureError {
+  private childExited({ code, signal }: ChildExit): CaptureError {
     const how = signal ? `signal ${signal}` : `code ${code}`;
-    const detail = this.stderrTail.trim();
+    const detail = this.child!.stderr.trim();
     return new CaptureError(
       "child-exited",
       `capture child for ${this.name} exited with ${how}${detail ? `: ${detail}` : ""}`,
