@@ -10,4 +10,5 @@ export { classicSnaplen, temporaryPathFor } from "./convert.js";
 export type { DecoderLimits, DecoderSink } from "./decoder-sink.js";
 export type { TimestampResolution } from "./timestamp.js";
 export { precisionOf } from "./timestamp.js";
-export type { InterfaceInfo, SectionInfo } from "./types.js";
+export type { CaptureFormat, Endianness, InterfaceInfo, SectionInfo } from "./types.js";
+export type { ReadWarning, ReadWarnings } from "./warnings.js";
