@@ -74,7 +74,8 @@ export class NodeChild<Out, In> {
 
   /**
    * The handshake: resolves with the first value `settle` returns for a message (undefined: not yet),
-   * rejects with what it throws, or with `exited(…)` when the child exits first.
+   * rejects with what it throws, or with `exited(…)` when the child exits first (once its stdio closed,
+   * so `stderr` then holds all it wrote).
    */
   ready<T>(settle: (message: In) => T | undefined, exited: (how: ChildExit) => Error): Promise<T> {
     const child = this.process;
@@ -98,10 +99,10 @@ export class NodeChild<Out, In> {
       };
       const cleanup = (): void => {
         child.off("message", onMessage);
-        child.off("exit", onExit);
+        child.off("close", onExit);
       };
       child.on("message", onMessage);
-      child.once("exit", onExit);
+      child.once("close", onExit);
     });
   }
 
