@@ -11,7 +11,9 @@ export const workspaceAliases: Record<string, string> = {
   // Subpath exports first: an alias also matches ids that start with it.
   "@sluice/daemon/run-cli": join(root, "packages", "daemon", "src", "run-cli.ts"),
   "@sluice/capture/binding": join(root, "packages", "capture", "src", "binding.ts"),
+  "@sluice/capture/child-process": join(root, "packages", "capture", "src", "child-process.ts"),
   "@sluice/capture/child": join(root, "packages", "capture", "src", "child.ts"),
+  "@sluice/pcap-format/low-level": join(root, "packages", "pcap-format", "src", "low-level.ts"),
   "@sluice/replayer/queue": join(root, "packages", "replayer", "src", "queue.ts"),
   ...Object.fromEntries(
     readdirSync(join(root, "packages")).map((dir) => [

@@ -1,9 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/capture-child.ts", "src/binding.ts", "src/child.ts"],
+  entry: ["src/index.ts", "src/capture-child.ts", "src/binding.ts", "src/child.ts", "src/child-process.ts"],
   format: ["esm", "cjs"],
-  dts: { entry: ["src/index.ts", "src/binding.ts", "src/child.ts"] },
+  dts: { entry: ["src/index.ts", "src/binding.ts", "src/child.ts", "src/child-process.ts"] },
   sourcemap: true,
   clean: true,
   shims: true,

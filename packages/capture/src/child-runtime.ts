@@ -5,6 +5,7 @@
 // successor (a child that takes over from a running one on a reload) opens its capture and waits to be
 // told from which timestamp on the frames are its own.
 import { spawnSync } from "node:child_process";
+import { onStopRequest, sendToParent } from "./child-process.js";
 import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
 import { CutoverOutput } from "./cutover.js";
 import { CaptureError } from "./errors.js";
@@ -54,12 +55,7 @@ export interface ChildContext {
 }
 
 function sendMessage(message: ChildMessage, then?: () => void): void {
-  if (!process.connected) {
-    then?.();
-    return;
-  }
-  if (then) process.send!(message, () => then());
-  else process.send!(message);
+  sendToParent(message, then);
 }
 
 function fail(error: unknown): void {
@@ -197,11 +193,9 @@ function run(
       read();
     } else if (message.type === "cut") {
       sendMessage({ type: "cut", atUs: output.cutAt(message.atUs) });
-    } else if (message.type === "stop") void stop();
+    }
   });
-  process.on("disconnect", () => void stop());
-  process.on("SIGTERM", () => void stop());
-  process.on("SIGINT", () => void stop());
+  onStopRequest(() => void stop());
   // A hangup is the parent's (a reload): a child killed by one would leave its file unfinished.
   process.on("SIGHUP", () => {});
 }

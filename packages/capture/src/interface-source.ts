@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import type { Readable } from "node:stream";
-import { CaptureDecoder, MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
+import { MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
+import { CaptureDecoder } from "@sluice/pcap-format/low-level";
+import { type ChildExit, NodeChild } from "./child-process.js";
 import type { ChildConfig, ChildMessage, ChildOutputConfig, ParentMessage } from "./child-protocol.js";
 import { childScriptPath } from "./child-script.js";
 import type { HandoverCounts } from "./cutover.js";
@@ -159,10 +160,9 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   /** Frames left to a predecessor or successor at a cut: as of the last stats() reply, final once stopped. */
   handover: HandoverCounts = { beforeCut: 0, afterCut: 0 };
   private readonly config: ChildConfig;
-  private child: ChildProcess | null = null;
+  private child: NodeChild<ParentMessage, ChildMessage> | null = null;
   private decoder: CaptureDecoder | null = null;
   private finalStats: CaptureStats | null = null;
-  private stderrTail = "";
   private requestId = 0;
   private readonly pending = new Map<number, (stats: CaptureStats) => void>();
   private exited: Promise<void> = Promise.resolve();
@@ -186,59 +186,40 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   /** Opens the interface in a child process; resolves when it captures. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`capture ${this.name} already started`);
-    const script = this.options.child?.script ?? childScriptPath();
-    const nodeArgs = [script, JSON.stringify(this.config)];
-    const [command, args] = this.options.netns
-      ? ["ip", ["netns", "exec", this.options.netns, process.execPath, ...nodeArgs]]
-      : [process.execPath, nodeArgs];
     // A custom child keeps its packets (it writes files); only the plain child streams them on fd 3.
     const streams = this.options.child === undefined;
-    const child = spawn(command, args as string[], {
-      stdio: ["ignore", "ignore", "pipe", streams ? "pipe" : "ignore", "ipc"],
+    const child = new NodeChild<ParentMessage, ChildMessage>({
+      script: this.options.child?.script ?? childScriptPath(),
+      config: this.config,
+      ...(this.options.netns !== undefined && { netns: this.options.netns }),
+      extraFds: [streams ? "pipe" : "ignore"],
     });
     this.child = child;
-    child.stderr!.setEncoding("utf8").on("data", (text: string) => {
-      this.stderrTail = (this.stderrTail + text).slice(-4096);
-    });
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.exited = child.exited.then(() => {});
     if (streams) {
-      const stream = child.stdio[3] as Readable;
+      const stream = child.process.stdio[3] as Readable;
       this.streamEnded = new Promise((resolve) => stream.once("close", () => resolve()));
       this.decoder = this.decoderFor();
       stream.on("data", (chunk: Buffer) => this.decode(chunk));
     }
 
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: ChildMessage): void => {
-        if (message.type === "ready") {
-          this.linkType = message.linkType;
-          this.pid = message.pid;
-          this.packetIo = message.packetIo;
-          this.fanoutGroup = message.fanoutGroup;
-          this.openedAtUs = message.openedAtUs;
-          cleanup();
-          resolve();
-        } else if (message.type === "error") {
-          cleanup();
-          reject(CaptureError.fromJSON(message.error));
-        } else if (message.type === "warning") {
-          this.emit("warning", message.message); // e.g. why node_pcap is used instead of the addon
-        }
-      };
-      const onExit = (code: number | null, signal: string | null): void => {
-        cleanup();
-        reject(this.childExited(code, signal));
-      };
-      const cleanup = (): void => {
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-      };
-      child.on("message", onMessage);
-      child.once("exit", onExit);
-    });
-    child.on("message", (message: ChildMessage) => this.onMessage(message));
-    child.once("exit", (code, signal) => {
-      if (!this.stopping && this.lostError === null) this.emit("error", this.childExited(code, signal));
+    const ready = await child.ready(
+      (message) => {
+        if (message.type === "error") throw CaptureError.fromJSON(message.error);
+        // e.g. why node_pcap is used instead of the addon
+        if (message.type === "warning") this.emit("warning", message.message);
+        return message.type === "ready" ? message : undefined;
+      },
+      (how) => this.childExited(how),
+    );
+    this.linkType = ready.linkType;
+    this.pid = ready.pid;
+    this.packetIo = ready.packetIo;
+    this.fanoutGroup = ready.fanoutGroup;
+    this.openedAtUs = ready.openedAtUs;
+    child.onMessage((message) => this.onMessage(message));
+    void child.exited.then((how) => {
+      if (!this.stopping && this.lostError === null) this.emit("error", this.childExited(how));
     });
   }
 
@@ -255,7 +236,7 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     const id = ++this.requestId;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      child.send({ type: "stats", id } satisfies ParentMessage);
+      child.send({ type: "stats", id });
     });
   }
 
@@ -273,19 +254,15 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   cut(atUs: number): Promise<number> {
     const child = this.child;
     if (!child?.connected || this.stopping) return Promise.resolve(atUs);
-    return new Promise((resolve) => {
-      const onMessage = (message: ChildMessage): void => {
-        if (message.type !== "cut") return;
-        child.off("message", onMessage).off("exit", onExit);
-        resolve(message.atUs);
-      };
-      const onExit = (): void => {
-        child.off("message", onMessage);
-        resolve(atUs);
-      };
-      child.on("message", onMessage).once("exit", onExit);
-      child.send({ type: "cut", atUs } satisfies ParentMessage);
-    });
+    // The child's reply, or `atUs` when it exits first.
+    const reply = child
+      .ready(
+        (message) => (message.type === "cut" ? message.atUs : undefined),
+        () => new Error("exited"),
+      )
+      .catch(() => atUs);
+    child.send({ type: "cut", atUs } satisfies ParentMessage);
+    return reply;
   }
 
   /**
@@ -300,12 +277,8 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
       return this.finalStats ?? emptyStats();
     }
     this.stopping = true;
-    const killTimer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    if (child.connected) child.send({ type: "stop" } satisfies ParentMessage);
-    else child.kill("SIGTERM");
-    await this.exited;
+    await child.stop({ type: "stop" }, 15_000);
     await this.streamEnded;
-    clearTimeout(killTimer);
     try {
       this.decoder?.end();
     } catch (error) {
@@ -358,9 +331,9 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     }
   }
 
-  private childExited(code: number | null, signal: string | null): CaptureError {
+  private childExited({ code, signal }: ChildExit): CaptureError {
     const how = signal ? `signal ${signal}` : `code ${code}`;
-    const detail = this.stderrTail.trim();
+    const detail = this.child!.stderr.trim();
     return new CaptureError(
       "child-exited",
       `capture child for ${this.name} exited with ${how}${detail ? `: ${detail}` : ""}`,

@@ -9,7 +9,8 @@ import {
   type Socket,
 } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { CaptureDecoder, type InterfaceInfo, PcapFormatError } from "@sluice/pcap-format";
+import { type InterfaceInfo, PcapFormatError } from "@sluice/pcap-format";
+import { CaptureDecoder } from "@sluice/pcap-format/low-level";
 import { CaptureError } from "./errors.js";
 import type { SourcePacket } from "./source.js";
 

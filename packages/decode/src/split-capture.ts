@@ -2,19 +2,21 @@ import { renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ByteSource,
-  CaptureDecoder,
-  classicSnaplen,
-  type DecoderSink,
   type InterfaceInfo,
   PcapFormatError,
   PcapWriter,
   type Precision,
-  precisionOf,
   type ReadWarnings,
-  readChunks,
   type SectionInfo,
-  temporaryPathFor,
 } from "@sluice/pcap-format";
+import {
+  CaptureDecoder,
+  classicSnaplen,
+  type DecoderSink,
+  precisionOf,
+  readChunks,
+  temporaryPathFor,
+} from "@sluice/pcap-format/low-level";
 import { badOption } from "./errors.js";
 import { FlowHasher, type FlowKeyKind } from "./flow-hasher.js";
 import { Rendezvous } from "./rendezvous.js";

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CaptureDecoder, type DecoderSink, MAX_CAPTURE_LENGTH, PcapFormatError } from "./index.js";
+import { MAX_CAPTURE_LENGTH, PcapFormatError } from "./index.js";
+import { CaptureDecoder, type DecoderSink } from "./low-level.js";
 import {
   classicHeader,
   classicRecord,

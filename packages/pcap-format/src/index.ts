@@ -1,16 +1,12 @@
+// @sluice/pcap-format: open a reader and read records (readPackets), open a writer and write records
+// (PcapWriter), verify, inspect and convert captures. Push decoding and other pieces under these are in
+// @sluice/pcap-format/low-level.
 export type { ByteSource, ChunkOptions } from "./byte-source.js";
-export { readChunks } from "./byte-source.js";
 export type { CaptureDecoderOptions } from "./capture-decoder.js";
-export { CaptureDecoder } from "./capture-decoder.js";
-export {
-  LinkType,
-  MAX_CAPTURE_LENGTH,
-  PCAP_FILE_HEADER_LENGTH,
-  PCAP_RECORD_HEADER_LENGTH,
-} from "./constants.js";
+export { LinkType, MAX_CAPTURE_LENGTH } from "./constants.js";
 export type { ConvertOptions, ConvertResult } from "./convert.js";
-export { classicSnaplen, convertCapture, temporaryPathFor } from "./convert.js";
-export type { DecoderLimits, DecoderSink } from "./decoder-sink.js";
+export { convertCapture } from "./convert.js";
+export type { DecoderLimits } from "./decoder-sink.js";
 export type { PcapFormatErrorDetail, PcapFormatReason } from "./errors.js";
 export { PcapFormatError } from "./errors.js";
 export type { CaptureSummary, InspectOptions, VerifyResult } from "./inspect.js";
@@ -22,7 +18,7 @@ export { PacketStream, readCaptureSync, readPackets } from "./read-packets.js";
 export type { ErrorDetail, SluiceErrorJSON } from "./sluice-error.js";
 export { SluiceError } from "./sluice-error.js";
 export type { Timestamp, TimestampResolution } from "./timestamp.js";
-export { compareTimestamps, formatTimestamp, precisionOf } from "./timestamp.js";
+export { compareTimestamps, formatTimestamp } from "./timestamp.js";
 export type {
   CaptureFormat,
   Endianness,

@@ -2,6 +2,7 @@
 // reads them itself and reports progress and results. (Inside the loop, records travel as batches: see
 // batch-builder.ts.)
 import type { ReplayErrorReason } from "./errors.js";
+import type { FileOutcome } from "./output.js";
 import type { Speed } from "./speed.js";
 
 /** The record starts a file: the child may re-anchor the clock when the record is already late. */
@@ -63,20 +64,14 @@ export type ChildMessage =
     }
   | { type: "error"; error: ErrorJson }
   | { type: "progress"; seq: number; packets: number; bytes: number }
-  | {
-      type: "done";
-      seq: number;
-      packets: number;
-      bytes: number;
-      failed: number;
-      skipped: { oversize: number; unsupported: number };
-      truncated: number;
-      cancelled: boolean;
-      error: ErrorJson | null;
-      timing: TimingSummary | null;
-      firstSendMs: number | null;
-      lastSendMs: number | null;
-    };
+  | DoneMessage;
+
+/** A file's outcome as the loop reports it: the error as JSON, and when its first and last sends were. */
+export type DoneMessage = { type: "done"; seq: number } & Omit<FileOutcome, "error" | "sendingMs"> & {
+    error: ErrorJson | null;
+    firstSendMs: number | null;
+    lastSendMs: number | null;
+  };
 
 export type ParentMessage =
   | { type: "file"; seq: number; path: string }

@@ -63,8 +63,7 @@ export class FifoOutput implements Output {
         return sink.linkType;
       },
       frameLimit: () => sink.frameLimit(),
-      add: (buf, start, length, sendAt, flags, seconds, nanoseconds, originalLength) =>
-        sink.add(seq, buf, start, length, sendAt, flags, seconds, nanoseconds, originalLength),
+      add: sink.add,
     };
     const feeder = new FileFeeder(this.context, target, path);
     while (!feeder.done && !this.cancelled.has(seq)) {

@@ -8,15 +8,20 @@
 // pipe buffer (at most its size, 64 KiB by default) go away with that reader: the kernel drops them.
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { copyBytes } from "./batch-builder.js";
+import { Writable } from "node:stream";
+import { MAX_CAPTURE_LENGTH, PcapWriter } from "@sluice/pcap-format";
 import { FLAG_FIRST_OF_FILE, type TimingSummary } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
+import { nowNs, PaceClock } from "./pace-clock.js";
+import type { RecordTarget } from "./record-feed.js";
 import { TimingRecorder } from "./timing.js";
 
 const CHUNK_BYTES = 256 * 1024;
 const MAX_QUEUED = 4 * 1024 * 1024;
 const READER_POLL_MS = 50;
-const SNAPLEN = 262_144;
+const SNAPLEN = MAX_CAPTURE_LENGTH;
+/** A pcap record header's length. */
+const RECORD_HEADER = 16;
 
 interface Chunk {
   seq: number;
@@ -61,10 +66,15 @@ interface FileState {
   done?: (result: SinkFileResult) => void;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The FIFO stream: chunks of pcap records written as the pipe takes them. */
-export class FifoSink {
+/**
+ * The FIFO stream: chunks of pcap records written as the pipe takes them. The bytes, the global header as
+ * the records, come from pcap-format's PcapWriter, which writes into the chunk being filled.
+ */
+export class FifoSink implements Pick<RecordTarget, "add"> {
   /** Link type of the stream: the first file's, set by the replayer. */
   linkType: number | null = null;
   private readonly files = new Map<number, FileState>();
@@ -73,7 +83,15 @@ export class FifoSink {
   private queued = 0;
   private fd: number | null = null;
   private headerDue = true;
-  private anchor: number | null = null;
+  private readonly pace = new PaceClock();
+  /** Encodes records (made once the link type is known); what it writes gathers in `encoded`. */
+  private writer: PcapWriter | null = null;
+  private readonly encoded: Buffer[] = [];
+  /** Bytes of the current chunk, gathered in the writer's buffer. */
+  private chunkBytes = 0;
+  private header: Buffer | null = null;
+  /** The file whose records add() takes (beginFile). */
+  private feeding = -1;
   private closed = false;
   /** Set by close(): the writer loop lets go of the pipe at the next chance. */
   private closing = false;
@@ -97,6 +115,7 @@ export class FifoSink {
   }
 
   beginFile(seq: number, onProgress: (packets: number, bytes: number) => void): void {
+    this.feeding = seq;
     this.files.set(seq, {
       firstSendMs: null,
       lastSendMs: null,
@@ -108,55 +127,69 @@ export class FifoSink {
     });
   }
 
-  add(
-    seq: number,
-    buf: Uint8Array,
-    start: number,
-    length: number,
-    sendAtNs: number,
-    flags: number,
-    seconds: number,
-    nanoseconds: number,
-    originalLength: number,
-  ): boolean {
-    const needed = 16 + length;
+  /** Adds a record of the file begun last; true when that sealed a chunk (see RecordTarget). */
+  readonly add: RecordTarget["add"] = (buf, start, length, sendAt, flags, seconds, ns, originalLength) => {
+    const seq = this.feeding;
+    const needed = RECORD_HEADER + length;
     let chunk = this.current;
     let sealed = false;
-    if (chunk && (chunk.seq !== seq || chunk.starts.at(-1)! + needed > chunk.bytes.length)) {
+    if (chunk && (chunk.seq !== seq || this.chunkBytes + needed > CHUNK_BYTES)) {
       this.seal();
       chunk = null;
       sealed = true;
     }
     if (!chunk) {
-      chunk = {
-        seq,
-        bytes: Buffer.allocUnsafe(Math.max(CHUNK_BYTES, needed)),
-        starts: [0],
-        sendAt: [],
-        flags: [],
-        index: 0,
-        partial: 0,
-        timed: 0,
-      };
+      chunk = { seq, bytes: EMPTY, starts: [0], sendAt: [], flags: [], index: 0, partial: 0, timed: 0 };
       this.current = chunk;
+      this.chunkBytes = 0;
     }
-    const at = chunk.starts.at(-1)!;
-    const b = chunk.bytes;
-    b.writeUInt32LE(seconds >>> 0, at);
-    b.writeUInt32LE(this.precision === "nano" ? nanoseconds : Math.floor(nanoseconds / 1000), at + 4);
-    b.writeUInt32LE(length, at + 8);
-    b.writeUInt32LE(Math.max(originalLength, length), at + 12);
-    copyBytes(buf, b, at + 16, start, length);
-    chunk.starts.push(at + needed);
-    chunk.sendAt.push(sendAtNs);
+    // The writer keeps lengths as given: the original length is never less than the captured one here.
+    const wire = Math.max(originalLength, length);
+    this.records().writeSlice(seconds >>> 0, ns, wire, buf, start, start + length);
+    this.chunkBytes += needed;
+    chunk.starts.push(this.chunkBytes);
+    chunk.sendAt.push(sendAt);
     chunk.flags.push(flags);
     return sealed;
+  };
+
+  /**
+   * The writer, made at the first record (the stream's link type is known then): its buffer is a chunk's
+   * size, so it hands its bytes over only when told (seal), as one piece, or as two for a record that is
+   * larger than a chunk on its own. Its global header is kept for every reader.
+   */
+  private records(): PcapWriter {
+    if (this.writer) return this.writer;
+    const encoded = this.encoded;
+    const collect = new Writable({
+      write(piece: Buffer, _encoding, done) {
+        encoded.push(piece);
+        done();
+      },
+    });
+    this.writer = PcapWriter.create(collect, {
+      linkType: this.linkType ?? 1,
+      snaplen: SNAPLEN,
+      precision: this.precision,
+      endianness: "little",
+      bufferSize: CHUNK_BYTES,
+    });
+    this.header = this.take();
+    return this.writer;
+  }
+
+  /** What the writer wrote since the last take(), as one buffer. */
+  private take(): Buffer {
+    this.writer!.flushSync();
+    const pieces = this.encoded.splice(0);
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
 
   private seal(): void {
     const chunk = this.current;
     if (!chunk || chunk.sendAt.length === 0) return;
     this.current = null;
+    chunk.bytes = this.take();
     this.queued += chunk.starts.at(-1)!;
     this.queue.push(chunk);
     this.run();
@@ -185,7 +218,11 @@ export class FifoSink {
   cancel(seq: number): void {
     const file = this.files.get(seq);
     if (file) file.cancelled = true;
-    if (this.current?.seq === seq) this.current = null;
+    if (this.current?.seq === seq) {
+      // Its records are dropped, and with them what the writer holds of them.
+      this.current = null;
+      if (this.writer) this.take();
+    }
     this.poke();
   }
 
@@ -257,24 +294,18 @@ export class FifoSink {
       const fd = await this.open();
       if (fd === null) return true;
       if (this.headerDue) {
-        if (!(await this.writeAll(fd, this.globalHeader()))) continue;
+        if (!(await this.writeAll(fd, this.header!))) continue;
         this.headerDue = false;
         this.readers++;
       }
       // Records due now go out in one write; a later one is waited for.
       let end = chunk.index;
-      const now = performance.now() * 1e6;
+      const now = nowNs();
       while (end < count) {
         const sendAt = chunk.sendAt[end]!;
         if (!Number.isNaN(sendAt) && chunk.partial === 0) {
-          const flags = chunk.flags[end]!;
-          if (
-            this.anchor === null ||
-            ((flags & FLAG_FIRST_OF_FILE) !== 0 && end === chunk.index && this.anchor + sendAt < now)
-          ) {
-            this.anchor = now - sendAt;
-          }
-          const target = this.anchor + sendAt;
+          const restart = (chunk.flags[end]! & FLAG_FIRST_OF_FILE) !== 0 && end === chunk.index;
+          const target = this.pace.due(sendAt, now, restart);
           if (target > now + 1e6) break;
           if (end >= chunk.timed) {
             file.timing.add(Math.max(0, now - target) / 1000);
@@ -284,7 +315,7 @@ export class FifoSink {
         end++;
       }
       if (end === chunk.index) {
-        const wait = this.anchor! + chunk.sendAt[end]! - now;
+        const wait = this.pace.at(chunk.sendAt[end]!) - now;
         await this.pause(Math.max(1, Math.floor(wait / 1e6)));
         continue;
       }
@@ -301,7 +332,7 @@ export class FifoSink {
       let sent = 0;
       let sentBytes = 0;
       while (chunk.index < count && chunk.starts[chunk.index + 1]! <= position) {
-        sentBytes += chunk.starts[chunk.index + 1]! - chunk.starts[chunk.index]! - 16;
+        sentBytes += chunk.starts[chunk.index + 1]! - chunk.starts[chunk.index]! - RECORD_HEADER;
         chunk.index++;
         sent++;
       }
@@ -317,16 +348,6 @@ export class FifoSink {
       }
     }
     return true;
-  }
-
-  private globalHeader(): Buffer {
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(this.precision === "nano" ? 0xa1b23c4d : 0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(SNAPLEN, 16);
-    header.writeUInt32LE(this.linkType ?? 1, 20);
-    return header;
   }
 
   /** Opens the FIFO for writing once a reader has it open; null when closed or cancelled meanwhile. */

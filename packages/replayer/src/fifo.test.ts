@@ -177,6 +177,41 @@ describe.skipIf(reason !== null)("FIFO output", () => {
     }
   });
 
+  it("writes a nanosecond stream byte for byte as PcapWriter writes it, records larger than a chunk too", async () => {
+    // 262144 bytes is the stream's snaplen and, with its header, more than a 256 KiB chunk.
+    const lengths = [60, 262_144, 1514, 200_000, 64];
+    const packets = lengths.map((length, i) => ({
+      seconds: 1_700_000_000 + i,
+      nanoseconds: 123_456_789 + i,
+      data: Buffer.alloc(length, i + 1),
+    }));
+    const input = join(dir, "nano-in.pcap");
+    const writer = PcapWriter.create(input, { linkType: LinkType.ETHERNET, precision: "nano" });
+    for (const packet of packets) writer.writePacket(packet);
+    await writer.close();
+    const fifo = join(dir, "nano.fifo");
+    const r = new Replayer({
+      output: { type: "fifo", path: fifo, precision: "nano" },
+      speed: { kind: "topspeed" },
+    });
+    await r.start();
+    const out = join(dir, "nano-out.pcap");
+    const cat = spawn("sh", ["-c", 'cat "$0" > "$1"', fifo, out], { stdio: "ignore" });
+    const exited = new Promise((resolve) => cat.once("exit", resolve));
+    expect((await r.replayFile(input)).packetsSent).toBe(lengths.length);
+    await r.stop();
+    expect(await exited).toBe(0);
+    const expected = join(dir, "nano-expected.pcap");
+    const reference = PcapWriter.create(expected, {
+      linkType: LinkType.ETHERNET,
+      precision: "nano",
+      endianness: "little",
+    });
+    for (const packet of packets) reference.writePacket(packet);
+    await reference.close();
+    expect(readFileSync(out).equals(readFileSync(expected))).toBe(true);
+  });
+
   it("start() refuses a path that exists and is not a FIFO", async () => {
     const path = join(dir, "regular-file");
     writeFileSync(path, "x");

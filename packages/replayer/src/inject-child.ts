@@ -1,5 +1,6 @@
 // The inject child: runs an InjectLoop for its parent (inject-output.ts) over Node's IPC channel. It
 // closes its handle and exits when told to stop (node_pcap's handle only closes with the process).
+import { onStopRequest, sendToParent } from "@sluice/capture/child-process";
 import type { ChildMessage, ErrorJson, InjectChildConfig, ParentMessage } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { interfaceState, type OpenedHandle, openInjectHandle } from "./inject-handle.js";
@@ -7,14 +8,7 @@ import { InjectLoop } from "./inject-loop.js";
 
 const config = JSON.parse(process.argv[2] ?? "{}") as InjectChildConfig;
 
-function send(message: ChildMessage, then?: () => void): void {
-  if (!process.connected) {
-    then?.();
-    return;
-  }
-  if (then) process.send!(message, () => then());
-  else process.send!(message);
-}
+const send: (message: ChildMessage, then?: () => void) => void = sendToParent;
 
 function toJson(error: unknown): ErrorJson {
   if (ReplayError.isInstance(error)) return error.toJSON();
@@ -36,13 +30,8 @@ async function main(): Promise<void> {
     handle.close();
     process.exit(0);
   };
-  process.on("message", (message: ParentMessage) => {
-    if (message.type === "stop") exit();
-    else loop.receive(message);
-  });
-  process.on("disconnect", exit);
-  process.on("SIGTERM", exit);
-  process.on("SIGINT", exit);
+  process.on("message", (message: ParentMessage) => loop.receive(message));
+  onStopRequest(exit);
   send({
     type: "ready",
     linkType: handle.linkType,

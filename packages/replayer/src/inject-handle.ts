@@ -1,5 +1,6 @@
 // What the inject loop sends through: the packet-io addon's AF_PACKET socket (a whole run of a batch
 // per call) when it is built, or a node_pcap handle (one frame per call) when it is not or when asked.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { type NativeSession, pcapBinding, pcapLinkType } from "@sluice/capture/binding";
 import type { NativeInjectSocket, PacketIoMode } from "@sluice/packet-io";
@@ -42,6 +43,20 @@ export function interfaceState(name: string): InterfaceState {
   } catch {
     return { exists: false, up: false, operstate: "missing", mtu: 0, ethernet: false, type: -1 };
   }
+}
+
+/**
+ * The interface takes frames again after a failed send: administratively up, its operstate "up" (or
+ * "unknown", for links without a carrier), and a queueing discipline of its own attached. Between
+ * `ip link set up` and the kernel's carrier-on event the interface has the noop qdisc, which drops every
+ * frame without an error: a frame sent then is lost although its send succeeded.
+ */
+export function linkReady(name: string): boolean {
+  const state = interfaceState(name);
+  if (!state.up || (state.operstate !== "up" && state.operstate !== "unknown")) return false;
+  // Without tc (or when it fails) the qdisc is not known: only the operstate decides.
+  const tc = spawnSync("tc", ["qdisc", "show", "dev", name], { encoding: "utf8", timeout: 2000 });
+  return !/^qdisc noop /m.test(tc.stdout ?? "");
 }
 
 /** An open inject handle on one interface. */

@@ -14,16 +14,22 @@ import {
   type InjectChildConfig,
   type ParentMessage,
 } from "./child-protocol.js";
-import { type InjectHandle, type InterfaceState, interfaceState, sendFault } from "./inject-handle.js";
-import { LinkConverter, parseMac } from "./link-convert.js";
+import {
+  type InjectHandle,
+  type InterfaceState,
+  interfaceState,
+  linkReady,
+  sendFault,
+} from "./inject-handle.js";
+import { nowNs, PaceClock } from "./pace-clock.js";
 import {
   type FeedContext,
   type FeedCounts,
   FileFeeder,
+  feedContext,
   fileError,
   type RecordTarget,
 } from "./record-feed.js";
-import { Timeline } from "./timeline.js";
 import { SendLatency, Spinner, TimingRecorder } from "./timing.js";
 
 /** Waits longer than this sleep on a timer, so IPC (cancel, stop) stays responsive. */
@@ -61,7 +67,6 @@ const DIRECT_YIELD_EVERY = 256;
 const BUSY_RETRY_MS = 1;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const nowNs = (): number => performance.now() * 1e6;
 
 class FileState {
   packets = 0;
@@ -103,14 +108,15 @@ export class InjectLoop {
   private readonly context: FeedContext;
   private readonly target: Omit<RecordTarget, "add">;
   private readonly frameLimit: FrameLimit;
-  private converter: LinkConverter | null = null;
-  private anchor: number | null = null;
+  private readonly pace = new PaceClock();
   // Where the loop stands inside queue[0].
   private index = 0;
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
   private reading = false;
   private attempt = 0;
+  /** Why the record at the cursor was last refused (while `attempt` > 0). */
+  private fault: unknown = null;
   private lastYield = 0;
   private readonly paced: boolean;
   private readonly spinning: boolean;
@@ -136,15 +142,7 @@ export class InjectLoop {
     this.overlapped = !this.paced && handle.sendAsync !== undefined;
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
-    const macs = { src: parseMac(config.macs.src, "macs.src"), dst: parseMac(config.macs.dst, "macs.dst") };
-    this.context = {
-      timeline: new Timeline(config.speed, config.maxGapMs),
-      converter: (linkType) => {
-        this.converter ??= new LinkConverter(linkType, macs);
-        return this.converter;
-      },
-      truncate: config.oversize === "truncate",
-    };
+    this.context = feedContext(config);
     const headerLength = state.ethernet ? 14 : 0;
     this.mtu = state.mtu;
     this.frameLimit = (buf, start, length) => {
@@ -288,6 +286,7 @@ export class InjectLoop {
 
   pump(): void {
     if (this.timer || this.scheduled || this.inFlight) return;
+    if (!this.linkBack()) return;
     this.lastYield = nowNs();
     for (;;) {
       const item = this.queue[0];
@@ -323,6 +322,21 @@ export class InjectLoop {
     }
   }
 
+  /**
+   * Before a failed record goes again: false when the link is not back yet (see linkReady), which counts
+   * as another failed attempt, so the retry waits the next step of its backoff.
+   */
+  private linkBack(): boolean {
+    const item = this.queue[0];
+    if (this.attempt === 0 || !item || item.kind === "end" || linkReady(this.config.interface)) return true;
+    const state = this.file(item.seq);
+    if (state.cancelled || state.error) return true;
+    if (!this.retry(state, this.fault)) return false;
+    // Given up: the record counts as failed, as when its last send failed.
+    this.advance(1);
+    return true;
+  }
+
   /** Sends the batch's records from the cursor on; false when it stopped to wait (timer set). */
   private sendBatch(batch: Batch): boolean {
     const state = this.file(batch.seq);
@@ -344,7 +358,7 @@ export class InjectLoop {
       const sentAt = nowNs();
       if (!Number.isNaN(target)) {
         // Due: scheduled at or before now (the clock after the wait, not the led target).
-        const due = sentAt - this.anchor!;
+        const due = sentAt - this.pace.origin;
         while (this.index + run < count && sendAts[this.index + run]! <= due) run++;
       }
       let sent: number;
@@ -364,7 +378,7 @@ export class InjectLoop {
       // The first of a run is measured against its (possibly led) target, the rest against their own.
       if (!Number.isNaN(target)) {
         for (let i = this.index; i < this.index + sent; i++) {
-          state.timing.add((sentAt - (i === this.index ? target : this.anchor! + sendAts[i]!)) / 1000);
+          state.timing.add((sentAt - (i === this.index ? target : this.pace.at(sendAts[i]!))) / 1000);
         }
       }
       this.book(batch, state, sent, sentAt / 1e6, endedAt / 1e6);
@@ -390,6 +404,7 @@ export class InjectLoop {
    */
   private refused(batch: Batch, state: FileState, error: unknown): boolean {
     if (this.oversize(batch, error)) return true;
+    this.fault = error;
     if (!this.retry(state, error)) return false;
     this.advance(1);
     return true;
@@ -433,14 +448,10 @@ export class InjectLoop {
     // A file's first record may start the clock anew when it is already late (the file came after
     // its gap had passed, or the timeline was reset after a stopped or failed file: its first send
     // time is then 0); decided once per record, not again after waiting for it.
-    const late = this.anchor !== null && this.anchor + sendAt < now;
-    const fresh = !this.waited;
+    const restart = !this.waited && (batch.flags[this.index]! & FLAG_FIRST_OF_FILE) !== 0;
     this.waited = true;
-    if (this.anchor === null || (fresh && (batch.flags[this.index]! & FLAG_FIRST_OF_FILE) !== 0 && late)) {
-      this.anchor = now - sendAt;
-    }
     // A send after a quiet spell takes longer to reach the wire: it starts that much earlier.
-    let target = this.anchor + sendAt;
+    let target = this.pace.due(sendAt, now, restart);
     target -= this.latency.lead(target);
     const wait = target - now;
     const seq = batch.seq;

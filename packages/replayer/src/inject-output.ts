@@ -1,7 +1,7 @@
 // The caller's side of an inject loop: spawns the inject child (inside `ip netns exec` when asked) or,
 // for a one-shot replay, runs the loop in this process; names the files to replay and turns the loop's
 // messages into file outcomes.
-import { spawn } from "node:child_process";
+import { NodeChild } from "@sluice/capture/child-process";
 import type { ChildMessage, InjectChildConfig, ParentMessage } from "./child-protocol.js";
 import { injectChildPath } from "./child-script.js";
 import { ReplayError } from "./errors.js";
@@ -113,61 +113,38 @@ export class InjectOutput implements Output {
   static async open(options: InjectOutputOptions): Promise<InjectOutput> {
     if (options.inProcess) return InjectOutput.openInProcess(options);
     const { netns } = options;
-    const nodeArgs = [injectChildPath(), JSON.stringify(loopConfig(options))];
-    const [command, args] = netns
-      ? ["ip", ["netns", "exec", netns, process.execPath, ...nodeArgs]]
-      : [process.execPath, nodeArgs];
-    const child = spawn(command, args as string[], { stdio: ["ignore", "inherit", "pipe", "ipc"] });
-    let stderr = "";
-    const collect = (text: Buffer): void => {
-      if (stderr.length < 4000) stderr += text.toString("utf8");
-    };
-    child.stderr!.on("data", collect);
-    const ready = await new Promise<Extract<ChildMessage, { type: "ready" }>>((resolve, reject) => {
-      const onMessage = (message: ChildMessage): void => {
-        if (message.type === "ready") {
-          cleanup();
-          resolve(message);
-        } else if (message.type === "error") {
-          cleanup();
-          reject(ReplayError.fromJSON(message.error));
-        }
-      };
-      const onExit = (code: number | null, signal: string | null): void => {
-        cleanup();
-        const where = netns ? ` in namespace ${netns}` : "";
-        const missingNetns = /Cannot open network namespace|No such file/i.test(stderr);
-        reject(
-          new ReplayError(
-            missingNetns ? "no-such-interface" : "inject-failed",
-            `the inject child for "${options.interface}"${where} exited (${signal ?? `code ${code}`}) before it was ready: ${stderr.trim() || "no output"}`,
-            { interface: options.interface, netns, code, signal },
-          ),
-        );
-      };
-      const cleanup = (): void => {
-        child.off("message", onMessage);
-        child.off("exit", onExit);
-        child.stderr!.off("data", collect);
-      };
-      child.on("message", onMessage);
-      child.once("exit", onExit);
+    const child = new NodeChild<ParentMessage, ChildMessage>({
+      script: injectChildPath(),
+      config: loopConfig(options),
+      ...(netns === undefined ? {} : { netns }),
+      stdout: "inherit",
     });
-    const output = new InjectOutput(options, ready.linkType, ready.packetIo, ready.fallback);
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.on("message", (message: ChildMessage) => output.onMessage(message));
-    child.once("exit", (code, signal) => output.onExit(code, signal));
-    child.stderr?.on("data", (text: Buffer) => process.stderr.write(text));
-    output.link = {
-      pid: child.pid ?? null,
-      post: (message) => {
-        if (child.connected) child.send(message);
+    const ready = await child.ready(
+      (message) => {
+        if (message.type === "error") throw ReplayError.fromJSON(message.error);
+        return message.type === "ready" ? message : undefined;
       },
+      ({ code, signal }) => {
+        const where = netns ? ` in namespace ${netns}` : "";
+        const stderr = child.stderr;
+        const missingNetns = /Cannot open network namespace|No such file/i.test(stderr);
+        return new ReplayError(
+          missingNetns ? "no-such-interface" : "inject-failed",
+          `the inject child for "${options.interface}"${where} exited (${signal ?? `code ${code}`}) before it was ready: ${stderr.trim() || "no output"}`,
+          { interface: options.interface, netns, code, signal },
+        );
+      },
+    );
+    const output = new InjectOutput(options, ready.linkType, ready.packetIo, ready.fallback);
+    child.onMessage((message) => output.onMessage(message));
+    void child.exited.then(({ code, signal }) => output.onExit(code, signal));
+    // From now on what the child says on stderr goes to this process's.
+    child.process.stderr!.on("data", (text: string) => process.stderr.write(text));
+    output.link = {
+      pid: child.pid,
+      post: (message) => child.send(message),
       stop: async () => {
-        if (child.connected) child.send({ type: "stop" });
-        const killer = setTimeout(() => child.kill("SIGKILL"), 2000);
-        await exited;
-        clearTimeout(killer);
+        await child.stop({ type: "stop" }, 2000);
       },
     };
     return output;

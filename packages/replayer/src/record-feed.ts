@@ -1,16 +1,12 @@
 // What happens to each record between the file and the output, the same for the inject child and the
 // FIFO: convert its link type, check its size, give it a send time, hand it to a batch.
-import {
-  CaptureDecoder,
-  type DecoderSink,
-  type InterfaceInfo,
-  PcapFormatError,
-  readChunks,
-} from "@sluice/pcap-format";
+import { type InterfaceInfo, PcapFormatError } from "@sluice/pcap-format";
+import { CaptureDecoder, type DecoderSink, readChunks } from "@sluice/pcap-format/low-level";
 import { FLAG_BORROWED, FLAG_FIRST_OF_FILE } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import { type FrameConverter, IDENTITY, type LinkConverter } from "./link-convert.js";
-import type { Timeline } from "./timeline.js";
+import { type FrameConverter, IDENTITY, LinkConverter, parseMac } from "./link-convert.js";
+import type { Speed } from "./speed.js";
+import { Timeline } from "./timeline.js";
 
 /** Chunk size when chunks are kept (see FileFeeder). */
 const KEPT_CHUNK_BYTES = 1024 * 1024;
@@ -55,6 +51,28 @@ export interface FeedContext {
   truncate: boolean;
 }
 
+/** What a FeedContext is made from: the replay's pacing and link settings. */
+export interface FeedSettings {
+  speed: Speed;
+  maxGapMs: number;
+  macs: { src: string; dst: string };
+  oversize: "skip" | "truncate";
+}
+
+/** The context of one output: one timeline, one converter (made for the output's link type once known). */
+export function feedContext(settings: FeedSettings): FeedContext {
+  const macs = { src: parseMac(settings.macs.src, "macs.src"), dst: parseMac(settings.macs.dst, "macs.dst") };
+  let converter: LinkConverter | null = null;
+  return {
+    timeline: new Timeline(settings.speed, settings.maxGapMs),
+    converter: (linkType) => {
+      converter ??= new LinkConverter(linkType, macs);
+      return converter;
+    },
+    truncate: settings.oversize === "truncate",
+  };
+}
+
 /** Decoder callbacks of one file: convert, check size, schedule, add. */
 export class RecordFeed implements DecoderSink {
   /** A batch filled up since this was last cleared. */
@@ -79,15 +97,7 @@ export class RecordFeed implements DecoderSink {
     this.linkTypes[info.id] = info.linkType;
   }
 
-  packet(
-    buf: Uint8Array,
-    dataOffset: number,
-    capturedLength: number,
-    originalLength: number,
-    seconds: number,
-    nanoseconds: number,
-    interfaceId: number,
-  ): void {
+  readonly packet: DecoderSink["packet"] = (buf, offset, caplen, origlen, seconds, ns, interfaceId) => {
     let convert = this.converters[interfaceId];
     if (!convert) {
       const linkType = this.linkTypes[interfaceId]!;
@@ -97,10 +107,10 @@ export class RecordFeed implements DecoderSink {
     }
     // Same link type: the record's bytes go as they are, without a view made per record.
     let frame = buf;
-    let start = dataOffset;
-    let length = capturedLength;
+    let start = offset;
+    let length = caplen;
     if (convert !== IDENTITY) {
-      const converted = convert(buf.subarray(dataOffset, dataOffset + capturedLength));
+      const converted = convert(buf.subarray(offset, offset + caplen));
       if (converted === null) {
         this.counts.skipped.unsupported++;
         return;
@@ -118,13 +128,12 @@ export class RecordFeed implements DecoderSink {
       length = limit;
       this.counts.truncated++;
     }
-    const sendAt = this.context.timeline.next(seconds, nanoseconds, length);
+    const sendAt = this.context.timeline.next(seconds, ns, length);
     const flags = (this.first ? FLAG_FIRST_OF_FILE : 0) | (frame === buf ? FLAG_BORROWED : 0);
     this.first = false;
-    const wireLength = originalLength - capturedLength + length;
-    if (this.target.add(frame, start, length, sendAt, flags, seconds, nanoseconds, wireLength))
-      this.full = true;
-  }
+    const wireLength = origlen - caplen + length;
+    if (this.target.add(frame, start, length, sendAt, flags, seconds, ns, wireLength)) this.full = true;
+  };
 }
 
 /** The ReplayError for a file that cannot be read or decoded; `detail.offset` says where it broke. */

@@ -4,12 +4,11 @@ import type { RetryPolicy } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
 import { ensureFifo, FifoOutput } from "./fifo-output.js";
 import { InjectOutput } from "./inject-output.js";
-import { DEFAULT_MACS, LinkConverter, parseMac } from "./link-convert.js";
+import { DEFAULT_MACS, parseMac } from "./link-convert.js";
 import type { Output } from "./output.js";
-import type { FeedContext } from "./record-feed.js";
+import { feedContext } from "./record-feed.js";
 import { parseSpeed, type Speed } from "./speed.js";
 import type { FileReplayStats, ReplayerStats, ReplayProgress } from "./stats.js";
-import { Timeline } from "./timeline.js";
 
 /** Where replayed records go: an interface (optionally inside a network namespace) or a FIFO. */
 export type ReplayOutput =
@@ -216,7 +215,9 @@ export class Replayer {
       opened = await output.open();
     } else if (output.type === "fifo") {
       await ensureFifo(output.path);
-      opened = new FifoOutput(output.path, output.precision ?? "micro", this.feedContext());
+      const { speed, maxGapMs, macs, oversize } = this;
+      const context = feedContext({ speed, maxGapMs, macs, oversize });
+      opened = new FifoOutput(output.path, output.precision ?? "micro", context);
     } else {
       opened = await InjectOutput.open({
         interface: output.interface,
@@ -247,20 +248,6 @@ export class Replayer {
       throw new ReplayError("stopped", "this Replayer was stopped while it started");
     }
     this.output = opened;
-  }
-
-  // For outputs whose records are read in this process (the FIFO).
-  private feedContext(): FeedContext {
-    const macs = { src: parseMac(this.macs.src, "macs.src"), dst: parseMac(this.macs.dst, "macs.dst") };
-    let converter: LinkConverter | null = null;
-    return {
-      timeline: new Timeline(this.speed, this.maxGapMs),
-      converter: (linkType) => {
-        converter ??= new LinkConverter(linkType, macs);
-        return converter;
-      },
-      truncate: this.oversize === "truncate",
-    };
   }
 
   /** Replays one file; consecutive calls form one timeline (see the README for what that keeps). */

@@ -1,11 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import {
-  CaptureDecoder,
-  type DecoderSink,
-  PcapFormatError,
-  readChunks,
-  type Timestamp,
-} from "@sluice/pcap-format";
+import { PcapFormatError, type Timestamp } from "@sluice/pcap-format";
+import { CaptureDecoder, type DecoderSink, readChunks } from "@sluice/pcap-format/low-level";
 
 /** What checking a capture file found. */
 export interface CaptureCheck {
