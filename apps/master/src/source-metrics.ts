@@ -1,5 +1,5 @@
 import type { Counter, Gauge, MetricsRegistry } from "@sluice/daemon";
-import { addReasons, type RunningSource, type SourceCounters } from "./sources.js";
+import { addReasons, emptyCounters, type RunningSource, type SourceCounters } from "./sources.js";
 
 /**
  * Per-source counters for Prometheus. Sources count from zero each time they start (a capture child's
@@ -65,7 +65,7 @@ export class SourceMetrics {
   }
 
   private publish(name: string, total: SourceCounters): void {
-    const before = this.exported.get(name) ?? zero();
+    const before = this.exported.get(name) ?? emptyCounters();
     const delta = (key: Exclude<keyof SourceCounters, "spoolReasons">) =>
       Math.max(0, total[key] - before[key]);
     this.captured.inc({ source: name }, delta("captured"));
@@ -94,22 +94,9 @@ export class SourceMetrics {
   }
 }
 
-function zero(): SourceCounters {
-  return {
-    captured: 0,
-    written: 0,
-    bytes: 0,
-    droppedByKernel: 0,
-    droppedByInterface: 0,
-    droppedBySpool: 0,
-    spoolReasons: {},
-    files: 0,
-  };
-}
-
 function add(a: SourceCounters | undefined, b: SourceCounters | undefined): SourceCounters {
-  const x = a ?? zero();
-  const y = b ?? zero();
+  const x = a ?? emptyCounters();
+  const y = b ?? emptyCounters();
   const spoolReasons = { ...x.spoolReasons };
   addReasons(spoolReasons, y.spoolReasons);
   return {

@@ -134,7 +134,8 @@ export async function succeed(
 // How far ahead of now a reload's cut lies: longer than a capture child's event loop takes to answer.
 const CUT_AHEAD_MS = 200;
 
-function emptyCounters(): SourceCounters {
+/** Counters of a source that has counted nothing yet. */
+export function emptyCounters(): SourceCounters {
   return {
     captured: 0,
     written: 0,
