@@ -1,17 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Router } from "./router.js";
-import { makeSpoolFiles, scratch, visible } from "./testing/spool-files.js";
+import { describe, expect, it } from "vitest";
+import { routerFixtures } from "./testing/router-fixtures.js";
+import { makeSpoolFiles, visible } from "./testing/spool-files.js";
 
 const root = process.getuid?.() === 0;
 if (!root) console.warn("skipping router fault tests: mounting read-only and tmpfs folders needs root");
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { cleanups, setup, router } = routerFixtures("sluice-faults-", 100);
 
 function mount(...args: string[]): void {
   execFileSync("mount", args);
@@ -23,24 +20,6 @@ function umount(path: string): void {
   } catch {
     // already gone
   }
-}
-
-function setup(folders: string[]) {
-  const { dir, remove } = scratch("sluice-faults-");
-  cleanups.push(remove);
-  for (const f of folders) mkdirSync(join(dir, f));
-  return (name: string) => join(dir, name);
-}
-
-function router(at: (n: string) => string, options: Partial<ConstructorParameters<typeof Router>[0]>) {
-  const r = new Router({
-    journalDir: at("journal"),
-    healthIntervalMs: 50,
-    retry: { initialMs: 20, maxMs: 100 },
-    ...options,
-  });
-  cleanups.push(() => r.stop(5000));
-  return r;
 }
 
 describe.skipIf(!root)("router faults on real mounts", () => {

@@ -4,32 +4,12 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PcapWriter } from "@sluice/pcap-format";
 import { DEFAULT_HEARTBEAT_FILE, HeartbeatWriter } from "@sluice/spool";
-import { afterEach, describe, expect, it } from "vitest";
-import { type DeliveredEvent, Router } from "./router.js";
-import { makeSpoolFiles, scratch, visible } from "./testing/spool-files.js";
+import { describe, expect, it } from "vitest";
+import type { DeliveredEvent } from "./router.js";
+import { routerFixtures } from "./testing/router-fixtures.js";
+import { makeSpoolFiles, visible } from "./testing/spool-files.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function setup(folders: string[]) {
-  const { dir, remove } = scratch("sluice-liveness-");
-  cleanups.push(remove);
-  for (const f of folders) mkdirSync(join(dir, f));
-  return (name: string) => join(dir, name);
-}
-
-function router(at: (n: string) => string, options: Partial<ConstructorParameters<typeof Router>[0]>) {
-  const r = new Router({
-    journalDir: at("journal"),
-    healthIntervalMs: 50,
-    retry: { initialMs: 20, maxMs: 200 },
-    ...options,
-  });
-  cleanups.push(() => r.stop(5000));
-  return r;
-}
+const { cleanups, setup, router } = routerFixtures("sluice-liveness-", 200);
 
 /** A node's heartbeat beating every 50 ms until `kill` (the file stays, as after SIGKILL) or `stop`. */
 function beating(dir: string) {
