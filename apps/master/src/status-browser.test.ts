@@ -95,8 +95,9 @@ describe.skipIf(reason !== null)("the master's status page in Chromium", () => {
           expect(await arkime.textContent()).toMatch(/cannot create a file in .*arkime/);
           expect(await page.locator('tr[data-key="destination:n1"]').getAttribute("class")).toBeNull();
           expect(await page.locator(".tile.bad").first().textContent()).toContain("2 / 3 healthy");
+          // The next file rotated after the fault waits for arkime: up to a rotation and a page poll away.
           await expect
-            .poll(() => page.locator('tr[data-key^="file:"] .chip.pending').count())
+            .poll(() => page.locator('tr[data-key^="file:"] .chip.pending').count(), { timeout: 20_000 })
             .toBeGreaterThan(0);
           await page.screenshot({ path: ciOutput("status-master.png"), fullPage: true });
         } finally {

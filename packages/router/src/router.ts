@@ -469,6 +469,9 @@ export class Router extends EventEmitter<RouterEvents> {
           continue;
         }
         if (held || (d.state === "staged" && behind)) continue;
+        // An alone consumer or a flow part takes its files one at a time, in order: a later file staged
+        // first could take the space an earlier one needs (a full tmpfs), and then neither gets through.
+        if (d.state === "pending" && (d.kind === "alone" || d.part !== undefined) && behind) continue;
         if (this.active >= this.concurrency) break outer;
         void this.run(file, d);
       }
