@@ -38,14 +38,27 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function sluiceCapture(end: LabEnd, args: string[], detached = false, env: NodeJS.ProcessEnv = {}): Running {
+interface CaptureRun {
+  detached?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Give the namespace as --netns, so the capture runs in a child process; by default the command runs
+   * inside it (ip netns exec, which execs it: the pid is the command's) and captures in-process.
+   */
+  child?: boolean;
+}
+
+function sluiceCapture(end: LabEnd, args: string[], how: CaptureRun = {}): Running {
+  const command = [CLI, "capture", "--interface", end.iface, ...args];
   const child = spawn(
-    process.execPath,
-    [CLI, "capture", "--interface", end.iface, "--netns", end.netns, ...args],
+    how.child ? process.execPath : "ip",
+    how.child
+      ? [...command, "--netns", end.netns]
+      : ["netns", "exec", end.netns, process.execPath, ...command],
     {
       stdio: ["ignore", "pipe", "pipe"],
-      detached,
-      env: { ...process.env, ...env },
+      detached: how.detached ?? false,
+      env: { ...process.env, ...how.env },
     },
   );
   const paths: string[] = [];
@@ -98,12 +111,12 @@ function outDir(): string {
 async function replayedThrough(
   lab: { a: LabEnd; b: LabEnd },
   args: string[],
-  env: NodeJS.ProcessEnv = {},
+  how: CaptureRun = {},
   settleMs = 300,
 ): Promise<Running & { out: string }> {
   silence(lab.a, lab.b);
   const out = outDir();
-  const run = sluiceCapture(lab.b, ["--out", out, ...args], false, env);
+  const run = sluiceCapture(lab.b, ["--out", out, ...args], how);
   await started(run);
   tcpreplay(lab.a, capture, 5000);
   await sleep(settleMs);
@@ -131,26 +144,32 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("cuts the traffic into files that, put back together, are exactly the frames sent", async () => {
-    await withLab(async (lab) => {
-      const run = await replayedThrough(lab, ["--rotate-packets", "1000", "--rotate-seconds", "1"], {}, 1500);
-      const { out } = run;
-      expect(run.paths.length).toBeGreaterThanOrEqual(sent.length / 1000);
-      for (const path of run.paths) {
-        expect(path.startsWith(out)).toBe(true);
-        expect((await verifyCapture(path)).complete).toBe(true);
-        expect(JSON.parse(readFileSync(`${path}.json`, "utf8")).path).toBe(path);
-      }
-      expect(hex(merged(run.paths, "all.pcap"))).toEqual(sent);
-      expect(run.stderr()).toMatch(
-        new RegExp(
-          `^${sent.length} packets captured, 0 dropped by kernel, .* ${run.paths.length} files$`,
-          "m",
-        ),
-      );
-      expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+  for (const child of [false, true]) {
+    it(`cuts the traffic into files that, put back together, are exactly the frames sent (${child ? "capture child" : "in-process"})`, async () => {
+      await withLab(async (lab) => {
+        const args = ["--rotate-packets", "1000", "--rotate-seconds", "1"];
+        const run = await replayedThrough(lab, args, { child }, 1500);
+        const { out } = run;
+        expect(run.stderr()).toMatch(
+          child ? /capturing on \S+ \(packet-io addon\)/ : /capturing on \S+ \(packet-io addon, in-process\)/,
+        );
+        expect(run.paths.length).toBeGreaterThanOrEqual(sent.length / 1000);
+        for (const path of run.paths) {
+          expect(path.startsWith(out)).toBe(true);
+          expect((await verifyCapture(path)).complete).toBe(true);
+          expect(JSON.parse(readFileSync(`${path}.json`, "utf8")).path).toBe(path);
+        }
+        expect(hex(merged(run.paths, "all.pcap"))).toEqual(sent);
+        expect(run.stderr()).toMatch(
+          new RegExp(
+            `^${sent.length} packets captured, 0 dropped by kernel, .* ${run.paths.length} files$`,
+            "m",
+          ),
+        );
+        expect(readdirSync(out).filter((e) => e.startsWith("."))).toEqual([]);
+      });
     });
-  });
+  }
 
   it("captures the same frames through node_pcap with --packet-io pcap, saying so", async () => {
     await withLab(async (lab) => {
@@ -163,7 +182,7 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
   it("falls back to node_pcap when the addon does not load, with one warning line saying why", async () => {
     await withLab(async (lab) => {
       const missing = join(dir, "no-such-build", "packet_io.node");
-      const run = await replayedThrough(lab, [], { SLUICE_PACKET_IO_ADDON: missing });
+      const run = await replayedThrough(lab, [], { env: { SLUICE_PACKET_IO_ADDON: missing } });
       expect(run.stderr()).toMatch(/capturing on \S+ \(node_pcap\)/);
       const warnings = run
         .stderr()
@@ -301,7 +320,7 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
     await withLab(async (lab) => {
       silence(lab.a, lab.b);
       const out = outDir();
-      const first = sluiceCapture(lab.b, ["--out", out, "--rotate-seconds", "3600"], true);
+      const first = sluiceCapture(lab.b, ["--out", out, "--rotate-seconds", "3600"], { detached: true });
       await started(first);
       tcpreplay(lab.a, capture);
       // The kill comes once most of the traffic is on disk in the open (hidden, partial) file.
@@ -310,7 +329,7 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
           .filter((e) => e.endsWith(".partial"))
           .reduce((n, e) => n + statSync(join(out, e)).size, 0);
       await until(() => written() > 0.95 * statSync(capture).size, "the traffic written to the partial file");
-      process.kill(-first.child.pid!, "SIGKILL"); // the master and its capture child
+      process.kill(-first.child.pid!, "SIGKILL"); // the master (and a capture child, if it had one)
       await first.exited;
       const partials = readdirSync(out).filter((e) => e.endsWith(".partial"));
       expect(partials).toHaveLength(1);
@@ -388,13 +407,17 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
     });
   });
 
-  for (const packetIo of ["native", "pcap"] as const) {
-    it(`publishes what it captured and exits 1 when the interface disappears, as tcpdump (${packetIo})`, async () => {
+  for (const [packetIo, child] of [
+    ["native", false],
+    ["native", true],
+    ["pcap", true],
+  ] as const) {
+    it(`publishes what it captured and exits 1 when the interface disappears, as tcpdump (${packetIo}${child ? ", capture child" : ", in-process"})`, async () => {
       await withLab(async (lab) => {
         silence(lab.a, lab.b);
         const out = outDir();
         const args = ["--out", out, "--rotate-seconds", "3600", "--packet-io", packetIo];
-        const run = sluiceCapture(lab.b, args);
+        const run = sluiceCapture(lab.b, args, { child });
         await started(run);
         tcpreplay(lab.a, capture);
         // Every frame is in the open file (same layout as the lab capture: as many bytes) before the link goes.

@@ -40,7 +40,8 @@ Commands:
       on stderr at the end: captured = written + dropped by spool (by reason); kernel and interface
       drops never reached the capture. Leftovers of a crash in DIR are salvaged first. A DIR that is a
       running master's <spool>/ready is refused, naming the master's pid. If the interface disappears,
-      the open file is finished and published and capture exits 1 (as tcpdump).
+      the open file is finished and published and capture exits 1 (as tcpdump). With the packet-io
+      addon, one worker and no --netns/--user, capture runs in this one process.
 
       --interface IF         interface to capture (also "any")
       --out DIR              directory for the files (created if missing)
@@ -57,7 +58,8 @@ Commands:
                              refused up front when that user cannot write to DIR
       --name LABEL           source label in file names (default: the interface)
       --buffer-mib N         kernel capture buffer (default 64)
-      --netns NAME           capture inside this network namespace
+      --netns NAME           capture inside this network namespace (in a child process; run
+                             under "ip netns exec NAME" to capture in one process)
       --workers N            N capture processes sharing the interface (PACKET_FANOUT, hash: each
                              flow stays in one worker's files, named <label>-w<N>-...; needs the
                              packet-io addon; not with --count)

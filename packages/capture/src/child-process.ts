@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { firstSettled } from "./first-settled.js";
 
 /** What the parent keeps of a child's stderr for its error messages. */
 const STDERR_TAIL = 4096;
@@ -78,32 +79,7 @@ export class NodeChild<Out, In> {
    * so `stderr` then holds all it wrote).
    */
   ready<T>(settle: (message: In) => T | undefined, exited: (how: ChildExit) => Error): Promise<T> {
-    const child = this.process;
-    return new Promise<T>((resolve, reject) => {
-      const onMessage = (message: In): void => {
-        let value: T | undefined;
-        try {
-          value = settle(message);
-        } catch (error) {
-          cleanup();
-          reject(error);
-          return;
-        }
-        if (value === undefined) return;
-        cleanup();
-        resolve(value);
-      };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        cleanup();
-        reject(exited({ code, signal }));
-      };
-      const cleanup = (): void => {
-        child.off("message", onMessage);
-        child.off("close", onExit);
-      };
-      child.on("message", onMessage);
-      child.once("close", onExit);
-    });
+    return firstSettled(this.process, settle, exited);
   }
 
   /** Every message the child sends from now on. */

@@ -3,7 +3,8 @@
 // buffer timeout, drain the ring, close the output, report final stats and exit 0. A capture that breaks
 // (the interface deleted) is reported as "lost" and then stopped the same way: what was taken is kept. A
 // successor (a child that takes over from a running one on a reload) opens its capture and waits to be
-// told from which timestamp on the frames are its own.
+// told from which timestamp on the frames are its own. The same runtime also runs in the process that
+// asked for it (InProcessChild), behind a RuntimeLink instead of the IPC channel.
 import { spawnSync } from "node:child_process";
 import { onStopRequest, sendToParent } from "./child-process.js";
 import type { ChildConfig, ChildMessage, ParentMessage } from "./child-protocol.js";
@@ -54,15 +55,38 @@ export interface ChildContext {
   warn(message: string): void;
 }
 
-function sendMessage(message: ChildMessage, then?: () => void): void {
-  sendToParent(message, then);
+/** How the runtime talks to what started it: a parent over IPC, or the process it runs in. */
+export interface RuntimeLink {
+  /** Sends a message; `then` runs once it is sent. */
+  send(message: ChildMessage, then?: () => void): void;
+  /** Every message from the parent ("stop" comes to onStop). */
+  onMessage(listener: (message: ParentMessage) => void): void;
+  /** Calls `stop` when the runtime is asked to stop (perhaps more than once). */
+  onStop(stop: () => void): void;
+  /** The runtime is done: a child process exits with `code`. */
+  end(code: number): void;
 }
 
-function fail(error: unknown): void {
+// A child process's link: the IPC channel, signals, and exit.
+const processLink: RuntimeLink = {
+  send: (message, then) => sendToParent(message, then),
+  onMessage: (listener) => process.on("message", listener),
+  onStop: (stop) => {
+    onStopRequest(stop);
+    // A hangup is the parent's (a reload): a child killed by one would leave its file unfinished.
+    process.on("SIGHUP", () => {});
+  },
+  end: (code) => {
+    process.disconnect?.();
+    process.exit(code);
+  },
+};
+
+function fail(link: RuntimeLink, error: unknown): void {
   const captureError = CaptureError.isInstance(error)
     ? error
     : new CaptureError("open-failed", error instanceof Error ? error.message : String(error));
-  sendMessage({ type: "error", error: captureError.toJSON() }, () => process.exit(3));
+  link.send({ type: "error", error: captureError.toJSON() }, () => link.end(3));
 }
 
 // Like tcpdump -Z: the user's primary group (or the one given) and supplementary groups, then the user.
@@ -98,11 +122,16 @@ function dropPrivileges(user: string | undefined, group: string | undefined): vo
  * `makeOutput` (after privileges are dropped, so files it creates belong to the configured user) and
  * runs until stopped. The entry script of every capture child calls this once.
  */
-export function runCaptureChild(
-  makeOutput: (context: ChildContext) => PacketOutput | Promise<PacketOutput>,
-): void {
-  const config = JSON.parse(process.argv[2] ?? "{}") as ChildConfig;
-  const warn = (message: string): void => sendMessage({ type: "warning", message });
+export function runCaptureChild(makeOutput: MakeOutput): void {
+  runCapture(JSON.parse(process.argv[2] ?? "{}") as ChildConfig, makeOutput, processLink);
+}
+
+/** Builds a capture's output once the capture is open. */
+export type MakeOutput = (context: ChildContext) => PacketOutput | Promise<PacketOutput>;
+
+/** Runs one capture from `config` until stopped, talking over `link`. */
+export function runCapture(config: ChildConfig, makeOutput: MakeOutput, link: RuntimeLink): void {
+  const warn = (message: string): void => link.send({ type: "warning", message });
   let handle: LiveHandle;
   let openedAtUs: number;
   try {
@@ -111,7 +140,7 @@ export function runCaptureChild(
     openedAtUs = (Date.now() + 1) * 1000;
     dropPrivileges(config.user, config.group);
   } catch (error) {
-    fail(error);
+    fail(link, error);
     return;
   }
   const context: ChildContext = {
@@ -119,15 +148,22 @@ export function runCaptureChild(
     linkType: handle.linkType,
     snaplen: handle.snaplen,
     packetIo: handle.packetIo,
-    send: (payload) => sendMessage({ type: "output", payload }),
+    send: (payload) => link.send({ type: "output", payload }),
     warn,
   };
   Promise.resolve()
     .then(() => makeOutput(context))
-    .then((output) => run(config, handle, new CutoverOutput(output), openedAtUs, warn), fail);
+    .then(
+      (output) => run(link, config, handle, new CutoverOutput(output), openedAtUs, warn),
+      (error) => {
+        handle.close();
+        fail(link, error);
+      },
+    );
 }
 
 function run(
+  link: RuntimeLink,
   config: ChildConfig,
   handle: LiveHandle,
   output: CutoverOutput,
@@ -161,21 +197,18 @@ function run(
     } catch (error) {
       warn(`closing the output failed: ${(error as Error).message}`);
     }
-    sendMessage({ type: "stopped", stats: stats(), handover: output.counts }, () => {
-      process.disconnect?.();
-      process.exit(0);
-    });
+    link.send({ type: "stopped", stats: stats(), handover: output.counts }, () => link.end(0));
   };
   let reading = false;
   const read = (): void => {
     reading = true;
     handle.start(output, (error) => {
-      sendMessage({ type: "lost", error: error.toJSON() });
+      link.send({ type: "lost", error: error.toJSON() });
       void stop();
     });
   };
   // "ready" goes first: a capture that breaks at once is reported as lost after it.
-  sendMessage({
+  link.send({
     type: "ready",
     linkType: handle.linkType,
     snaplen: handle.snaplen,
@@ -185,17 +218,15 @@ function run(
     openedAtUs,
   });
   if (!config.successor) read();
-  process.on("message", (message: ParentMessage) => {
+  link.onMessage((message) => {
     if (message.type === "stats")
-      sendMessage({ type: "stats", id: message.id, stats: stats(), handover: output.counts });
+      link.send({ type: "stats", id: message.id, stats: stats(), handover: output.counts });
     else if (message.type === "start-from" && !reading) {
       output.startFrom(message.atUs);
       read();
     } else if (message.type === "cut") {
-      sendMessage({ type: "cut", atUs: output.cutAt(message.atUs) });
+      link.send({ type: "cut", atUs: output.cutAt(message.atUs) });
     }
   });
-  onStopRequest(() => void stop());
-  // A hangup is the parent's (a reload): a child killed by one would leave its file unfinished.
-  process.on("SIGHUP", () => {});
+  link.onStop(() => void stop());
 }

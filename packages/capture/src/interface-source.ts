@@ -4,10 +4,13 @@ import { MAX_CAPTURE_LENGTH } from "@sluice/pcap-format";
 import { CaptureDecoder } from "@sluice/pcap-format/low-level";
 import { type ChildExit, NodeChild } from "./child-process.js";
 import type { ChildConfig, ChildMessage, ChildOutputConfig, ParentMessage } from "./child-protocol.js";
+import type { MakeOutput } from "./child-runtime.js";
 import { childScriptPath } from "./child-script.js";
 import type { HandoverCounts } from "./cutover.js";
 import { CaptureError } from "./errors.js";
+import { type CaptureChild, InProcessChild } from "./in-process-child.js";
 import type { FanoutMode, LiveOptions, PacketIoMode } from "./live-handle.js";
+import { loadPacketIo } from "./native-live-handle.js";
 import { type CaptureStats, emptyStats, type SourcePacket } from "./source.js";
 
 /** Which packets to capture by direction (Ethernet interfaces and "any"). */
@@ -58,9 +61,12 @@ export interface InterfaceSourceOptions {
   /**
    * Runs another child entry point (built on runCaptureChild) with its own output settings instead of
    * streaming packets to this process; messages it sends arrive as "output" events. How the rotator
-   * captures and rotates in one process.
+   * captures and rotates in one process. `inProcess` builds the same output in this process instead, with
+   * no child at all, where that can be done: the packet-io addon loads (and packetIo is not "pcap"), and
+   * neither `netns`, `user` nor `group` is set (they would apply to this whole process). For a process
+   * that does nothing but capture: it saves a Node start-up, and shares its event loop with the capture.
    */
-  child?: { script: string; output: ChildOutputConfig };
+  child?: { script: string; output: ChildOutputConfig; inProcess?: MakeOutput };
   /**
    * Take over from a running capture of the same interface without a gap: start() resolves once the
    * capture is open (filter set) but nothing is read until startFrom(cut). The cut comes from the
@@ -142,15 +148,17 @@ export function liveOptionsOf(options: InterfaceSourceOptions): LiveOptions {
 
 /**
  * A live capture on one interface, run in a child process of its own (node_pcap cannot close a handle
- * cleanly in-process). Packets arrive as "packet" events carrying the source label; start() resolves
+ * cleanly in-process; see `child.inProcess` for when the capture may run in this process). Packets arrive as "packet" events carrying the source label; start() resolves
  * once the interface is open and rejects with a CaptureError naming what went wrong.
  */
 export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   readonly name: string;
   /** LINKTYPE_ of the packets, once started. */
   linkType: number | null = null;
-  /** Process id of the capture child, once started. */
+  /** Process id of the capture child (this process's when it captures in-process), once started. */
   pid: number | null = null;
+  /** The capture runs in this process (see the `child.inProcess` option), once started. */
+  inProcess = false;
   /** Which packet I/O the child uses, once started: the packet-io addon or node_pcap. */
   packetIo: "native" | "pcap" | null = null;
   /** The PACKET_FANOUT group the child joined, once started (null without fanout). */
@@ -160,7 +168,7 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
   /** Frames left to a predecessor or successor at a cut: as of the last stats() reply, final once stopped. */
   handover: HandoverCounts = { beforeCut: 0, afterCut: 0 };
   private readonly config: ChildConfig;
-  private child: NodeChild<ParentMessage, ChildMessage> | null = null;
+  private child: CaptureChild | null = null;
   private decoder: CaptureDecoder | null = null;
   private finalStats: CaptureStats | null = null;
   private requestId = 0;
@@ -183,21 +191,26 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     };
   }
 
-  /** Opens the interface in a child process; resolves when it captures. */
+  /** Opens the interface in a child process (or in this one); resolves when it captures. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`capture ${this.name} already started`);
     // A custom child keeps its packets (it writes files); only the plain child streams them on fd 3.
     const streams = this.options.child === undefined;
-    const child = new NodeChild<ParentMessage, ChildMessage>({
-      script: this.options.child?.script ?? childScriptPath(),
-      config: this.config,
-      ...(this.options.netns !== undefined && { netns: this.options.netns }),
-      extraFds: [streams ? "pipe" : "ignore"],
-    });
+    const makeOutput = this.inProcessOutput();
+    this.inProcess = makeOutput !== null;
+    const spawned = makeOutput
+      ? null
+      : new NodeChild<ParentMessage, ChildMessage>({
+          script: this.options.child?.script ?? childScriptPath(),
+          config: this.config,
+          ...(this.options.netns !== undefined && { netns: this.options.netns }),
+          extraFds: [streams ? "pipe" : "ignore"],
+        });
+    const child: CaptureChild = spawned ?? new InProcessChild(this.config, makeOutput!);
     this.child = child;
     this.exited = child.exited.then(() => {});
-    if (streams) {
-      const stream = child.process.stdio[3] as Readable;
+    if (streams && spawned) {
+      const stream = spawned.process.stdio[3] as Readable;
       this.streamEnded = new Promise((resolve) => stream.once("close", () => resolve()));
       this.decoder = this.decoderFor();
       stream.on("data", (chunk: Buffer) => this.decode(chunk));
@@ -221,6 +234,15 @@ export class InterfaceSource extends EventEmitter<InterfaceSourceEvents> {
     void child.exited.then((how) => {
       if (!this.stopping && this.lostError === null) this.emit("error", this.childExited(how));
     });
+  }
+
+  // The output to build in this process, when the options ask for it and it can be done there.
+  private inProcessOutput(): MakeOutput | null {
+    const { child, netns, user, group } = this.options;
+    if (!child?.inProcess || netns !== undefined || user !== undefined || group !== undefined) return null;
+    const packetIo = loadPacketIo();
+    const mode = this.config.live.packetIo ?? packetIo.mode;
+    return mode !== "pcap" && packetIo.addon !== null ? child.inProcess : null;
   }
 
   /** Why the capture broke while running, or null (see the "lost" event). */

@@ -98,6 +98,11 @@ export class VxlanSource extends EventEmitter<InterfaceSourceEvents> {
     return this.capture.packetIo;
   }
 
+  /** The capture runs in this process (see InterfaceSource's `child.inProcess`), once started. */
+  get inProcess(): boolean {
+    return this.capture.inProcess;
+  }
+
   async start(): Promise<void> {
     this.ensureInterface();
     try {

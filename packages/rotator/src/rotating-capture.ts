@@ -11,6 +11,7 @@ import {
   VxlanSource,
   type VxlanSourceOptions,
 } from "@sluice/capture";
+import type { ChildContext } from "@sluice/capture/child";
 import {
   Backoff,
   type BackoffPolicy,
@@ -19,7 +20,12 @@ import {
 } from "@sluice/spool";
 import { SpoolError } from "./errors.js";
 import type { FileManifest } from "./manifest.js";
-import type { RotatingMessage, RotatingOutputConfig, RotatingProgress } from "./rotating-output.js";
+import {
+  type RotatingMessage,
+  RotatingOutput,
+  type RotatingOutputConfig,
+  type RotatingProgress,
+} from "./rotating-output.js";
 import { type RotationPolicy, resolvePolicy } from "./rotation-policy.js";
 
 /** A live interface captured straight into rotated files. */
@@ -31,6 +37,13 @@ export interface RotatingCaptureOptions extends Omit<InterfaceSourceOptions, "ch
   fsync?: boolean;
   /** Take at most this many packets, then emit "count-reached" (one worker only). */
   maxPackets?: number;
+  /**
+   * Capture and rotate in this process rather than in a child, where that can be done: one worker, the
+   * packet-io addon loaded, and no `netns`, `user` or `group` (see InterfaceSource's `child.inProcess`);
+   * otherwise a child as usual. For a process that does nothing but capture (sluice-master capture): it
+   * saves a Node start-up. Default false.
+   */
+  inProcess?: boolean;
   /**
    * Capture children sharing the interface through one PACKET_FANOUT group in hash mode (default 1):
    * each takes the flows the kernel's symmetric hash gives it and rotates its own files, named with
@@ -84,7 +97,8 @@ const dist = basename(here) === "dist" ? here : join(here, "..", "dist");
 /**
  * Capture and rotation in one child process: libpcap's batches go straight into the current file, and
  * only "this file is ready" crosses to this process. The hot path never leaves the child. With workers,
- * one such child per worker, all in one fanout group.
+ * one such child per worker, all in one fanout group. With `inProcess`, capture and rotation may run in
+ * this process instead.
  */
 export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
   private captures: (InterfaceSource | VxlanSource)[] = [];
@@ -138,6 +152,11 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
   /** Which packet I/O the capture uses, once started: the packet-io addon or node_pcap. */
   get packetIo(): "native" | "pcap" | null {
     return this.captures[0]?.packetIo ?? null;
+  }
+
+  /** The capture runs in this process (see the `inProcess` option), once started. */
+  get inProcess(): boolean {
+    return this.captures[0]?.inProcess ?? false;
   }
 
   /**
@@ -323,8 +342,13 @@ export class RotatingCapture extends EventEmitter<RotatingCaptureEvents> {
       ...(options.maxPackets !== undefined && { maxPackets: options.maxPackets }),
       ...(workers > 1 && { worker }),
     };
-    const child = { script, output: output as unknown as RotatingOutputConfig & Record<string, unknown> };
-    const { vxlan, workers: _, ...rest } = options;
+    const child = {
+      script,
+      output: output as unknown as RotatingOutputConfig & Record<string, unknown>,
+      ...(options.inProcess &&
+        workers === 1 && { inProcess: (context: ChildContext) => new RotatingOutput(context) }),
+    };
+    const { vxlan, workers: _, inProcess: __, ...rest } = options;
     if (vxlan) return new VxlanSource({ ...rest, ...vxlan, interfaceName: options.interface, child });
     return new InterfaceSource({
       ...rest,

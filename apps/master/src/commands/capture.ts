@@ -88,10 +88,12 @@ export async function runCapture(args: string[]): Promise<number> {
     process.stderr.write(`sluice-master: set aside ${aside.path}: ${aside.reason}: ${aside.message}\n`);
   }
 
+  // Nothing else runs here: with the addon, one worker and no --netns/--user, capture in this process.
   const capture = new RotatingCapture({
     interface: iface,
     dir: out,
     policy,
+    inProcess: true,
     ...(typeof values["filter"] === "string" && { filter: values["filter"] }),
     ...(snaplen !== undefined && { snaplen }),
     ...(count !== undefined && { maxPackets: count }),
@@ -111,7 +113,7 @@ export async function runCapture(args: string[]): Promise<number> {
   capture.on("warning", (warning) => process.stderr.write(`sluice-master: warning: ${warning}\n`));
 
   await capture.start();
-  const how = `${capture.packetIo === "native" ? "packet-io addon" : "node_pcap"}${workers && workers > 1 ? `, ${workers} fanout workers` : ""}`;
+  const how = `${capture.packetIo === "native" ? "packet-io addon" : "node_pcap"}${workers && workers > 1 ? `, ${workers} fanout workers` : ""}${capture.inProcess ? ", in-process" : ""}`;
   process.stderr.write(`sluice-master: capturing on ${iface} (${how}), files in ${out}\n`);
   let lost: string | null = null;
   const stopped = new Promise<CaptureStats>((resolve, reject) => {
