@@ -5,7 +5,8 @@
 // step every tool captures the other end (same 64 MiB kernel buffer, same snaplen, rotating every 10 s), one
 // after the other: sluice with the packet-io addon, sluice with node_pcap (--packet-io pcap), tcpdump -G,
 // and sluice with --workers 2. Prints sent/captured/dropped per step, the highest rate each holds without
-// loss, CPU seconds per million packets (whole command, start-up included, /usr/bin/time) and the same
+// loss, CPU seconds per million packets (whole command, start-up included, /usr/bin/time; every command runs
+// under ip netns exec, so sluice with the addon and one worker captures in its own process) and the same
 // without start-up (the capture processes' CPU from "capturing on" / "listening on" to 300 ms after the
 // sender is done, from /proc): what a capture that runs for days costs per packet.
 //
@@ -169,7 +170,7 @@ function sluiceStep(extra) {
       dropped: Number(m?.[2]) + Number(m?.[3]) + Number(m?.[4]),
       cpu: run.cpu(),
       steadyCpu: during,
-      packetIo: /\((packet-io addon|node_pcap)/.exec(run.stderr())?.[1] ?? "?",
+      packetIo: /\((packet-io addon(?:, in-process)?|node_pcap)/.exec(run.stderr())?.[1] ?? "?",
     };
   };
 }
@@ -286,8 +287,9 @@ for (const tool of tools) {
     lostShare: median(results.filter((r) => r.tool === tool).map((r) => (r.sent - r.captured) / r.sent)),
   };
   const s = summary[tool];
+  const how = results.find((r) => r.tool === tool)?.packetIo;
   console.log(
-    `${tool.padEnd(12)} ${s.lostAnywhere ? `highest lossless ${s.highestLossless} pps (lost packets at some step)` : `no loss at any step, up to the ${s.highestLossless} pps the sender reached (sender-bound)`}; median share lost ${(s.lostShare * 100).toFixed(2)}%; cpu s/Mpkt median ${s.cpuPerMillion.toFixed(2)} (${s.cpuSpread})${Number.isNaN(s.steadyPerMillion) ? "" : `, without start-up ${s.steadyPerMillion.toFixed(2)}`}`,
+    `${tool.padEnd(12)} ${how ? `(${how}) ` : ""}${s.lostAnywhere ? `highest lossless ${s.highestLossless} pps (lost packets at some step)` : `no loss at any step, up to the ${s.highestLossless} pps the sender reached (sender-bound)`}; median share lost ${(s.lostShare * 100).toFixed(2)}%; cpu s/Mpkt median ${s.cpuPerMillion.toFixed(2)} (${s.cpuSpread})${Number.isNaN(s.steadyPerMillion) ? "" : `, without start-up ${s.steadyPerMillion.toFixed(2)}`}`,
   );
 }
 const ratio = (a, b, key) =>
