@@ -3,6 +3,7 @@
 import { type InterfaceInfo, PcapFormatError } from "@sluice/pcap-format";
 import { CaptureDecoder, type DecoderSink, readChunks } from "@sluice/pcap-format/low-level";
 import { FLAG_BORROWED, FLAG_FIRST_OF_FILE } from "./child-protocol.js";
+import type { ChunkPool } from "./chunk-pool.js";
 import { ReplayError } from "./errors.js";
 import { type FrameConverter, IDENTITY, LinkConverter, parseMac } from "./link-convert.js";
 import type { Speed } from "./speed.js";
@@ -169,23 +170,30 @@ export class FileFeeder {
   /** The file ended (or failed: then `error` says why). */
   done = false;
   error: ReplayError | null = null;
+  /** Where kept chunks are read into and handed back; null when chunks are not kept. */
+  private readonly pool: ChunkPool | null;
 
   /**
-   * `keepChunks`: read every chunk into a buffer of its own, so records borrowed from it (see
-   * FLAG_BORROWED) stay valid after the next read; the chunks are then 1 MiB, so that a send call takes
-   * a thousand records or so and a record split between two chunks (decoded from a buffer of its own,
-   * so sent alone) comes rarely. Otherwise records are copied out while a chunk is decoded (the decoder
-   * copies partial ones itself), and one 128 KiB read buffer serves the whole file.
+   * `chunks`: read every chunk into a buffer of its own from this pool, so records borrowed from it
+   * (see FLAG_BORROWED) stay valid after the next read until whoever borrowed them releases the buffer
+   * (see ChunkPool); the chunks are then 1 MiB, so that a send call takes a thousand records or so and
+   * a record split between two chunks (decoded from a buffer of its own, so sent alone) comes rarely.
+   * Otherwise records are copied out while a chunk is decoded (the decoder copies partial ones itself),
+   * and one 128 KiB read buffer serves the whole file.
    */
   constructor(
     context: FeedContext,
     target: RecordTarget,
     readonly path: string,
-    keepChunks = false,
+    chunks: ChunkPool | null = null,
   ) {
     this.feed = new RecordFeed(context, target, path);
     this.decoder = new CaptureDecoder(this.feed);
-    this.chunks = readChunks(path, keepChunks ? { chunkSize: KEPT_CHUNK_BYTES } : { reuseBuffer: true });
+    this.pool = chunks;
+    this.chunks = readChunks(
+      path,
+      chunks ? { chunkSize: KEPT_CHUNK_BYTES, nextBuffer: chunks.take } : { reuseBuffer: true },
+    );
   }
 
   /** Decodes until a batch is full or the file ends, or `maxChunks` chunks were decoded. */
@@ -203,6 +211,8 @@ export class FileFeeder {
           } finally {
             // The chunk's buffer is read into again next: what was borrowed from it goes now.
             this.feed.flush();
+            // The reader is done with a kept chunk; the runs borrowed from it hold it until sent.
+            this.pool?.release(chunk.value);
           }
         }
       }
