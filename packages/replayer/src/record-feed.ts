@@ -172,6 +172,8 @@ export class FileFeeder {
   error: ReplayError | null = null;
   /** Where kept chunks are read into and handed back; null when chunks are not kept. */
   private readonly pool: ChunkPool | null;
+  /** The pool's buffer being read into and not yielded yet: the end-of-file read's is handed back. */
+  private reading: Uint8Array | null = null;
 
   /**
    * `chunks`: read every chunk into a buffer of its own from this pool, so records borrowed from it
@@ -192,7 +194,15 @@ export class FileFeeder {
     this.pool = chunks;
     this.chunks = readChunks(
       path,
-      chunks ? { chunkSize: KEPT_CHUNK_BYTES, nextBuffer: chunks.take } : { reuseBuffer: true },
+      chunks
+        ? {
+            chunkSize: KEPT_CHUNK_BYTES,
+            nextBuffer: (size) => {
+              this.reading = chunks.take(size);
+              return this.reading;
+            },
+          }
+        : { reuseBuffer: true },
     );
   }
 
@@ -204,6 +214,7 @@ export class FileFeeder {
         const chunk = await this.chunks.next();
         if (chunk.done) {
           this.done = true;
+          this.handBack();
           this.decoder.end();
         } else {
           try {
@@ -212,7 +223,7 @@ export class FileFeeder {
             // The chunk's buffer is read into again next: what was borrowed from it goes now.
             this.feed.flush();
             // The reader is done with a kept chunk; the runs borrowed from it hold it until sent.
-            this.pool?.release(chunk.value);
+            this.handBack();
           }
         }
       }
@@ -221,6 +232,12 @@ export class FileFeeder {
       this.error = fileError(this.path, error);
     }
     this.feed.full = false;
+  }
+
+  /** The reader lets go of the pool's buffer it read into last (a chunk's, or the end of file's). */
+  private handBack(): void {
+    if (this.reading) this.pool?.release(this.reading);
+    this.reading = null;
   }
 
   /** Lets go of the file early (stopped). */
