@@ -27,6 +27,14 @@ export interface ChunkOptions {
    * for the next one; packets read this way must be copied to be kept.
    */
   reuseBuffer?: boolean;
+  /**
+   * Gives the buffer each chunk of a path or descriptor is read into (at least `size` bytes; `size`
+   * bytes are read), instead of a fresh one per chunk: for a consumer that keeps chunks past the next
+   * read and hands their buffers back once done with them. Reading into memory already mapped skips
+   * the page faults a fresh buffer takes on first touch (most of a 1 MiB read's time, measured on a
+   * virtual machine). Not used with `reuseBuffer`.
+   */
+  nextBuffer?: (size: number) => Uint8Array;
 }
 
 /** Default read size for paths and descriptors. */
@@ -54,14 +62,14 @@ export async function* readChunks(
   if (typeof source === "string" || source instanceof URL) {
     const fd = openSync(source, "r");
     try {
-      yield* readDescriptor(fd, size, reuse);
+      yield* readDescriptor(fd, size, reuse, options.nextBuffer);
     } finally {
       closeSync(fd);
     }
     return;
   }
   if (typeof source === "number") {
-    yield* readDescriptor(source, size, reuse);
+    yield* readDescriptor(source, size, reuse, options.nextBuffer);
     return;
   }
   if (source instanceof Uint8Array) {
@@ -82,15 +90,33 @@ export async function* readChunks(
   throw new TypeError("unsupported capture source: expected a path, URL, fd, Uint8Array, stream or iterable");
 }
 
-async function* readDescriptor(fd: number, size: number, reuse: boolean): AsyncGenerator<Uint8Array> {
+async function* readDescriptor(
+  fd: number,
+  size: number,
+  reuse: boolean,
+  nextBuffer: ((size: number) => Uint8Array) | undefined,
+): AsyncGenerator<Uint8Array> {
   const blocking = fstatSync(fd).isFile();
-  let buf = Buffer.allocUnsafeSlow(size);
+  const fresh =
+    reuse || !nextBuffer ? () => Buffer.allocUnsafeSlow(size) : () => checkedBuffer(nextBuffer, size);
+  let buf = fresh();
   for (;;) {
     const bytesRead = blocking
       ? readSync(fd, buf, 0, size, null)
       : (await readAsync(fd, buf, 0, size, null)).bytesRead;
     if (bytesRead === 0) return;
     yield buf.subarray(0, bytesRead);
-    if (!reuse) buf = Buffer.allocUnsafeSlow(size);
+    if (!reuse) buf = fresh();
   }
+}
+
+function checkedBuffer(nextBuffer: (size: number) => Uint8Array, size: number): Uint8Array {
+  const buf = nextBuffer(size);
+  if (!(buf instanceof Uint8Array) || buf.length < size) {
+    throw new PcapFormatError("bad-argument", `nextBuffer must give a Uint8Array of at least ${size} bytes`, {
+      offset: 0,
+      option: "nextBuffer",
+    });
+  }
+  return buf;
 }

@@ -13,7 +13,14 @@ import {
   tsharkFrames,
 } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatTimestamp, type PacketRecord, readCaptureSync, readPackets } from "./index.js";
+import {
+  formatTimestamp,
+  type PacketRecord,
+  PcapFormatError,
+  readCaptureSync,
+  readPackets,
+} from "./index.js";
+import { readChunks } from "./low-level.js";
 import {
   customBlock,
   epb,
@@ -298,6 +305,28 @@ describe("reading from any source", () => {
     };
     for await (const p of readPackets(chunks())) kept.push(p.data);
     expect(kept.map((d) => Buffer.from(d).toString("hex"))).toEqual(expected);
+  });
+
+  it("reads a path's chunks into the buffers nextBuffer gives, and refuses one too small", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "pcap-src-"));
+    try {
+      const file = join(tmp, "c.pcapng");
+      writeFileSync(file, capture);
+      const given: Uint8Array[] = [];
+      const nextBuffer = (size: number): Uint8Array => {
+        given.push(Buffer.alloc(size + 10));
+        return given.at(-1)!;
+      };
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of readChunks(file, { chunkSize: 500, nextBuffer })) chunks.push(chunk);
+      expect(Buffer.concat(chunks).equals(capture)).toBe(true);
+      expect(chunks.map((c) => c.buffer)).toEqual(given.slice(0, chunks.length).map((b) => b.buffer));
+      const tooSmall = readChunks(file, { chunkSize: 500, nextBuffer: () => Buffer.alloc(499) });
+      const refused = await tooSmall.next().catch((error: unknown) => error);
+      expect(PcapFormatError.isInstance(refused) && refused.reason).toBe("bad-argument");
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it("reads a buffer synchronously with readCaptureSync", () => {

@@ -5,7 +5,7 @@ import type { CaptureFormat, InterfaceInfo, PacketRecord, SectionInfo } from "./
 import type { ReadWarnings } from "./warnings.js";
 
 /** Options for reading packets: chunking and decoder limits. */
-export type ReadOptions = CaptureDecoderOptions & Omit<ChunkOptions, "reuseBuffer">;
+export type ReadOptions = CaptureDecoderOptions & Omit<ChunkOptions, "reuseBuffer" | "nextBuffer">;
 
 // Turns sink calls into PacketRecord objects whose data are views of the decoded buffers.
 class RecordCollector implements DecoderSink {

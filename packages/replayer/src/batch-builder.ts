@@ -1,3 +1,5 @@
+import type { ChunkPool } from "./chunk-pool.js";
+
 /** Bytes of frames per batch. */
 export const BATCH_BYTES = 256 * 1024;
 /** Records per batch at most (small frames fill the count before the bytes). */
@@ -59,11 +61,13 @@ export class BatchBuilder {
 
   /**
    * `pool` holds batches done with (see `recycle`): reusing them keeps fresh 256 KiB allocations, and
-   * the garbage collections their external memory triggers, off the hot path.
+   * the garbage collections their external memory triggers, off the hot path. A run borrowed from a
+   * buffer of `chunks` holds that buffer until it is recycled.
    */
   constructor(
     private readonly seq: number,
     private readonly pool: Batch[] = [],
+    private readonly chunks: ChunkPool | null = null,
   ) {
     this.batch = this.fresh();
   }
@@ -99,6 +103,7 @@ export class BatchBuilder {
         sendAt: NO_SEND_TIMES,
         flags: NO_FLAGS,
       };
+      this.chunks?.hold(buf);
       this.run = run;
     }
     run.positions[2 * run.count] = start;
@@ -167,9 +172,15 @@ export function fileEnd(seq: number): FileEnd {
   return { kind: "end", seq };
 }
 
-/** Puts a sent batch back into `pool` (only batches of the standard size; at most `keep`). */
-export function recycle(batch: Batch, pool: Batch[], keep = 8): void {
-  if (batch.sendAt !== NO_SEND_TIMES && batch.bytes.length === BATCH_BYTES && pool.length < keep) {
+/**
+ * Puts a batch done with (sent or dropped) back into `pool` (only batches of the standard size; at most
+ * `keep`), or lets go of the chunk a borrowed run holds. Once per batch: a chunk released twice would be
+ * read into while a run still sends from it.
+ */
+export function recycle(batch: Batch, pool: Batch[], chunks: ChunkPool | null = null, keep = 8): void {
+  if (batch.sendAt === NO_SEND_TIMES) {
+    chunks?.release(batch.bytes);
+  } else if (batch.bytes.length === BATCH_BYTES && pool.length < keep) {
     pool.push(batch);
   }
 }

@@ -14,6 +14,7 @@ import {
   type InjectChildConfig,
   type ParentMessage,
 } from "./child-protocol.js";
+import { ChunkPool } from "./chunk-pool.js";
 import {
   type InjectHandle,
   type InterfaceState,
@@ -105,6 +106,8 @@ export class InjectLoop {
   private readonly jobs: Job[] = [];
   private readonly queue: QueueItem[] = [];
   private readonly pool: Batch[] = [];
+  /** Topspeed with the addon: the buffers chunks are read into, reused once their runs were sent. */
+  private readonly chunks = new ChunkPool();
   private readonly context: FeedContext;
   private readonly target: Omit<RecordTarget, "add">;
   private readonly frameLimit: FrameLimit;
@@ -157,7 +160,7 @@ export class InjectLoop {
   replay(seq: number, path: string): void {
     const now = interfaceState(this.config.interface);
     if (now.exists) this.mtu = now.mtu;
-    const builder = new BatchBuilder(seq, this.pool);
+    const builder = new BatchBuilder(seq, this.pool, this.overlapped ? this.chunks : null);
     const state = this.file(seq);
     // Topspeed with node_pcap sends records straight from the decoder while nothing is queued, without
     // copying them into a batch; a failed inject falls back to the batch path, which retries with
@@ -192,7 +195,7 @@ export class InjectLoop {
       // One run per chunk at topspeed, one batch per chunk when paced: into the queue as soon as decoded.
       flush: () => (this.overlapped ? builder.sealRun() : this.paced && builder.seal()),
     };
-    const feeder = new FileFeeder(this.context, target, path, this.overlapped);
+    const feeder = new FileFeeder(this.context, target, path, this.overlapped ? this.chunks : null);
     state.counts = feeder.feed.counts;
     this.jobs.push({ seq, feeder, builder });
     this.pump();
@@ -311,7 +314,7 @@ export class InjectLoop {
         }
       } else if (!this.sendBatch(item)) return;
       this.queue.shift();
-      recycle(item, this.pool);
+      recycle(item, this.pool, this.chunks);
       this.index = 0;
       // Paced, the loop goes straight on to the next batch: it yields (and reports progress) only
       // where a send time leaves room for it.

@@ -3,6 +3,7 @@
 import { type InterfaceInfo, PcapFormatError } from "@sluice/pcap-format";
 import { CaptureDecoder, type DecoderSink, readChunks } from "@sluice/pcap-format/low-level";
 import { FLAG_BORROWED, FLAG_FIRST_OF_FILE } from "./child-protocol.js";
+import type { ChunkPool } from "./chunk-pool.js";
 import { ReplayError } from "./errors.js";
 import { type FrameConverter, IDENTITY, LinkConverter, parseMac } from "./link-convert.js";
 import type { Speed } from "./speed.js";
@@ -169,23 +170,40 @@ export class FileFeeder {
   /** The file ended (or failed: then `error` says why). */
   done = false;
   error: ReplayError | null = null;
+  /** Where kept chunks are read into and handed back; null when chunks are not kept. */
+  private readonly pool: ChunkPool | null;
+  /** The pool's buffer being read into and not yielded yet: the end-of-file read's is handed back. */
+  private reading: Uint8Array | null = null;
 
   /**
-   * `keepChunks`: read every chunk into a buffer of its own, so records borrowed from it (see
-   * FLAG_BORROWED) stay valid after the next read; the chunks are then 1 MiB, so that a send call takes
-   * a thousand records or so and a record split between two chunks (decoded from a buffer of its own,
-   * so sent alone) comes rarely. Otherwise records are copied out while a chunk is decoded (the decoder
-   * copies partial ones itself), and one 128 KiB read buffer serves the whole file.
+   * `chunks`: read every chunk into a buffer of its own from this pool, so records borrowed from it
+   * (see FLAG_BORROWED) stay valid after the next read until whoever borrowed them releases the buffer
+   * (see ChunkPool); the chunks are then 1 MiB, so that a send call takes a thousand records or so and
+   * a record split between two chunks (decoded from a buffer of its own, so sent alone) comes rarely.
+   * Otherwise records are copied out while a chunk is decoded (the decoder copies partial ones itself),
+   * and one 128 KiB read buffer serves the whole file.
    */
   constructor(
     context: FeedContext,
     target: RecordTarget,
     readonly path: string,
-    keepChunks = false,
+    chunks: ChunkPool | null = null,
   ) {
     this.feed = new RecordFeed(context, target, path);
     this.decoder = new CaptureDecoder(this.feed);
-    this.chunks = readChunks(path, keepChunks ? { chunkSize: KEPT_CHUNK_BYTES } : { reuseBuffer: true });
+    this.pool = chunks;
+    this.chunks = readChunks(
+      path,
+      chunks
+        ? {
+            chunkSize: KEPT_CHUNK_BYTES,
+            nextBuffer: (size) => {
+              this.reading = chunks.take(size);
+              return this.reading;
+            },
+          }
+        : { reuseBuffer: true },
+    );
   }
 
   /** Decodes until a batch is full or the file ends, or `maxChunks` chunks were decoded. */
@@ -196,6 +214,7 @@ export class FileFeeder {
         const chunk = await this.chunks.next();
         if (chunk.done) {
           this.done = true;
+          this.handBack();
           this.decoder.end();
         } else {
           try {
@@ -203,6 +222,8 @@ export class FileFeeder {
           } finally {
             // The chunk's buffer is read into again next: what was borrowed from it goes now.
             this.feed.flush();
+            // The reader is done with a kept chunk; the runs borrowed from it hold it until sent.
+            this.handBack();
           }
         }
       }
@@ -211,6 +232,12 @@ export class FileFeeder {
       this.error = fileError(this.path, error);
     }
     this.feed.full = false;
+  }
+
+  /** The reader lets go of the pool's buffer it read into last (a chunk's, or the end of file's). */
+  private handBack(): void {
+    if (this.reading) this.pool?.release(this.reading);
+    this.reading = null;
   }
 
   /** Lets go of the file early (stopped). */

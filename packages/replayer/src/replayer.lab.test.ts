@@ -153,6 +153,19 @@ describe.skipIf(reason !== null)("replaying into a veth pair", () => {
     },
   );
 
+  it("delivers a file of many chunks byte-identical at topspeed while its read buffers go round (native)", async () => {
+    // 12 MB: a dozen 1 MiB chunks, so every read buffer is read into again while earlier runs send.
+    const big = join(dir, "many-chunks.pcap");
+    await makeLabCapture(big, { bytes: 12e6 });
+    const records = readFile(big);
+    const { stats, received } = await replayAndCapture("many-chunks-peer.pcap", [big, fixture], {
+      speed: { kind: "topspeed" },
+      output: output("native"),
+    });
+    expect(stats.map((s) => s.packetsSent)).toEqual([records.length, fixtureRecords.length]);
+    expect(hex(received)).toEqual(hex([...records, ...fixtureRecords]));
+  });
+
   it.each(
     PATHS.flatMap((packetIo) => (["sleep", "spin"] as const).map((timer) => [timer, packetIo] as const)),
   )(
