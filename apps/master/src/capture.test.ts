@@ -303,13 +303,13 @@ describe.skipIf(reason !== null)("sluice-master capture", () => {
     });
   });
 
-  it("finishes the open file on SIGTERM, losing nothing", async () => {
+  it.each(["SIGTERM", "SIGHUP"] as const)("finishes the open file on %s, losing nothing", async (signal) => {
     await withLab(async (lab) => {
       silence(lab.a, lab.b);
       const run = sluiceCapture(lab.b, ["--out", outDir(), "--rotate-seconds", "3600"]);
       await started(run);
       tcpreplay(lab.a, capture);
-      run.child.kill("SIGTERM");
+      run.child.kill(signal);
       expect(await run.exited).toBe(0);
       expect(run.paths).toHaveLength(1);
       expect(hex(run.paths[0]!)).toEqual(sent);

@@ -70,7 +70,7 @@ Commands:
   --help      prints this text (man sluice-master shows it as a man page).
   --version   prints the version: "sluice-master X.Y.Z".
 
-Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM) or a valid config;
+Exit status: 0 after a clean stop (end of --duration/--count, SIGINT, SIGTERM; capture: SIGHUP) or a valid config;
 1 on a capture error (also: the interface disappeared, or captured packets the spool could not
 take), an invalid config, a spool locked by another master or an unreachable master; 2 on a usage
 error.

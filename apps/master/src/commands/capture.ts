@@ -125,6 +125,9 @@ export async function runCapture(args: string[]): Promise<number> {
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    // A closed terminal stops it as tcpdump does, files published (a capture child used to outlive its
+    // parent's hangup and finish them; in-process, Node's default would end the process mid-file).
+    process.once("SIGHUP", stop);
     capture.once("count-reached", stop);
     capture.once("error", reject);
     // As tcpdump exits on "The interface disappeared": what was written is published first.
