@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ByteSource, DEFAULT_CHUNK_SIZE, readChunks } from "./byte-source.js";
@@ -243,5 +242,14 @@ export async function convertCapture(
 
 /** A hidden, unique temporary name beside `path`, for writing a file that is renamed into place when whole. */
 export function temporaryPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${randomHex(4)}.tmp`);
+}
+
+/**
+ * `bytes` random bytes as hex, from the global Web Crypto: node:crypto would be loaded with this module,
+ * 5 ms of a one-shot tool's start-up, for a temporary name only some callers ever make.
+ */
+function randomHex(bytes: number): string {
+  const random = globalThis.crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
 }

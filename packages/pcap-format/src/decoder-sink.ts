@@ -31,7 +31,44 @@ export interface DecoderSink {
   interface?(info: InterfaceInfo): void;
   /** The next packet raised a warning; `inputOffset` is where its record or block starts. */
   warning?(warning: ReadWarning, inputOffset: number): void;
+  /**
+   * Optional fast path for a sink that handles records in bulk (native code, say): offered the bytes
+   * `buf[offset, end)` from a record boundary, it takes the plain records that begin there (see
+   * PlainRecords: whole records the decoder would hand to packet() without a warning or an error) and
+   * returns the offset after the last one it took, or `offset` when it took none. Records it takes get
+   * no packet() call: the sink reads their lengths and bytes itself, and does without their time stamps.
+   * The decoder goes on with the record at the returned offset, which packet() then gets as usual.
+   */
+  records?: ((buf: Uint8Array, offset: number, end: number, layout: PlainRecords) => number) | undefined;
 }
+
+/**
+ * Which records at a boundary are plain, so a sink's `records` may take them without the decoder's
+ * checks, stopping at the first one that is not (the decoder reads that one itself: it may warn, fail,
+ * or need bytes from the next chunk). All fields are in the input's byte order (`littleEndian`).
+ * - `pcap`: a 16-byte header (seconds, fraction, captured length, original length) and the captured
+ *   bytes, all within `end`; captured length at most `maxCapturedLength` and at most the original length;
+ *   fraction below `fractionLimit`.
+ * - `pcapng`: an Enhanced Packet Block (type 6) whose total length is a multiple of 4, at least 32 and at
+ *   most `maxBlockLength`, lies within `end` and is repeated in its trailer; its captured length (at +20)
+ *   fits the block (28 + length + padding to 4 ≤ total − 4), is at most the original length (at +24) and at
+ *   most `maxCapturedLength`, and its interface (at +8) is below `interfaceSnaplens.length` with a captured
+ *   length at most that interface's entry. The bytes are at +28.
+ */
+export type PlainRecords =
+  | {
+      readonly format: "pcap";
+      readonly littleEndian: boolean;
+      readonly maxCapturedLength: number;
+      readonly fractionLimit: number;
+    }
+  | {
+      readonly format: "pcapng";
+      readonly littleEndian: boolean;
+      readonly maxBlockLength: number;
+      readonly maxCapturedLength: number;
+      readonly interfaceSnaplens: readonly number[];
+    };
 
 /** Limits that keep hostile input from costing memory. */
 export interface DecoderLimits {

@@ -7,7 +7,7 @@ export type { CaptureDecoderOptions } from "./capture-decoder.js";
 export { CaptureDecoder } from "./capture-decoder.js";
 export { PCAP_FILE_HEADER_LENGTH, PCAP_RECORD_HEADER_LENGTH } from "./constants.js";
 export { classicSnaplen, temporaryPathFor } from "./convert.js";
-export type { DecoderLimits, DecoderSink } from "./decoder-sink.js";
+export type { DecoderLimits, DecoderSink, PlainRecords } from "./decoder-sink.js";
 export type { TimestampResolution } from "./timestamp.js";
 export { precisionOf } from "./timestamp.js";
 export type { CaptureFormat, Endianness, InterfaceInfo, SectionInfo } from "./types.js";

@@ -8,7 +8,13 @@ import {
   PCAP_MAGIC_NANO,
   PCAP_RECORD_HEADER_LENGTH,
 } from "./constants.js";
-import type { DecoderLimits, DecoderSink, FormatDecoder, WarningReporter } from "./decoder-sink.js";
+import type {
+  DecoderLimits,
+  DecoderSink,
+  FormatDecoder,
+  PlainRecords,
+  WarningReporter,
+} from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import type { InterfaceInfo, SectionInfo } from "./types.js";
 
@@ -62,7 +68,23 @@ export class PcapDecoder implements FormatDecoder {
     const headerLength = this.recordHeader;
     // Records at most this long, and no longer than their original length, need no second look.
     const quiet = Math.min(this.snapshot, this.maxCapture);
+    // A sink that takes plain records in bulk is offered them at every boundary but the one after its
+    // own stop: the record there is not plain (or not whole), and is read below.
+    const bulk = plain && sink.records !== undefined;
+    const layout: PlainRecords | null = bulk
+      ? { format: "pcap", littleEndian: le, maxCapturedLength: quiet, fractionLimit: fracLimit }
+      : null;
+    let offer = bulk;
     while (end - off >= headerLength) {
+      if (offer) {
+        const to = sink.records!(buf, off, end, layout!);
+        if (to !== off) {
+          off = to;
+          offer = false;
+          continue;
+        }
+      }
+      offer = bulk;
       let caplen: number;
       let origlen: number;
       if (plain) {

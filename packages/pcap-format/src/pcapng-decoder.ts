@@ -1,6 +1,12 @@
 import { i64, pad4, u16, u32 } from "./bytes.js";
 import { effectiveSnaplen, PCAPNG_BLOCK, PCAPNG_BYTE_ORDER_MAGIC } from "./constants.js";
-import type { DecoderLimits, DecoderSink, FormatDecoder, WarningReporter } from "./decoder-sink.js";
+import type {
+  DecoderLimits,
+  DecoderSink,
+  FormatDecoder,
+  PlainRecords,
+  WarningReporter,
+} from "./decoder-sink.js";
 import { PcapFormatError } from "./errors.js";
 import { resolutionFromByte, type TimestampResolution, TimestampScale } from "./timestamp.js";
 import type { InterfaceInfo, SectionInfo } from "./types.js";
@@ -48,6 +54,8 @@ export class PcapngDecoder implements FormatDecoder {
   private blockType = 0;
   private blockLength = 0;
   private readonly textDecoder = new TextDecoder();
+  /** What the sink's `records` may take in this section as its interfaces stand; null once stale. */
+  private layout: PlainRecords | null = null;
 
   constructor(
     private readonly sink: DecoderSink,
@@ -63,6 +71,10 @@ export class PcapngDecoder implements FormatDecoder {
   }
 
   run(buf: Uint8Array, off: number, end: number, base: number): number {
+    // A sink that takes plain blocks in bulk is offered them at every boundary but the one after its own
+    // stop: the block there is not a plain packet (or not whole), and is read below.
+    const bulk = this.sink.records !== undefined;
+    let offer = bulk;
     for (;;) {
       if (this.skipping) {
         const take = Math.min(this.skipRemaining, end - off);
@@ -74,6 +86,16 @@ export class PcapngDecoder implements FormatDecoder {
         off += 4;
         this.skipping = false;
       }
+      if (offer && this.seenSection) {
+        this.layout ??= this.plainRecords();
+        const to = this.sink.records!(buf, off, end, this.layout);
+        if (to !== off) {
+          off = to;
+          offer = false;
+          continue;
+        }
+      }
+      offer = bulk;
       if (end - off < BLOCK_HEADER) return off;
       this.readBlockHeader(buf, off, base);
       const type = this.blockType;
@@ -115,6 +137,16 @@ export class PcapngDecoder implements FormatDecoder {
       base,
       `last block is incomplete: ${available} bytes present after the last complete block`,
     );
+  }
+
+  private plainRecords(): PlainRecords {
+    return {
+      format: "pcapng",
+      littleEndian: this.le,
+      maxBlockLength: this.limits.maxBlockLength,
+      maxCapturedLength: this.limits.maxCaptureLength ?? 0xffffffff,
+      interfaceSnaplens: this.interfaces.map((i) => i.snapshot),
+    };
   }
 
   private isParsed(type: number): boolean {
@@ -208,6 +240,7 @@ export class PcapngDecoder implements FormatDecoder {
     // Section options are not read, as libpcap does not read them: a broken one costs nothing.
     this.seenSection = true;
     this.interfaces = [];
+    this.layout = null;
     const info: SectionInfo = {
       format: "pcapng",
       endianness: le ? "little" : "big",
@@ -257,6 +290,7 @@ export class PcapngDecoder implements FormatDecoder {
       }
     });
     const id = this.nextInterfaceId++;
+    this.layout = null;
     this.interfaces.push({
       id,
       snapshot: effectiveSnaplen(linkType, snaplen),
