@@ -13,7 +13,7 @@ export type PacketIoMode = "auto" | "native" | "pcap";
 export type AddonStatus = { addon: NativeAddon; reason: null } | { addon: null; reason: string };
 
 /** The addon interface version this TypeScript expects; a stale build with another one is not used. */
-export const ADDON_ABI = 1;
+export const ADDON_ABI = 2;
 
 const require = createRequire(import.meta.url);
 let status: AddonStatus | null = null;

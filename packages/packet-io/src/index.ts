@@ -12,3 +12,5 @@ export type {
   NativeInjectSocket,
   NativeInjectStats,
 } from "./native.js";
+export type { PlainRecordLayout } from "./scan.js";
+export { RecordScanner } from "./scan.js";

@@ -156,4 +156,16 @@ export interface NativeAddon {
   version(): { libpcap: string; abi: number };
   CaptureHandle: new (options: NativeCaptureOptions) => NativeCaptureHandle;
   InjectSocket: new (options: NativeInjectOptions) => NativeInjectSocket;
+  /**
+   * Finds the plain records at a record boundary of a pcap or pcapng chunk and writes `[start, length]`
+   * of each into `positions` as send() takes them. `args` holds the call's fields at the SCAN_ARG
+   * indices, in and out; see RecordScanner, which fills them.
+   */
+  scanRecords(buffer: Uint8Array, positions: Uint32Array, args: Uint32Array): void;
+  /**
+   * A Buffer of `size` bytes in memory aligned to 2 MiB and advised for transparent huge pages
+   * (MADV_HUGEPAGE), so its first touch costs a fault per 2 MiB instead of one per 4 KiB: for buffers
+   * read into again and again, such as a replay's chunks. Unmapped when garbage collected.
+   */
+  hugeBuffer(size: number): Buffer;
 }

@@ -34,6 +34,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version, "version"));
   InitCapture(env, exports);
   InitInject(env, exports);
+  InitScan(env, exports);
+  InitMemory(env, exports);
   return exports;
 }
 

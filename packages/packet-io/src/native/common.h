@@ -7,7 +7,7 @@
 namespace packet_io {
 
 // Must equal ADDON_ABI in src/binding.ts: the loader refuses a build with another value.
-constexpr int kAbi = 1;
+constexpr int kAbi = 2;
 
 // Throws a JavaScript Error with `reason` (a NativeErrorReason), and `errno`/`libpcap` when given.
 // With NAPI_DISABLE_CPP_EXCEPTIONS the caller must return right after.
@@ -20,5 +20,7 @@ Napi::Error NewNativeError(Napi::Env env, const char* reason, const std::string&
 
 void InitCapture(Napi::Env env, Napi::Object exports);
 void InitInject(Napi::Env env, Napi::Object exports);
+void InitScan(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace packet_io
