@@ -94,16 +94,7 @@ export class BatchBuilder {
       run = null;
     }
     if (!run) {
-      run = {
-        kind: "batch",
-        seq: this.seq,
-        count: 0,
-        bytes: buf,
-        positions: new Uint32Array(2 * RUN_RECORDS),
-        sendAt: NO_SEND_TIMES,
-        flags: NO_FLAGS,
-      };
-      this.chunks?.hold(buf);
+      run = this.newRun(buf);
       this.run = run;
     }
     run.positions[2 * run.count] = start;
@@ -112,11 +103,51 @@ export class BatchBuilder {
     return sealed;
   }
 
-  /** Completes the run being gathered; true when there was one. */
+  /**
+   * Borrows a run of records at once: `take(run)` writes the positions of those it finds into `run`
+   * from `run.count` up to RUN_RECORDS, adds them to `run.count` and returns true when it stopped for
+   * room only (then a fresh run takes the rest). Returns true when a run was completed.
+   */
+  borrowMany(buf: Uint8Array, take: (run: Batch) => boolean): boolean {
+    let sealed = this.batch.count > 0;
+    if (sealed) this.seal();
+    for (;;) {
+      let run = this.run;
+      if (run && (run.bytes !== buf || run.count === RUN_RECORDS)) {
+        this.sealRun();
+        sealed = true;
+        run = null;
+      }
+      if (!run) {
+        run = this.newRun(buf);
+        this.run = run;
+      }
+      if (!take(run)) return sealed;
+    }
+  }
+
+  private newRun(buf: Uint8Array): Batch {
+    this.chunks?.hold(buf);
+    return {
+      kind: "batch",
+      seq: this.seq,
+      count: 0,
+      bytes: buf,
+      positions: new Uint32Array(2 * RUN_RECORDS),
+      sendAt: NO_SEND_TIMES,
+      flags: NO_FLAGS,
+    };
+  }
+
+  /** Completes the run being gathered; true when there was one (an empty one is let go). */
   sealRun(): boolean {
     const run = this.run;
     if (!run) return false;
     this.run = null;
+    if (run.count === 0) {
+      this.chunks?.release(run.bytes);
+      return false;
+    }
     this.sealed.push(run);
     return true;
   }

@@ -9,14 +9,20 @@ export class ChunkPool {
   private readonly free: Buffer[] = [];
   private readonly users = new WeakMap<ArrayBufferLike, { buffer: Buffer; count: number }>();
 
-  /** `keep`: free buffers kept at most (more are left to the garbage collector). */
-  constructor(private readonly keep = 8) {}
+  /**
+   * `keep`: free buffers kept at most (more are left to the garbage collector). `allocate`: where new
+   * buffers come from (the packet-io addon's hugeBuffer: their first touch costs far fewer page faults).
+   */
+  constructor(
+    private readonly keep = 8,
+    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow,
+  ) {}
 
   /** A buffer of at least `size` bytes to read a chunk into; its reader is its first user. */
   take = (size: number): Buffer => {
     let buffer = this.free.pop();
     while (buffer && buffer.length < size) buffer = this.free.pop();
-    buffer ??= Buffer.allocUnsafeSlow(size);
+    buffer ??= this.allocate(size);
     this.users.set(buffer.buffer, { buffer, count: 1 });
     return buffer;
   };

@@ -7,7 +7,6 @@
 // record the old reader's pipe did not take whole. Bytes the old reader left unread in the kernel's
 // pipe buffer (at most its size, 64 KiB by default) go away with that reader: the kernel drops them.
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import { performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import { MAX_CAPTURE_LENGTH, PcapWriter } from "@sluice/pcap-format";
 import { FLAG_FIRST_OF_FILE, type TimingSummary } from "./child-protocol.js";

@@ -1,12 +1,14 @@
 // What the inject loop sends through: the packet-io addon's AF_PACKET socket (a whole run of a batch
 // per call) when it is built, or a node_pcap handle (one frame per call) when it is not or when asked.
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { type NativeSession, pcapBinding, pcapLinkType } from "@sluice/capture/binding";
-import type { NativeInjectSocket, PacketIoMode } from "@sluice/packet-io";
+import type { NativeInjectSocket, PacketIoMode, RecordScanner } from "@sluice/packet-io";
 import { LinkType } from "@sluice/pcap-format";
 import { copyBytes } from "./batch-builder.js";
 import { ReplayError } from "./errors.js";
+
+const lazyRequire = createRequire(import.meta.url);
 
 /** BPF that no frame passes: the node_pcap handle captures nothing, so its ring stays empty. */
 export const MATCH_NOTHING = "less 1";
@@ -55,6 +57,8 @@ export function linkReady(name: string): boolean {
   const state = interfaceState(name);
   if (!state.up || (state.operstate !== "up" && state.operstate !== "unknown")) return false;
   // Without tc (or when it fails) the qdisc is not known: only the operstate decides.
+  // node:child_process (and with it net and dgram) is loaded here, after a failed send, not at start-up.
+  const { spawnSync } = lazyRequire("node:child_process") as typeof import("node:child_process");
   const tc = spawnSync("tc", ["qdisc", "show", "dev", name], { encoding: "utf8", timeout: 2000 });
   return !/^qdisc noop /m.test(tc.stdout ?? "");
 }
@@ -72,6 +76,10 @@ export interface InjectHandle {
   send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number;
   /** The addon only: the same send on a pool thread (see NativeInjectSocket.sendAsync). */
   sendAsync?: NativeInjectSocket["sendAsync"];
+  /** The addon only: finds a chunk's plain records in one call (see RecordScanner). */
+  readonly scanner?: RecordScanner;
+  /** The addon only: a buffer for chunks, in huge pages where the kernel has them (see hugeBuffer). */
+  readonly allocate?: (size: number) => Buffer;
   /** Sends one frame from wherever it is (node_pcap's topspeed path sends straight from the decoder). */
   inject(frame: Uint8Array): void;
   /** Closes the handle (node_pcap's cannot be: it lives until the process exits). */
@@ -108,7 +116,7 @@ export async function openInjectHandle(name: string, options: InjectHandleOption
     const mode = options.packetIo ?? addon.mode;
     if (mode !== "pcap") {
       if (addon.socket) {
-        const handle = NativeInjectHandle.open(addon.socket, name, state, options.qdiscBypass);
+        const handle = NativeInjectHandle.open(addon, name, state, options.qdiscBypass);
         return { handle, fallback };
       }
       if (mode === "native") {
@@ -128,7 +136,7 @@ type SocketClass = new (options: { interface: string; qdiscBypass?: boolean }) =
 
 /** The addon's socket class or why it cannot be had, and the mode SLUICE_PACKET_IO asks for. */
 type PacketIoStatus = { mode: PacketIoMode } & (
-  | { socket: SocketClass; reason: null }
+  | { socket: SocketClass; scanner: RecordScanner; allocate: (size: number) => Buffer; reason: null }
   | { socket: null; reason: string }
 );
 
@@ -141,7 +149,13 @@ function loadPacketIo(): Promise<PacketIoStatus> {
       const mode = module.packetIoMode();
       const status = module.loadAddon();
       return status.addon
-        ? { mode, socket: status.addon.InjectSocket, reason: null }
+        ? {
+            mode,
+            socket: status.addon.InjectSocket,
+            scanner: new module.RecordScanner(status.addon),
+            allocate: status.addon.hugeBuffer,
+            reason: null,
+          }
         : { mode, socket: null, reason: status.reason };
     },
     (error: unknown): PacketIoStatus => ({
@@ -188,16 +202,25 @@ class NativeInjectHandle implements InjectHandle {
 
   private constructor(
     private readonly socket: NativeInjectSocket,
+    readonly scanner: RecordScanner,
+    readonly allocate: (size: number) => Buffer,
     readonly linkType: number,
   ) {
     this.send = socket.send.bind(socket);
     this.sendAsync = socket.sendAsync.bind(socket);
   }
 
-  static open(socket: SocketClass, name: string, state: InterfaceState, qdiscBypass: boolean): InjectHandle {
+  static open(
+    addon: Extract<PacketIoStatus, { reason: null }>,
+    name: string,
+    state: InterfaceState,
+    qdiscBypass: boolean,
+  ): InjectHandle {
     try {
       return new NativeInjectHandle(
-        new socket({ interface: name, qdiscBypass }),
+        new addon.socket({ interface: name, qdiscBypass }),
+        addon.scanner,
+        addon.allocate,
         linkTypeOfArphrd(state.type),
       );
     } catch (error) {

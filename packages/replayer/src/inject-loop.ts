@@ -1,11 +1,11 @@
 // The inject loop: one inject handle on one interface. It is told which files to replay, reads them
 // itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
-// send time. With the packet-io addon: at topspeed a whole chunk's records per call, on a pool thread
-// while the next chunk is decoded; paced, this loop spins to each send time and the addon sends what is
+// send time. With the packet-io addon: at topspeed a whole chunk's records per call, found by one native
+// scan (no JavaScript per record but for odd ones) and sent on a pool thread while the next chunk is read; paced, this loop spins to each send time and the addon sends what is
 // due in one call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
 // caller's process for a one-shot replay (InjectOutput.open with inProcess).
-import { performance } from "node:perf_hooks";
-import { type Batch, BatchBuilder, fileEnd, type QueueItem, recycle } from "./batch-builder.js";
+import type { RecordScanner } from "@sluice/packet-io";
+import { type Batch, BatchBuilder, fileEnd, type QueueItem, RUN_RECORDS, recycle } from "./batch-builder.js";
 import {
   type ChildMessage,
   type ErrorJson,
@@ -49,6 +49,14 @@ const YIELD_ROOM_NS = 2_000_000;
 const YIELD_AT_LEAST_NS = 50_000_000;
 /** Batches read ahead of the one being sent. */
 const READ_AHEAD = 2;
+/**
+ * Topspeed with the addon: records read ahead of the cursor (about two 1 MiB chunks' worth), counted in
+ * records, not runs: a chunk makes a run of its own for the record it completes from the previous chunk,
+ * and counted in runs those short ones kept the reader from running while a long run was being sent.
+ */
+const READ_AHEAD_RECORDS = 4096;
+/** Topspeed with the addon: runs shorter than this are sent from the loop's thread (see pump). */
+const OVERLAP_MIN_RECORDS = 64;
 /**
  * Paced, a read step is one 128 KiB chunk (decoding it takes a few hundred µs), made into a batch of its
  * own, and is taken while the next send is at least this far away: a step that ran to a full 256 KiB
@@ -107,7 +115,7 @@ export class InjectLoop {
   private readonly queue: QueueItem[] = [];
   private readonly pool: Batch[] = [];
   /** Topspeed with the addon: the buffers chunks are read into, reused once their runs were sent. */
-  private readonly chunks = new ChunkPool();
+  private readonly chunks: ChunkPool;
   private readonly context: FeedContext;
   private readonly target: Omit<RecordTarget, "add">;
   private readonly frameLimit: FrameLimit;
@@ -134,6 +142,8 @@ export class InjectLoop {
   private readonly overlapped: boolean;
   /** A sendAsync is in flight: the loop waits for its callback. */
   private inFlight = false;
+  /** 14 on Ethernet (frames carry a link header the MTU does not count), else 0. */
+  private readonly headerLength: number;
 
   constructor(
     private readonly handle: InjectHandle,
@@ -143,10 +153,12 @@ export class InjectLoop {
   ) {
     this.paced = config.speed.kind !== "topspeed";
     this.overlapped = !this.paced && handle.sendAsync !== undefined;
+    this.chunks = new ChunkPool(8, handle.allocate);
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
     this.context = feedContext(config);
     const headerLength = state.ethernet ? 14 : 0;
+    this.headerLength = headerLength;
     this.mtu = state.mtu;
     this.frameLimit = (buf, start, length) => {
       const tagged =
@@ -194,11 +206,31 @@ export class InjectLoop {
       },
       // One run per chunk at topspeed, one batch per chunk when paced: into the queue as soon as decoded.
       flush: () => (this.overlapped ? builder.sealRun() : this.paced && builder.seal()),
+      // Topspeed with the addon: a chunk's plain records become runs in one native call each, with no
+      // JavaScript per record; the decoder reads the others (the first, odd or oversize ones) as usual.
+      ...(this.overlapped && this.handle.scanner
+        ? { records: this.plainRecords(builder, this.handle.scanner) }
+        : {}),
     };
     const feeder = new FileFeeder(this.context, target, path, this.overlapped ? this.chunks : null);
     state.counts = feeder.feed.counts;
     this.jobs.push({ seq, feeder, builder });
     this.pump();
+  }
+
+  /** RecordTarget.records for one file's builder: the scanner's runs, borrowed from the chunk. */
+  private plainRecords(builder: BatchBuilder, scanner: RecordScanner): NonNullable<RecordTarget["records"]> {
+    return (buf, offset, end, layout) => {
+      const limit = this.mtu + this.headerLength;
+      const tagged = this.headerLength === 14 ? limit + 4 : limit;
+      let to = offset;
+      const sealed = builder.borrowMany(buf, (run) => {
+        to = scanner.scan(buf, to, end, layout, limit, tagged, run.positions, run.count, RUN_RECORDS);
+        run.count += scanner.count;
+        return run.count === RUN_RECORDS && to < end;
+      });
+      return { to, sealed };
+    };
   }
 
   /** What the caller asks: replay a file, or cancel one (a stop is the caller's to carry out). */
@@ -249,7 +281,7 @@ export class InjectLoop {
   // Reads the current job's next batches (or ends it) while the queue runs low.
   private readAhead(): boolean {
     const job = this.jobs[0];
-    if (!job || this.reading || this.queue.length > READ_AHEAD) return false;
+    if (!job || this.reading || !this.roomToRead()) return false;
     this.reading = true;
     const state = this.file(job.seq);
     const sentBefore = state.packets;
@@ -280,6 +312,14 @@ export class InjectLoop {
     return true;
   }
 
+  /** Whether the queue has room for another read step (see READ_AHEAD and READ_AHEAD_RECORDS). */
+  private roomToRead(): boolean {
+    if (!this.overlapped) return this.queue.length <= READ_AHEAD;
+    let records = -this.index;
+    for (const item of this.queue) if (item.kind === "batch") records += item.count;
+    return records < READ_AHEAD_RECORDS;
+  }
+
   private progress(seq: number, state: FileState): void {
     const now = performance.now();
     if (now - state.lastProgress < PROGRESS_EVERY_MS) return;
@@ -295,7 +335,8 @@ export class InjectLoop {
       const item = this.queue[0];
       // Reading decodes a whole batch (most of a millisecond): at topspeed between batches; when
       // paced, only while a send time is far enough away (see sendBatch), or when nothing is left.
-      if (!item || (!this.paced && this.queue.length <= READ_AHEAD && this.index === 0)) {
+      // With the addon, topspeed reads once a send is in flight (see sendOverlapped), not before it.
+      if (!item || (!this.paced && !this.overlapped && this.index === 0 && this.roomToRead())) {
         if (this.readAhead() && !item) return;
       }
       if (!item) return;
@@ -306,9 +347,12 @@ export class InjectLoop {
         return;
       }
       if (this.index === 0) this.waited = false;
-      if (this.overlapped) {
+      // A short run (the record a chunk completed from the one before, say) goes at once: a pool
+      // thread's round trip costs more than sending it.
+      const short = item.count - this.index < OVERLAP_MIN_RECORDS;
+      if (this.overlapped && !short) {
         const state = this.file(item.seq);
-        if (this.index < item.count && !state.cancelled && !state.error) {
+        if (!state.cancelled && !state.error) {
           this.sendOverlapped(item, state);
           return;
         }
@@ -317,8 +361,8 @@ export class InjectLoop {
       recycle(item, this.pool, this.chunks);
       this.index = 0;
       // Paced, the loop goes straight on to the next batch: it yields (and reports progress) only
-      // where a send time leaves room for it.
-      if (this.paced) continue;
+      // where a send time leaves room for it. So does topspeed after a short run.
+      if (this.paced || (this.overlapped && short)) continue;
       this.progress(item.seq, this.file(item.seq));
       this.yieldThenPump();
       return;

@@ -1,9 +1,7 @@
 // The caller's side of an inject loop: spawns the inject child (inside `ip netns exec` when asked) or,
 // for a one-shot replay, runs the loop in this process; names the files to replay and turns the loop's
 // messages into file outcomes.
-import { NodeChild } from "@sluice/capture/child-process";
 import type { ChildMessage, InjectChildConfig, ParentMessage } from "./child-protocol.js";
-import { injectChildPath } from "./child-script.js";
 import { ReplayError } from "./errors.js";
 import { interfaceState, openInjectHandle, type PacketIoKind } from "./inject-handle.js";
 import { InjectLoop } from "./inject-loop.js";
@@ -112,6 +110,11 @@ export class InjectOutput implements Output {
   /** Spawns the child and waits until its handle is open (or opens it here); rejects with ReplayError. */
   static async open(options: InjectOutputOptions): Promise<InjectOutput> {
     if (options.inProcess) return InjectOutput.openInProcess(options);
+    // Loaded for a child only: node:child_process costs a one-shot replay in this process 4 ms to load.
+    const [{ NodeChild }, { injectChildPath }] = await Promise.all([
+      import("@sluice/capture/child-process"),
+      import("./child-script.js"),
+    ]);
     const { netns } = options;
     const child = new NodeChild<ParentMessage, ChildMessage>({
       script: injectChildPath(),

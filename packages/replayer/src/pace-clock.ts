@@ -1,7 +1,6 @@
 // The one pacing clock of the Replayer, shared by the inject loop and the FIFO: a record's send time (ns
 // on its Timeline) becomes a due time on one absolute clock anchored at the first record, so a late record
 // makes the next ones catch up rather than pushing everything back, and an hour-long replay does not drift.
-import { performance } from "node:perf_hooks";
 
 /** The pacing clock's reading, in ns (performance.now's time origin). */
 export const nowNs = (): number => performance.now() * 1e6;

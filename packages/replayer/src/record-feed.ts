@@ -1,7 +1,12 @@
 // What happens to each record between the file and the output, the same for the inject child and the
 // FIFO: convert its link type, check its size, give it a send time, hand it to a batch.
 import { type InterfaceInfo, PcapFormatError } from "@sluice/pcap-format";
-import { CaptureDecoder, type DecoderSink, readChunks } from "@sluice/pcap-format/low-level";
+import {
+  CaptureDecoder,
+  type DecoderSink,
+  type PlainRecords,
+  readChunks,
+} from "@sluice/pcap-format/low-level";
 import { FLAG_BORROWED, FLAG_FIRST_OF_FILE } from "./child-protocol.js";
 import type { ChunkPool } from "./chunk-pool.js";
 import { ReplayError } from "./errors.js";
@@ -37,6 +42,17 @@ export interface RecordTarget {
    * was told its buffers are never reused). True when that completed a batch.
    */
   flush?(): boolean;
+  /**
+   * Takes plain records in bulk (see DecoderSink.records): as add() would have them, borrowed, with no
+   * send time, flags or time stamps. Only for a target that needs none of those; returns the offset after
+   * the last record taken and sets `full` on the feed's behalf through its return of true from `sealed`.
+   */
+  records?(
+    buf: Uint8Array,
+    offset: number,
+    end: number,
+    layout: PlainRecords,
+  ): { to: number; sealed: boolean };
 }
 
 /** What a file's records came to before sending. */
@@ -83,11 +99,57 @@ export class RecordFeed implements DecoderSink {
   private readonly converters: (FrameConverter | undefined)[] = [];
   private readonly linkTypes: number[] = [];
 
+  /** Set when the target takes records in bulk: the decoder then offers it runs of plain records. */
+  readonly records: DecoderSink["records"];
+  /** Every interface seen so far sends its frames as they are (checked again after a new one). */
+  private allIdentity = false;
+
   constructor(
     private readonly context: FeedContext,
     private readonly target: RecordTarget,
     private readonly path: string,
-  ) {}
+  ) {
+    const bulk = target.records?.bind(target);
+    this.records = bulk
+      ? (buf, offset, end, layout) => {
+          // The file's first record (it carries FLAG_FIRST_OF_FILE) and frames that need converting go
+          // through packet().
+          if (this.first) return offset;
+          if (!this.allIdentity) this.allIdentity = this.identityEverywhere();
+          if (!this.allIdentity) return offset;
+          const { to, sealed } = bulk(buf, offset, end, layout);
+          if (sealed) this.full = true;
+          return to;
+        }
+      : undefined;
+  }
+
+  /**
+   * Whether every interface described so far has the identity converter (made now where missing; one
+   * that cannot be made is left to fail at its first packet, as without bulk).
+   */
+  private identityEverywhere(): boolean {
+    for (let id = 0; id < this.linkTypes.length; id++) {
+      if (this.linkTypes[id] === undefined) continue;
+      try {
+        if (this.converterOf(id) !== IDENTITY) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private converterOf(interfaceId: number): FrameConverter {
+    let convert = this.converters[interfaceId];
+    if (!convert) {
+      const linkType = this.linkTypes[interfaceId]!;
+      const output = this.target.linkType(linkType);
+      convert = this.context.converter(output).for(linkType, { path: this.path, interfaceId });
+      this.converters[interfaceId] = convert;
+    }
+    return convert;
+  }
 
   /** See RecordTarget.flush. */
   flush(): void {
@@ -96,16 +158,11 @@ export class RecordFeed implements DecoderSink {
 
   interface(info: InterfaceInfo): void {
     this.linkTypes[info.id] = info.linkType;
+    this.allIdentity = false;
   }
 
   readonly packet: DecoderSink["packet"] = (buf, offset, caplen, origlen, seconds, ns, interfaceId) => {
-    let convert = this.converters[interfaceId];
-    if (!convert) {
-      const linkType = this.linkTypes[interfaceId]!;
-      const output = this.target.linkType(linkType);
-      convert = this.context.converter(output).for(linkType, { path: this.path, interfaceId });
-      this.converters[interfaceId] = convert;
-    }
+    const convert = this.converters[interfaceId] ?? this.converterOf(interfaceId);
     // Same link type: the record's bytes go as they are, without a view made per record.
     let frame = buf;
     let start = offset;

@@ -1,8 +1,6 @@
-import { performance } from "node:perf_hooks";
 import type { Logger } from "@sluice/spool";
 import type { RetryPolicy } from "./child-protocol.js";
 import { ReplayError } from "./errors.js";
-import { ensureFifo, FifoOutput } from "./fifo-output.js";
 import { InjectOutput } from "./inject-output.js";
 import { DEFAULT_MACS, parseMac } from "./link-convert.js";
 import type { Output } from "./output.js";
@@ -173,8 +171,11 @@ export class Replayer {
   private output: Output | null = null;
   private starting: Promise<void> | null = null;
   private seq = 0;
-  private active: ActiveFile | null = null;
+  /** Files handed to the output and not finished: one, or at topspeed the next one too. */
+  private readonly active = new Set<ActiveFile>();
   private tail: Promise<unknown> = Promise.resolve();
+  /** When the last file's outcome came (a file handed over early counts its time from there). */
+  private lastEnd = 0;
   private stopping = false;
   private readonly totals: ReplayerStats = {
     files: 0,
@@ -214,6 +215,8 @@ export class Replayer {
     if (output.type === "custom") {
       opened = await output.open();
     } else if (output.type === "fifo") {
+      // Loaded for a FIFO only (with node:child_process and node:stream).
+      const { ensureFifo, FifoOutput } = await import("./fifo-output.js");
       await ensureFifo(output.path);
       const { speed, maxGapMs, macs, oversize } = this;
       const context = feedContext({ speed, maxGapMs, macs, oversize });
@@ -250,10 +253,20 @@ export class Replayer {
     this.output = opened;
   }
 
-  /** Replays one file; consecutive calls form one timeline (see the README for what that keeps). */
+  /**
+   * Replays one file; consecutive calls form one timeline (see the README for what that keeps). Files go
+   * in call order. At topspeed into an interface, a file called for before the one ahead of it finished
+   * is handed over as soon as that one was: it is read while the last records of the other are sent,
+   * with no gap between the two on the wire.
+   */
   replayFile(path: string, options: ReplayFileOptions = {}): Promise<FileReplayStats> {
-    const run = this.tail.then(() => this.replayOne(path, options));
-    this.tail = run.catch(() => {});
+    let handedOver!: () => void;
+    const early = new Promise<void>((resolve) => {
+      handedOver = resolve;
+    });
+    const run = this.tail.then(() => this.replayOne(path, options, handedOver));
+    const settled = run.catch(() => {});
+    this.tail = Promise.race([early, settled]);
     return run;
   }
 
@@ -266,11 +279,9 @@ export class Replayer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.starting?.catch(() => {});
-    const active = this.active;
-    if (active) {
-      active.cancel("stop");
-      await active.finished.catch(() => {});
-    }
+    const active = [...this.active];
+    for (const file of active) file.cancel("stop");
+    await Promise.all(active.map((file) => file.finished.catch(() => {})));
     await this.output?.close();
   }
 
@@ -284,7 +295,12 @@ export class Replayer {
     return this.output instanceof InjectOutput ? this.output.pid : null;
   }
 
-  private async replayOne(path: string, options: ReplayFileOptions): Promise<FileReplayStats> {
+  /** `handedOver` lets the next file go to the output (see replayFile). */
+  private async replayOne(
+    path: string,
+    options: ReplayFileOptions,
+    handedOver: () => void,
+  ): Promise<FileReplayStats> {
     const started = performance.now();
     const stats: FileReplayStats = {
       path,
@@ -319,20 +335,27 @@ export class Replayer {
       stats.bytesSent = bytes;
       options.onProgress?.({ path, packetsSent: packets, bytesSent: bytes, packetsTotal: null });
     });
-    this.active = { cancel, finished: replay };
+    const active: ActiveFile = { cancel, finished: replay };
+    this.active.add(active);
+    // Paced files wait for the one ahead: a stopped or failed file restarts the timeline, which the
+    // next one's send times must not have been read against yet.
+    if (this.speed.kind === "topspeed" && output instanceof InjectOutput) handedOver();
     let outcome: Awaited<typeof replay>;
     try {
       outcome = await replay;
     } finally {
-      this.active = null;
+      this.active.delete(active);
       options.signal?.removeEventListener("abort", onAbort);
     }
+    // Handed over early, the file's time counts from the end of the one ahead of it.
+    const from = Math.max(started, this.lastEnd);
+    this.lastEnd = performance.now();
     stats.packetsSent = outcome.packets;
     stats.bytesSent = outcome.bytes;
     stats.failed = outcome.failed;
     stats.skipped = { ...outcome.skipped };
     stats.truncated = outcome.truncated;
-    stats.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    stats.durationMs = Math.round((this.lastEnd - from) * 1000) / 1000;
     stats.sendingMs = Math.round(outcome.sendingMs * 1000) / 1000;
     const seconds = stats.durationMs / 1000;
     stats.pps = seconds > 0 ? Math.round(outcome.packets / seconds) : 0;
