@@ -31,7 +31,8 @@ const dir = process.env.SLUICE_BENCH_DIR ?? "/tmp/sluice-node-bench";
 const sizeMB = Number(process.env.BENCH_CAPTURE_MB ?? 60);
 const fileCount = Number(process.env.BENCH_FILES ?? 10);
 const runsOf = (part) => Number(process.env.BENCH_RUNS ?? (part === "1x" ? 6 : 5));
-const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+// The executable as installed (package.json "bin"): a one-shot replay runs from CommonJS builds there.
+const cli = fileURLToPath(new URL("../dist/bin.cjs", import.meta.url));
 
 const {
   labUnavailableReason,
