@@ -74,8 +74,6 @@ export interface InjectHandle {
    * the next frame was refused (the next call throws its error).
    */
   send(bytes: Uint8Array, positions: Uint32Array, first: number, count: number): number;
-  /** The addon only: the same send on a pool thread (see NativeInjectSocket.sendAsync). */
-  sendAsync?: NativeInjectSocket["sendAsync"];
   /** The addon only: finds a chunk's plain records in one call (see RecordScanner). */
   readonly scanner?: RecordScanner;
   /** The addon only: a buffer for chunks, in huge pages where the kernel has them (see hugeBuffer). */
@@ -207,7 +205,6 @@ class NativeInjectHandle implements InjectHandle {
     readonly linkType: number,
   ) {
     this.send = socket.send.bind(socket);
-    this.sendAsync = socket.sendAsync.bind(socket);
   }
 
   static open(
@@ -230,7 +227,6 @@ class NativeInjectHandle implements InjectHandle {
 
   // The addon's own methods, bound once: a paced send allocates nothing per call.
   readonly send: NativeInjectSocket["send"];
-  readonly sendAsync: NativeInjectSocket["sendAsync"];
 
   inject(frame: Uint8Array): void {
     this.one[1] = frame.length;

@@ -1,7 +1,7 @@
 // The inject loop: one inject handle on one interface. It is told which files to replay, reads them
 // itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
 // send time. With the packet-io addon: at topspeed a whole chunk's records per call, found by one native
-// scan (no JavaScript per record but for odd ones) and sent on a pool thread while the next chunk is read; paced, this loop spins to each send time and the addon sends what is
+// scan (no JavaScript per record but for odd ones) and sent from the buffer the chunk was read into; paced, this loop spins to each send time and the addon sends what is
 // due in one call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
 // caller's process for a one-shot replay (InjectOutput.open with inProcess).
 import type { RecordScanner } from "@sluice/packet-io";
@@ -49,14 +49,6 @@ const YIELD_ROOM_NS = 2_000_000;
 const YIELD_AT_LEAST_NS = 50_000_000;
 /** Batches read ahead of the one being sent. */
 const READ_AHEAD = 2;
-/**
- * Topspeed with the addon: records read ahead of the cursor (about two 1 MiB chunks' worth), counted in
- * records, not runs: a chunk makes a run of its own for the record it completes from the previous chunk,
- * and counted in runs those short ones kept the reader from running while a long run was being sent.
- */
-const READ_AHEAD_RECORDS = 4096;
-/** Topspeed with the addon: runs shorter than this are sent from the loop's thread (see pump). */
-const OVERLAP_MIN_RECORDS = 64;
 /**
  * Paced, a read step is one 128 KiB chunk (decoding it takes a few hundred µs), made into a batch of its
  * own, and is taken while the next send is at least this far away: a step that ran to a full 256 KiB
@@ -138,10 +130,11 @@ export class InjectLoop {
   /** Paced only: its calibration takes a few milliseconds, which a topspeed replay need not wait. */
   private readonly spinner: Spinner | null;
   private readonly latency = new SendLatency();
-  /** Topspeed with the addon: batches go out with sendAsync while the next chunk is decoded. */
-  private readonly overlapped: boolean;
-  /** A sendAsync is in flight: the loop waits for its callback. */
-  private inFlight = false;
+  /**
+   * Topspeed with the addon: records are borrowed from the buffers their chunks were read into (found
+   * by the scanner, see plainRecords) and sent from there in runs, one call each.
+   */
+  private readonly borrowing: boolean;
   /** 14 on Ethernet (frames carry a link header the MTU does not count), else 0. */
   private readonly headerLength: number;
 
@@ -152,7 +145,7 @@ export class InjectLoop {
     private readonly post: (message: ChildMessage) => void,
   ) {
     this.paced = config.speed.kind !== "topspeed";
-    this.overlapped = !this.paced && handle.sendAsync !== undefined;
+    this.borrowing = !this.paced && handle.kind === "native";
     this.chunks = new ChunkPool(8, handle.allocate);
     this.spinning = config.timer === "spin";
     this.spinner = this.paced ? new Spinner(nowNs) : null;
@@ -172,19 +165,18 @@ export class InjectLoop {
   replay(seq: number, path: string): void {
     const now = interfaceState(this.config.interface);
     if (now.exists) this.mtu = now.mtu;
-    const builder = new BatchBuilder(seq, this.pool, this.overlapped ? this.chunks : null);
+    const builder = new BatchBuilder(seq, this.pool, this.borrowing ? this.chunks : null);
     const state = this.file(seq);
     // Topspeed with node_pcap sends records straight from the decoder while nothing is queued, without
     // copying them into a batch; a failed inject falls back to the batch path, which retries with
     // backoff, order kept. Topspeed with the addon borrows them instead: each chunk is read into a buffer
-    // of its own, and its records become a run sent from there (sendAsync, see pump) while the next
-    // chunk is decoded.
+    // of its own, and its records become a run sent from there with one call (see pump).
     const direct = this.config.speed.kind === "topspeed" && this.handle.kind === "pcap";
     let sent = 0;
     const target: RecordTarget = {
       ...this.target,
       add: (buf, start, length, sendAt, flags) => {
-        if (this.overlapped && (flags & FLAG_BORROWED) !== 0) return builder.borrow(buf, start, length);
+        if (this.borrowing && (flags & FLAG_BORROWED) !== 0) return builder.borrow(buf, start, length);
         if (direct && !builder.pending && this.queue.length === 0 && this.jobs[0]?.seq === seq) {
           // Dropped; returning true ends the read step, so the reader sees the file is done with.
           if (state.cancelled || state.error) return true;
@@ -205,14 +197,14 @@ export class InjectLoop {
         return builder.add(buf, start, length, sendAt, flags);
       },
       // One run per chunk at topspeed, one batch per chunk when paced: into the queue as soon as decoded.
-      flush: () => (this.overlapped ? builder.sealRun() : this.paced && builder.seal()),
+      flush: () => (this.borrowing ? builder.sealRun() : this.paced && builder.seal()),
       // Topspeed with the addon: a chunk's plain records become runs in one native call each, with no
       // JavaScript per record; the decoder reads the others (the first, odd or oversize ones) as usual.
-      ...(this.overlapped && this.handle.scanner
+      ...(this.borrowing && this.handle.scanner
         ? { records: this.plainRecords(builder, this.handle.scanner) }
         : {}),
     };
-    const feeder = new FileFeeder(this.context, target, path, this.overlapped ? this.chunks : null);
+    const feeder = new FileFeeder(this.context, target, path, this.borrowing ? this.chunks : null);
     state.counts = feeder.feed.counts;
     this.jobs.push({ seq, feeder, builder });
     this.pump();
@@ -281,7 +273,7 @@ export class InjectLoop {
   // Reads the current job's next batches (or ends it) while the queue runs low.
   private readAhead(): boolean {
     const job = this.jobs[0];
-    if (!job || this.reading || !this.roomToRead()) return false;
+    if (!job || this.reading || this.queue.length > READ_AHEAD) return false;
     this.reading = true;
     const state = this.file(job.seq);
     const sentBefore = state.packets;
@@ -312,14 +304,6 @@ export class InjectLoop {
     return true;
   }
 
-  /** Whether the queue has room for another read step (see READ_AHEAD and READ_AHEAD_RECORDS). */
-  private roomToRead(): boolean {
-    if (!this.overlapped) return this.queue.length <= READ_AHEAD;
-    let records = -this.index;
-    for (const item of this.queue) if (item.kind === "batch") records += item.count;
-    return records < READ_AHEAD_RECORDS;
-  }
-
   private progress(seq: number, state: FileState): void {
     const now = performance.now();
     if (now - state.lastProgress < PROGRESS_EVERY_MS) return;
@@ -328,15 +312,16 @@ export class InjectLoop {
   }
 
   pump(): void {
-    if (this.timer || this.scheduled || this.inFlight) return;
+    if (this.timer || this.scheduled) return;
     if (!this.linkBack()) return;
     this.lastYield = nowNs();
     for (;;) {
       const item = this.queue[0];
       // Reading decodes a whole batch (most of a millisecond): at topspeed between batches; when
       // paced, only while a send time is far enough away (see sendBatch), or when nothing is left.
-      // With the addon, topspeed reads once a send is in flight (see sendOverlapped), not before it.
-      if (!item || (!this.paced && !this.overlapped && this.index === 0 && this.roomToRead())) {
+      // Borrowing, the loop sends what was read before it reads on (measured faster here than a send on a
+      // pool thread overlapping the next read: the two threads and the peer's receive share two cores).
+      if (!item || (!this.paced && !this.borrowing && this.index === 0 && this.queue.length <= READ_AHEAD)) {
         if (this.readAhead() && !item) return;
       }
       if (!item) return;
@@ -347,22 +332,14 @@ export class InjectLoop {
         return;
       }
       if (this.index === 0) this.waited = false;
-      // A short run (the record a chunk completed from the one before, say) goes at once: a pool
-      // thread's round trip costs more than sending it.
-      const short = item.count - this.index < OVERLAP_MIN_RECORDS;
-      if (this.overlapped && !short) {
-        const state = this.file(item.seq);
-        if (!state.cancelled && !state.error) {
-          this.sendOverlapped(item, state);
-          return;
-        }
-      } else if (!this.sendBatch(item)) return;
+      if (!this.sendBatch(item)) return;
       this.queue.shift();
       recycle(item, this.pool, this.chunks);
       this.index = 0;
       // Paced, the loop goes straight on to the next batch: it yields (and reports progress) only
-      // where a send time leaves room for it. So does topspeed after a short run.
-      if (this.paced || (this.overlapped && short)) continue;
+      // where a send time leaves room for it. Borrowing, it sends every run read so far, then reads on
+      // and yields once the read step is done.
+      if (this.paced || this.borrowing) continue;
       this.progress(item.seq, this.file(item.seq));
       this.yieldThenPump();
       return;
@@ -455,35 +432,6 @@ export class InjectLoop {
     if (!this.retry(state, error)) return false;
     this.advance(1);
     return true;
-  }
-
-  /**
-   * Topspeed with the addon: sends the rest of the batch on a pool thread, reads ahead meanwhile (the
-   * decoder runs while the kernel sends), and pumps again from the callback.
-   */
-  private sendOverlapped(batch: Batch, state: FileState): void {
-    const first = this.index;
-    const startedAt = performance.now();
-    this.inFlight = true;
-    const done = (error: unknown, sent: number): void => {
-      this.inFlight = false;
-      if (error !== null) {
-        this.refused(batch, state, error);
-      } else if (sent === 0) {
-        // The interface's queue stayed full through the call's own waiting: let IPC in, then go on.
-        this.later(BUSY_RETRY_MS);
-      } else {
-        this.book(batch, state, sent, startedAt, performance.now());
-      }
-      this.pump();
-    };
-    try {
-      this.handle.sendAsync!(batch.bytes, batch.positions, first, batch.count - first, done);
-    } catch (error) {
-      done(error, 0);
-      return;
-    }
-    this.readAhead();
   }
 
   /**
