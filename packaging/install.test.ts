@@ -118,7 +118,7 @@ describe.skipIf(!built)("installing Sluice", () => {
     const names = tarballs.map((t) => t.split("/").pop());
     for (const [dir, files] of [
       ["apps/master", ["dist/cli.js", "dist/sluice-master.1", "schema/sluice-master.schema.json"]],
-      ["apps/node", ["dist/cli.js", "dist/sluice-node.1", "schema/sluice-node.schema.json"]],
+      ["apps/node", ["dist/bin.cjs", "dist/cli.js", "dist/sluice-node.1", "schema/sluice-node.schema.json"]],
       ["apps/pcap", ["dist/cli.js", "dist/sluice-pcap.1"]],
     ] as const) {
       const { name, version } = manifest(dir);

@@ -12,5 +12,4 @@ export type {
   NativeInjectSocket,
   NativeInjectStats,
 } from "./native.js";
-export type { PlainRecordLayout } from "./scan.js";
 export { RecordScanner } from "./scan.js";

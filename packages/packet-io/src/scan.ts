@@ -1,25 +1,7 @@
 // RecordScanner: the addon's scanRecords with its fields filled in. A replay at top speed hands the
 // inject socket a chunk's records without a JavaScript call per record (see @sluice/replayer).
+import type { PlainRecords } from "@sluice/pcap-format/low-level";
 import type { NativeAddon } from "./native.js";
-
-/**
- * Which records a scan may take at a boundary: the shape of @sluice/pcap-format's PlainRecords, where
- * the rule is defined (a record its decoder would hand on without a warning or an error).
- */
-export type PlainRecordLayout =
-  | {
-      readonly format: "pcap";
-      readonly littleEndian: boolean;
-      readonly maxCapturedLength: number;
-      readonly fractionLimit: number;
-    }
-  | {
-      readonly format: "pcapng";
-      readonly littleEndian: boolean;
-      readonly maxBlockLength: number;
-      readonly maxCapturedLength: number;
-      readonly interfaceSnaplens: readonly number[];
-    };
 
 /** Indices of scanRecords' `args` (one Uint32Array, so a call allocates nothing). */
 const ARG = {
@@ -47,7 +29,7 @@ export class RecordScanner {
   constructor(private readonly addon: Pick<NativeAddon, "scanRecords">) {}
 
   /**
-   * Takes the plain records (see PlainRecordLayout) at `buf[offset, end)` no longer than `frameLimit`
+   * Takes the plain records (see @sluice/pcap-format's PlainRecords, where the rule is defined) at `buf[offset, end)` no longer than `frameLimit`
    * (`taggedFrameLimit` for an 802.1Q-tagged Ethernet frame), stopping at the first other one or when
    * `positions` is full up to record `capacity`; writes them from record `first` on. Returns the offset
    * after the last one taken (`offset` when none); `count` says how many.
@@ -56,7 +38,7 @@ export class RecordScanner {
     buf: Uint8Array,
     offset: number,
     end: number,
-    layout: PlainRecordLayout,
+    layout: PlainRecords,
     frameLimit: number,
     taggedFrameLimit: number,
     positions: Uint32Array,

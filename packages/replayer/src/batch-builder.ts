@@ -85,22 +85,12 @@ export class BatchBuilder {
    * read into again), and only at topspeed (runs have no send times). True when a run was completed.
    */
   borrow(buf: Uint8Array, start: number, length: number): boolean {
-    let sealed = this.batch.count > 0;
-    if (sealed) this.seal();
-    let run = this.run;
-    if (run && (run.bytes !== buf || run.count === RUN_RECORDS)) {
-      this.sealRun();
-      sealed = true;
-      run = null;
-    }
-    if (!run) {
-      run = this.newRun(buf);
-      this.run = run;
-    }
-    run.positions[2 * run.count] = start;
-    run.positions[2 * run.count + 1] = length;
-    run.count++;
-    return sealed;
+    return this.borrowMany(buf, (run) => {
+      run.positions[2 * run.count] = start;
+      run.positions[2 * run.count + 1] = length;
+      run.count++;
+      return false;
+    });
   }
 
   /**
