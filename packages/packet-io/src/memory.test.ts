@@ -11,7 +11,8 @@ if (addon === null) console.warn(`skipping hugeBuffer tests: ${loadAddon().reaso
 
 const MiB = 1 << 20;
 const addonPath =
-  process.env["SLUICE_PACKET_IO_ADDON"] || fileURLToPath(new URL("../build/Release/packet_io.node", import.meta.url));
+  process.env["SLUICE_PACKET_IO_ADDON"] ||
+  fileURLToPath(new URL("../build/Release/packet_io.node", import.meta.url));
 
 function transparentHugePages(): string | null {
   try {
@@ -23,7 +24,8 @@ function transparentHugePages(): string | null {
 
 const thp = transparentHugePages();
 const thpOff = thp === null || thp === "never";
-if (addon !== null && thpOff) console.warn(`skipping the huge page test: transparent huge pages are ${thp ?? "absent"}`);
+if (addon !== null && thpOff)
+  console.warn(`skipping the huge page test: transparent huge pages are ${thp ?? "absent"}`);
 
 function anonHugePagesKiB(): number {
   const rollup = readFileSync("/proc/self/smaps_rollup", "utf8");
@@ -41,22 +43,35 @@ function reasonOf(call: () => unknown): unknown {
 }
 
 describe.skipIf(addon === null)("hugeBuffer", () => {
-  it.each([1, 4096, MiB, 3 * MiB + 1])("gives a Buffer of exactly %i bytes, zeroed, readable and writable throughout", (size) => {
-    const buf = addon!.hugeBuffer(size);
-    expect(Buffer.isBuffer(buf)).toBe(true);
-    expect(buf.length).toBe(size);
-    expect(buf.byteOffset).toBe(0);
-    expect(buf.buffer.byteLength).toBe(size);
-    expect(buf.every((b) => b === 0)).toBe(true);
-    for (let i = 0; i < size; i++) buf[i] = (i * 7 + (i >>> 12)) & 0xff;
-    let wrong = 0;
-    for (let i = 0; i < size; i++) if (buf[i] !== ((i * 7 + (i >>> 12)) & 0xff)) wrong++;
-    expect(wrong).toBe(0);
-  });
+  it.each([1, 4096, MiB, 3 * MiB + 1])(
+    "gives a Buffer of exactly %i bytes, zeroed, readable and writable throughout",
+    (size) => {
+      const buf = addon!.hugeBuffer(size);
+      expect(Buffer.isBuffer(buf)).toBe(true);
+      expect(buf.length).toBe(size);
+      expect(buf.byteOffset).toBe(0);
+      expect(buf.buffer.byteLength).toBe(size);
+      expect(buf.every((b) => b === 0)).toBe(true);
+      for (let i = 0; i < size; i++) buf[i] = (i * 7 + (i >>> 12)) & 0xff;
+      let wrong = 0;
+      for (let i = 0; i < size; i++) if (buf[i] !== ((i * 7 + (i >>> 12)) & 0xff)) wrong++;
+      expect(wrong).toBe(0);
+    },
+  );
 
   it("throws bad-option for a size that is not 1 byte to 1 GiB", () => {
     const hugeBuffer = addon!.hugeBuffer as (...args: unknown[]) => Buffer;
-    for (const size of [0, -1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 30 + 1, 2 ** 32, "4096", null]) {
+    for (const size of [
+      0,
+      -1,
+      0.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      2 ** 30 + 1,
+      2 ** 32,
+      "4096",
+      null,
+    ]) {
       expect([size, reasonOf(() => hugeBuffer(size))]).toEqual([size, "bad-option"]);
     }
     expect(reasonOf(() => hugeBuffer())).toBe("bad-option");

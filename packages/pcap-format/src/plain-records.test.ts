@@ -5,7 +5,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { effectiveSnaplen, maxCaptureLengthFor } from "./constants.js";
 import { PcapFormatError } from "./index.js";
-import { CaptureDecoder, type CaptureDecoderOptions, type DecoderSink, type PlainRecords } from "./low-level.js";
+import {
+  CaptureDecoder,
+  type CaptureDecoderOptions,
+  type DecoderSink,
+  type PlainRecords,
+} from "./low-level.js";
 import {
   block,
   classicHeader,
@@ -133,7 +138,9 @@ function decodeCapture(
 
   const record = (buf: Uint8Array, dataOffset: number, length: number): number => {
     const at = absolute(buf, dataOffset);
-    expect(Buffer.compare(buf.subarray(dataOffset, dataOffset + length), bytes.subarray(at, at + length))).toBe(0);
+    expect(
+      Buffer.compare(buf.subarray(dataOffset, dataOffset + length), bytes.subarray(at, at + length)),
+    ).toBe(0);
     packets.push(`${at}+${length}`);
     return at;
   };
@@ -149,7 +156,11 @@ function decodeCapture(
       interfaces = [];
     },
     interface(info) {
-      interfaces.push({ linkType: info.linkType, snaplen: info.snaplen, nano: info.resolution.exponent === 9 });
+      interfaces.push({
+        linkType: info.linkType,
+        snaplen: info.snaplen,
+        nano: info.resolution.exponent === 9,
+      });
     },
     warning(warning, inputOffset) {
       warnings.push(`${warning}@${inputOffset}`);
@@ -249,7 +260,9 @@ const classicCapture: fc.Arbitrary<Capture> = fc
   })
   .map(({ le, nano, snaplen, version, records, cut }) => {
     const limit = nano ? 1e9 : 1e6;
-    const parts = [classicHeader({ le, nano, snaplen, versionMajor: version[0]!, versionMinor: version[1]! })];
+    const parts = [
+      classicHeader({ le, nano, snaplen, versionMajor: version[0]!, versionMinor: version[1]! }),
+    ];
     records.forEach(({ kind, length, extra, fraction }, i) => {
       const snap = effectiveSnaplen(1, snaplen);
       let data = frame(kind === "over-snaplen" ? snap + 1 + extra : Math.min(length, snap), i);
@@ -288,7 +301,12 @@ const ngSection = fc.record({
   le: fc.boolean(),
   snaplens: fc.array(fc.constantFrom(0, 60, 128, 1514, 65535), { minLength: 0, maxLength: 3 }),
   blocks: fc.array(
-    fc.record({ kind: ngKind, iface: fc.nat({ max: 3 }), length: fc.nat({ max: 300 }), extra: fc.nat({ max: 3 }) }),
+    fc.record({
+      kind: ngKind,
+      iface: fc.nat({ max: 3 }),
+      length: fc.nat({ max: 300 }),
+      extra: fc.nat({ max: 3 }),
+    }),
     { maxLength: 16 },
   ),
 });
@@ -307,7 +325,7 @@ const pcapngCapture: fc.Arbitrary<Capture> = fc
     let n = 0;
     for (const { le, snaplens: initial, blocks } of sections) {
       parts.push(shb(le));
-      const snaplens = [...initial];
+      const snaplens: number[] = [...initial];
       for (const snaplen of snaplens) parts.push(idb(le, { snaplen, tsresol: 9 }));
       for (const { kind, iface, length, extra } of blocks) {
         n++;
@@ -321,7 +339,9 @@ const pcapngCapture: fc.Arbitrary<Capture> = fc
             parts.push(epb(le, { interfaceId: id, units, data, origlen: data.length + extra }));
             break;
           case "epb-options":
-            parts.push(epb(le, { interfaceId: id, units, data, options: [{ code: 1, value: frame(extra + 1, n) }] }));
+            parts.push(
+              epb(le, { interfaceId: id, units, data, options: [{ code: 1, value: frame(extra + 1, n) }] }),
+            );
             break;
           case "idb":
             snaplens.push([60, 1514, 0][iface % 3]!);
@@ -340,7 +360,9 @@ const pcapngCapture: fc.Arbitrary<Capture> = fc
             parts.push(block(5, frame(20 + 4 * extra, n), le));
             break;
           case "over-origlen":
-            parts.push(epb(le, { interfaceId: id, units, data, origlen: Math.max(0, data.length - 1 - extra) }));
+            parts.push(
+              epb(le, { interfaceId: id, units, data, origlen: Math.max(0, data.length - 1 - extra) }),
+            );
             break;
           case "over-snaplen": {
             const over = snap < 300 ? frame(snap + 1 + extra, n) : data;
@@ -351,7 +373,9 @@ const pcapngCapture: fc.Arbitrary<Capture> = fc
             parts.push(epb(le, { interfaceId: known + extra, units, data }));
             break;
           case "bad-trailer":
-            parts.push(block(6, epb(le, { interfaceId: id, units, data }).subarray(8, -4), le, { trailer: 0x40 }));
+            parts.push(
+              block(6, epb(le, { interfaceId: id, units, data }).subarray(8, -4), le, { trailer: 0x40 }),
+            );
             break;
           case "short-block": {
             const b = epb(le, { interfaceId: id, units, data });
