@@ -139,6 +139,38 @@ describe.skipIf(addon === null)("hugeBuffer", () => {
     expect(end.mappings - before.mappings).toBeLessThanOrEqual(8);
   });
 
+  it("maps whole 2 MiB-aligned stretches advised for huge pages (VmFlags hg)", () => {
+    const script = `
+      const { readFileSync } = require("node:fs");
+      const addon = require(${JSON.stringify(addonPath)});
+      const advised = () => {
+        const found = [];
+        let range = null;
+        for (const line of readFileSync("/proc/self/smaps", "utf8").split("\\n")) {
+          const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+          if (m) range = m[1] + "-" + m[2];
+          else if (line.startsWith("VmFlags:") && / hg\\b/.test(line)) found.push(range);
+        }
+        return found;
+      };
+      const before = new Set(advised());
+      const held = [1, 3 * 1048576 + 1].map((size) => addon.hugeBuffer(size));
+      const added = advised().filter((range) => !before.has(range)).map((range) => {
+        const [start, end] = range.split("-").map((hex) => BigInt("0x" + hex));
+        return { startMod: Number(start % 2097152n), endMod: Number(end % 2097152n), length: Number(end - start) };
+      });
+      console.log(JSON.stringify({ added, held: held.length }));
+    `;
+    const out = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    const { added } = JSON.parse(out.trim().split("\n").at(-1)!) as {
+      added: Array<{ startMod: number; endMod: number; length: number }>;
+    };
+    // 1 byte takes one huge page's stretch, 3 MiB + 1 two; adjacent ones may show as one mapping.
+    expect(added.length).toBeGreaterThan(0);
+    for (const range of added) expect(range).toMatchObject({ startMod: 0, endMod: 0 });
+    expect(added.reduce((sum, range) => sum + range.length, 0)).toBe(6 * MiB);
+  });
+
   it.skipIf(thpOff)("backs a touched 2 MiB buffer with a transparent huge page", () => {
     const before = anonHugePagesKiB();
     const buf = addon!.hugeBuffer(2 * MiB);
