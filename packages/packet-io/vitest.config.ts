@@ -1,11 +1,12 @@
 import { defineProject } from "vitest/config";
-import { workspaceAliases } from "../../vitest.shared.js";
+import { setupFiles, workspaceAliases } from "../../vitest.shared.js";
 
 export default defineProject({
   resolve: { alias: workspaceAliases },
   test: {
     name: "packet-io",
     include: ["src/**/*.test.ts"],
+    setupFiles,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },
