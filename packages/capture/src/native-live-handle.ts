@@ -62,12 +62,15 @@ export class NativeLiveHandle implements LiveHandle {
   private constructor(
     private readonly handle: NativeCaptureHandle,
     private readonly device: string,
+    allocate: (size: number) => Buffer,
   ) {
     this.linkType = handle.linkType;
     this.snaplen = handle.snaplen;
     this.fanoutGroup = handle.fanoutGroup;
     // A batch ends when less than one snaplen-sized record would fit: keep that a small part of the buffer.
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(2 << 20, 8 * (handle.snaplen + 16)));
+    // In huge pages, and touched now: a fresh 2 MiB in 4 KiB pages costs 8 ms of page faults on first
+    // touch here, which the first burst of traffic would otherwise wait out with a small ring filling.
+    this.buffer = allocate(Math.max(2 << 20, 8 * (handle.snaplen + 16))).fill(0);
   }
 
   /** Opens the interface with libpcap (never immediate mode) and joins the fanout group if asked. */
@@ -85,6 +88,7 @@ export class NativeLiveHandle implements LiveHandle {
           ...(options.fanout && { fanout: options.fanout }),
         }),
         options.interface,
+        addon.hugeBuffer,
       );
     } catch (error) {
       const native = error as NativeError;
