@@ -104,6 +104,11 @@ export class PcapngBuilder {
     );
   }
 
+  /** A Simple Packet Block (interface 0, no time stamp): a packet the decoder reads, not a scan. */
+  simplePacket(data: Uint8Array, origlen = data.length): Buffer {
+    return this.block(3, Buffer.concat([this.u32(origlen), Buffer.from(data)]));
+  }
+
   /** An Interface Statistics Block: a block between packets that is not one. */
   statistics(interfaceId: number, micros: number): Buffer {
     return this.block(
@@ -124,21 +129,25 @@ export class PcapngBuilder {
 export function classicCapture(
   snaplen: number,
   records: { data: Uint8Array; origlen?: number; seconds?: number; fraction?: number }[],
+  { littleEndian = true, nano = false }: { littleEndian?: boolean; nano?: boolean } = {},
 ): Buffer {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(snaplen, 16);
-  header.writeUInt32LE(LinkType.ETHERNET, 20);
-  const parts = [header];
+  const u32 = (value: number): Buffer => {
+    const b = Buffer.alloc(4);
+    if (littleEndian) b.writeUInt32LE(value >>> 0);
+    else b.writeUInt32BE(value >>> 0);
+    return b;
+  };
+  const version = littleEndian ? Buffer.from([2, 0, 4, 0]) : Buffer.from([0, 2, 0, 4]);
+  const magic = u32(nano ? 0xa1b23c4d : 0xa1b2c3d4);
+  const parts = [magic, version, u32(0), u32(0), u32(snaplen), u32(LinkType.ETHERNET)];
   records.forEach((r, i) => {
-    const head = Buffer.alloc(16);
-    head.writeUInt32LE(r.seconds ?? 1_700_000_000 + i, 0);
-    head.writeUInt32LE(r.fraction ?? 0, 4);
-    head.writeUInt32LE(r.data.length, 8);
-    head.writeUInt32LE(r.origlen ?? r.data.length, 12);
-    parts.push(head, Buffer.from(r.data));
+    parts.push(
+      u32(r.seconds ?? 1_700_000_000 + i),
+      u32(r.fraction ?? 0),
+      u32(r.data.length),
+      u32(r.origlen ?? r.data.length),
+      Buffer.from(r.data),
+    );
   });
   return Buffer.concat(parts);
 }
