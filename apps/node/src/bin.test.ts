@@ -1,7 +1,15 @@
 // dist/bin.cjs, the installed executable: `replay` runs from the packages' CommonJS builds, every other
 // command through the ES module CLI (dist/cli.js). Both halves are run here as a user runs them.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLab, type Lab, labUnavailableReason } from "@sluice/testlab";
@@ -31,10 +39,15 @@ interface Run {
   err: string;
 }
 
-function run(command: string, args: string[], started?: (child: ChildProcess) => void): Promise<Run> {
+function run(
+  command: string,
+  args: string[],
+  started?: (child: ChildProcess) => void,
+  packetIo = "native",
+): Promise<Run> {
   const child = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, SLUICE_PACKET_IO: "native" },
+    env: { ...process.env, SLUICE_PACKET_IO: packetIo },
   });
   started?.(child);
   let out = "";
@@ -95,6 +108,19 @@ describe.skipIf(built !== null)("sluice-node's executable, every command but rep
     expect(result.err).not.toMatch(CRASH);
   });
 
+  it("runs through a symbolic link, as npm installs it (the ES module CLI found beside the real file)", () => {
+    const link = join(root, "sluice-node");
+    symlinkSync(BIN, link);
+    expect(spawnSync(link, ["--version"], { encoding: "utf8" })).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/^sluice-node \d+\.\d+\.\d+\n$/),
+    });
+    expect(spawnSync(link, ["replay"], { encoding: "utf8" })).toMatchObject({
+      status: 2,
+      stderr: `sluice-node: replay needs at least one FILE\n\n${USAGE}`,
+    });
+  });
+
   it("an unknown command exits 2 with the usage text", () => {
     expect(bin("replya")).toMatchObject({
       code: 2,
@@ -140,35 +166,32 @@ describe.skipIf(reason !== null)("sluice-node's executable, replay into a veth p
   });
 
   /** `bin.cjs replay ARGS` from inside the sending namespace (in process) or through its child (--netns). */
-  function replay(where: "in process" | "child", args: string[], started?: (child: ChildProcess) => void) {
+  /**
+   * `bin.cjs replay ARGS` from inside the sending namespace (in process) or through its child (--netns),
+   * injecting with `packetIo`.
+   */
+  function replay(
+    where: "in process" | "child",
+    args: string[],
+    started?: (child: ChildProcess) => void,
+    packetIo = "native",
+  ) {
+    const replayArgs = [BIN, "replay", "--interface", lab.a.iface];
     return where === "in process"
-      ? run(
-          "ip",
-          [
-            "netns",
-            "exec",
-            lab.a.netns,
-            process.execPath,
-            BIN,
-            "replay",
-            "--interface",
-            lab.a.iface,
-            ...args,
-          ],
-          started,
-        )
-      : run(
-          process.execPath,
-          [BIN, "replay", "--interface", lab.a.iface, "--netns", lab.a.netns, ...args],
-          started,
-        );
+      ? run("ip", ["netns", "exec", lab.a.netns, process.execPath, ...replayArgs, ...args], started, packetIo)
+      : run(process.execPath, [...replayArgs, "--netns", lab.a.netns, ...args], started, packetIo);
   }
 
-  it.each(["in process", "child"] as const)(
-    "sends three files' frames in order, byte for byte, and says how many (%s)",
-    async (where) => {
-      const capture = await lab.capture(join(root, `three-${where}.pcap`), { filter: own });
-      const result = await replay(where, ["--speed", "topspeed", ...pieces]);
+  it.each([
+    ["in process", "native"],
+    ["in process", "pcap"],
+    ["child", "native"],
+    ["child", "pcap"],
+  ] as const)(
+    "sends three files' frames in order, byte for byte, and says how many (%s, %s)",
+    async (where, packetIo) => {
+      const capture = await lab.capture(join(root, `three-${where}-${packetIo}.pcap`), { filter: own });
+      const result = await replay(where, ["--speed", "topspeed", ...pieces], undefined, packetIo);
       await capture.stop();
       expect(result.code, result.err).toBe(0);
       expect(result.err).not.toMatch(CRASH);
@@ -188,6 +211,20 @@ describe.skipIf(reason !== null)("sluice-node's executable, replay into a veth p
       );
     },
   );
+
+  it("at topspeed a malformed first file is reported and the files asked for after it still go out whole", async () => {
+    const bad = join(root, "bad.pcap");
+    writeFileSync(bad, "this is not a capture");
+    const capture = await lab.capture(join(root, "bad-first.pcap"), { filter: own });
+    const result = await replay("in process", ["--speed", "topspeed", bad, ...pieces]);
+    await capture.stop();
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`${bad}: bad-file`);
+    expect(result.err).not.toMatch(CRASH);
+    const expected = pieces.flatMap(framesOf);
+    expect(framesOf(capture.path)).toEqual(expected);
+    expect(result.out).toMatch(new RegExp(`^sent ${expected.length} packets .* from 4 files \\(1 failed\\)`));
+  });
 
   it("writes the files as one pcap stream into a FIFO (the FIFO output's code required on demand)", async () => {
     const fifo = join(root, "bin.fifo");
