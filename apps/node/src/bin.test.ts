@@ -12,7 +12,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLab, type Lab, labUnavailableReason } from "@sluice/testlab";
+import { LinkType, PcapWriter } from "@sluice/pcap-format";
+import { type CaptureHandle, createLab, type Lab, labUnavailableReason } from "@sluice/testlab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { framesOf, labPieces, macOf } from "./testing/lab-fixture.js";
 import { BIN } from "./testing/node-process.js";
@@ -26,6 +27,23 @@ const root = mkdtempSync(join(tmpdir(), "node-bin-"));
 let lab: Lab;
 let pieces: string[] = [];
 let own = "";
+let bigFile = "";
+
+/** 400 000 frames of 60 bytes (made once): long enough at topspeed to be interrupted mid-file. */
+function big(): string {
+  if (bigFile) return bigFile;
+  bigFile = join(root, "big.pcap");
+  const writer = PcapWriter.create(bigFile, { linkType: LinkType.ETHERNET });
+  const data = Buffer.alloc(60, 0x5a);
+  Buffer.from([0x02, 0xbb, 0, 0, 0, 2, 0x02, 0xaa, 0, 0, 0, 1, 0x88, 0xb5]).copy(data, 0);
+  for (let i = 0; i < 400_000; i++) {
+    data.writeUInt32BE(i, 14);
+    writer.writePacket({ seconds: 1_700_000_000, nanoseconds: i * 1000, data });
+  }
+  writer.flushSync();
+  void writer.close();
+  return bigFile;
+}
 
 afterAll(async () => {
   await lab?.destroy();
@@ -246,26 +264,44 @@ describe.skipIf(reason !== null)("sluice-node's executable, replay into a veth p
     expect(framesOf(out)).toEqual(pieces.flatMap(framesOf));
   });
 
-  it.each(["in process", "child"] as const)(
-    "SIGINT mid-file stops at a record boundary: exit 1, the file reported stopped, the next not replayed, no stack trace (%s)",
-    async (where) => {
-      const capture = await lab.capture(join(root, `sigint-${where}.pcap`), { filter: own });
-      // 200 packets at 100 pps: two seconds of the first file; SIGINT 0.4 s after it says it is replaying.
-      const result = await replay(where, ["--pps", "100", ...pieces], (child) => {
-        child.stderr!.on("data", function onData(text: Buffer) {
-          if (!String(text).includes("replaying")) return;
-          child.stderr!.off("data", onData);
-          setTimeout(() => child.kill("SIGINT"), 400);
-        });
-      });
+  /** Sends SIGINT to the replay once `bytes` of frames reached the peer's capture file. */
+  function interruptAfter(capture: CaptureHandle, bytes: number) {
+    return (child: ChildProcess) => {
+      const timer = setInterval(() => {
+        if (capture.size() < bytes) return;
+        clearInterval(timer);
+        child.kill("SIGINT");
+      }, 2);
+      child.on("exit", () => clearInterval(timer));
+    };
+  }
+
+  it.each([
+    ["in process", "--pps", "100"],
+    ["child", "--pps", "100"],
+    ["in process", "--speed", "topspeed"],
+    ["child", "--speed", "topspeed"],
+  ] as const)(
+    "SIGINT mid-file stops at a record boundary: exit 1, the file reported stopped, the next not replayed, no stack trace (%s, %s %s)",
+    async (where, flag, value) => {
+      // Paced: 200 packets at 100 pps, two seconds. Topspeed: 400 000 packets, a second or so, with the
+      // next file already handed over.
+      const first = flag === "--pps" ? pieces[0]! : big();
+      const name = `sigint-${where}-${value}.pcap`;
+      const capture = await lab.capture(join(root, name), { filter: own, immediate: true });
+      const result = await replay(
+        where,
+        [flag, value, first, ...pieces.slice(1)],
+        interruptAfter(capture, 4096),
+      );
       await capture.stop();
       expect(result.code, result.err).toBe(1);
       expect(result.signal).toBeNull();
-      expect(result.err).toContain(`${pieces[0]}: stopped: replaying ${pieces[0]} was stopped (signal)`);
+      expect(result.err).toContain(`${first}: stopped: replaying ${first} was stopped (signal)`);
       for (const later of pieces.slice(1)) expect(result.err).not.toContain(`${later}:`);
       expect(result.err).not.toMatch(CRASH);
-      const sent = Number(/^sent (\d+) packets .* from 1 files/.exec(result.out)?.[1]);
-      const all = framesOf(pieces[0]!);
+      const sent = Number(/^sent (\d+) packets .* from 1 files \(1 failed\)/.exec(result.out)?.[1]);
+      const all = framesOf(first);
       expect(sent).toBeGreaterThan(0);
       expect(sent).toBeLessThan(all.length);
       expect(framesOf(capture.path)).toEqual(all.slice(0, sent));
