@@ -234,8 +234,12 @@ describe.skipIf(reason !== null)("files called for before the one ahead finished
     expect(hex(readFile(join(dir, "paced-peer.pcap")))).toEqual(hex(files.flatMap(readFile)));
   });
 
-  it("a SIGKILLed inject child fails the file it was sending; a file handed over early gets a new child", async () => {
-    const files = [numbered("killed-first.pcap", 0, 600_000), numbered("killed-next.pcap", 700_000, 300)];
+  it("a SIGKILLed inject child fails the file it was sending; the files handed over early go to a new child, in order", async () => {
+    const files = [
+      numbered("killed-first.pcap", 0, 600_000),
+      numbered("killed-next.pcap", 700_000, 300),
+      numbered("killed-last.pcap", 800_000, 200),
+    ];
     const { posted } = watchPosts();
     const capture = await peerCapture("killed-peer.pcap");
     const r = replayer();
@@ -250,8 +254,8 @@ describe.skipIf(reason !== null)("files called for before the one ahead finished
     let outcomes: (FileReplayStats | ReplayError)[];
     try {
       await until(
-        () => progress > 0 && posted.has("killed-next.pcap"),
-        "the first records sent, the next file posted",
+        () => progress > 0 && posted.has("killed-last.pcap"),
+        "the first records sent, the other files posted",
       );
       process.kill(first, "SIGKILL");
       outcomes = await Promise.all(replays);
@@ -262,12 +266,16 @@ describe.skipIf(reason !== null)("files called for before the one ahead finished
     await capture.stop();
     const killed = outcomes[0] as ReplayError;
     expect([killed.reason, killed.message]).toEqual(["inject-failed", expect.stringContaining("SIGKILL")]);
-    expect(outcomes[1]).toMatchObject({ packetsSent: 300, failed: 0 });
-    // The next file went out once, whole, after what the killed child sent of the first.
+    expect(outcomes.slice(1)).toMatchObject([
+      { packetsSent: 300, failed: 0 },
+      { packetsSent: 200, failed: 0 },
+    ]);
+    expect(r.stats()).toMatchObject({ files: 2 });
+    // The later files went out once each, whole and in order, after what the killed child sent of the first.
     const received = readFile(join(dir, "killed-peer.pcap"));
-    const next = hex(readFile(files[1]!));
-    expect(hex(received.slice(-300))).toEqual(next);
-    expect(hex(received).filter((frame) => next.includes(frame))).toHaveLength(300);
-    expect(received.length - 300).toBeLessThan(600_000);
+    const later = hex([...readFile(files[1]!), ...readFile(files[2]!)]);
+    expect(hex(received.slice(-500))).toEqual(later);
+    expect(hex(received).filter((frame) => later.includes(frame))).toHaveLength(500);
+    expect(received.length - 500).toBeLessThan(600_000);
   });
 });
