@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LinkType, type PacketRecord, PcapWriter, readCaptureSync } from "@sluice/pcap-format";
+import { LinkType, type PacketRecord } from "@sluice/pcap-format";
 import {
   type CaptureHandle,
   createLab,
@@ -23,6 +23,7 @@ import {
   type ReplayerOptions,
   type ReplayProgress,
 } from "./index.js";
+import { frame, hex, readFile, writeCapture } from "./testing/capture-files.js";
 
 const reason = labUnavailableReason() ?? missingTools("tcpdump", "randpkt");
 if (reason) console.warn(`skipping replayer lab tests: they need ${reason}`);
@@ -32,37 +33,6 @@ let lab: Lab;
 let fixture = "";
 let fixtureRecords: PacketRecord[] = [];
 let strayFilter = "";
-
-const hex = (packets: { data: Uint8Array }[]): string[] =>
-  packets.map((p) => Buffer.from(p.data).toString("hex"));
-const readFile = (path: string): PacketRecord[] =>
-  readCaptureSync(new Uint8Array(readFileSync(path))).packets;
-
-/** A frame to nobody: locally administered MACs, an experimental ethertype, the index in the payload. */
-function frame(index: number, size = 100, ethertype = 0x88b5): Buffer {
-  const data = Buffer.alloc(size, index & 0xff);
-  Buffer.from([0x02, 0xbb, 0, 0, 0, 2, 0x02, 0xaa, 0, 0, 0, 1]).copy(data, 0);
-  data.writeUInt16BE(ethertype, 12);
-  data.writeUInt32BE(index, 14);
-  return data;
-}
-
-/** Writes a classic pcap of `frames` at the given times (seconds, as floats from a base). */
-function writeCapture(
-  path: string,
-  frames: { data: Uint8Array; at: number }[],
-  linkType: number = LinkType.ETHERNET,
-): string {
-  const writer = PcapWriter.create(path, { linkType, precision: "nano" });
-  const base = 1_700_000_000;
-  for (const { data, at } of frames) {
-    const whole = Math.floor(at);
-    writer.writePacket({ seconds: base + whole, nanoseconds: Math.round((at - whole) * 1e9), data });
-  }
-  writer.flushSync();
-  void writer.close();
-  return path;
-}
 
 async function peerCapture(name: string): Promise<CaptureHandle> {
   return lab.capture(join(dir, name), { on: "b", filter: strayFilter, precision: "nano" });

@@ -1,11 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { missingTools } from "@sluice/testlab";
 import { describe, expect, it } from "vitest";
-import { ReplayError, Replayer, type ReplayerOptions } from "./index.js";
+import { type Output, ReplayError, Replayer, type ReplayerOptions } from "./index.js";
+import { frame, hex, readFile, writeCapture } from "./testing/capture-files.js";
+import { FakeWire } from "./testing/fake-output.js";
 
 const bad = (options: unknown): ReplayError => {
   try {
@@ -42,6 +44,56 @@ describe("Replayer options", () => {
     expect(error.reason).toBe("bad-option");
     expect(error.code).toBe("ERR_SLUICE_REPLAY");
     expect(error.detail["option"]).toBe(option);
+  });
+
+  it("hands no file over early to an output of the caller's own, even at topspeed: each is posted once the one ahead finished", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-replayer-custom-"));
+    try {
+      const files = [30, 3, 20].map((count, n) =>
+        writeCapture(
+          join(dir, `custom-${n}.pcap`),
+          Array.from({ length: count }, (_, i) => ({ data: frame(n * 1000 + i), at: i * 1e-3 })),
+        ),
+      );
+      const wire = new FakeWire();
+      const events: string[] = [];
+      const open = wire.output().open;
+      const r = new Replayer({
+        speed: { kind: "topspeed" },
+        output: {
+          type: "custom",
+          name: "recorded",
+          open: async (): Promise<Output> => {
+            const output = await open();
+            return {
+              get alive() {
+                return output.alive;
+              },
+              replay(seq, path, onProgress) {
+                events.push(`post ${basename(path)}`);
+                const outcome = output.replay(seq, path, onProgress);
+                void outcome.then(() => events.push(`done ${basename(path)}`));
+                return outcome;
+              },
+              cancel: (seq) => output.cancel(seq),
+              close: () => output.close(),
+            };
+          },
+        },
+      });
+      const stats = await Promise.all(files.map((file) => r.replayFile(file)));
+      await r.stop();
+      expect(events).toEqual(
+        ["custom-0.pcap", "custom-1.pcap", "custom-2.pcap"].flatMap((name) => [
+          `post ${name}`,
+          `done ${name}`,
+        ]),
+      );
+      expect(stats.map((s) => s.packetsSent)).toEqual([30, 3, 20]);
+      expect(wire.frames).toEqual(hex(files.flatMap(readFile)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a stopped Replayer rejects further files with stopped", async () => {

@@ -155,6 +155,8 @@ function checkOptions(options: ReplayerOptions): void {
 interface ActiveFile {
   cancel(by: "stop" | "signal"): void;
   finished: Promise<unknown>;
+  /** It failed because its output died (the inject child exited) before the file ended. */
+  lost: boolean;
 }
 
 /**
@@ -335,7 +337,9 @@ export class Replayer {
       stats.bytesSent = bytes;
       options.onProgress?.({ path, packetsSent: packets, bytesSent: bytes, packetsTotal: null });
     });
-    const active: ActiveFile = { cancel, finished: replay };
+    // The file still ahead of this one at the output, when it was handed over early.
+    const ahead = [...this.active].at(-1);
+    const active: ActiveFile = { cancel, finished: replay, lost: false };
     this.active.add(active);
     // Paced files wait for the one ahead: a stopped or failed file restarts the timeline, which the
     // next one's send times must not have been read against yet.
@@ -346,6 +350,12 @@ export class Replayer {
     } finally {
       this.active.delete(active);
       options.signal?.removeEventListener("abort", onAbort);
+    }
+    active.lost = outcome.error !== null && !output.alive;
+    // Handed over early to an output that died before the file ahead ended: this file's turn never
+    // came, and it goes to a new output, as it would have had it waited for the one ahead.
+    if (active.lost && ahead?.lost && outcome.packets === 0 && !cancelledBy) {
+      return this.replayOne(path, options, handedOver);
     }
     // Handed over early, the file's time counts from the end of the one ahead of it.
     const from = Math.max(started, this.lastEnd);
