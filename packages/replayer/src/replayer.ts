@@ -173,7 +173,10 @@ export class Replayer {
   private output: Output | null = null;
   private starting: Promise<void> | null = null;
   private seq = 0;
-  /** Files handed to the output and not finished: one, or at topspeed the next one too. */
+  /**
+   * Files handed to the output and not finished: one, or at topspeed into an interface every file asked
+   * for before the ones ahead of it finished (see replayFile).
+   */
   private readonly active = new Set<ActiveFile>();
   private tail: Promise<unknown> = Promise.resolve();
   /** When the last file's outcome came (a file handed over early counts its time from there). */
