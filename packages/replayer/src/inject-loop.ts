@@ -1,9 +1,10 @@
 // The inject loop: one inject handle on one interface. It is told which files to replay, reads them
 // itself (decode, convert, schedule into batches, a few at a time) and sends each record close to its
 // send time. With the packet-io addon: at topspeed a whole chunk's records per call, found by one native
-// scan (no JavaScript per record but for odd ones) and sent from the buffer the chunk was read into; paced, this loop spins to each send time and the addon sends what is
-// due in one call. With node_pcap, one frame per call. It runs in the inject child (inject-child.ts), or in the
-// caller's process for a one-shot replay (InjectOutput.open with inProcess).
+// scan (no JavaScript per record but for odd ones) and sent from the buffer the chunk was read into;
+// paced, this loop spins to each send time and the addon sends what is due in one call. With node_pcap,
+// one frame per call. It runs in the inject child (inject-child.ts), or in the caller's process for a
+// one-shot replay (InjectOutput.open with inProcess).
 import type { RecordScanner } from "@sluice/packet-io";
 import { type Batch, BatchBuilder, fileEnd, type QueueItem, RUN_RECORDS, recycle } from "./batch-builder.js";
 import {
