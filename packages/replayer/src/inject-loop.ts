@@ -320,8 +320,8 @@ export class InjectLoop {
       const item = this.queue[0];
       // Reading decodes a whole batch (most of a millisecond): at topspeed between batches; when
       // paced, only while a send time is far enough away (see sendBatch), or when nothing is left.
-      // Borrowing, the loop sends what was read before it reads on (measured faster here than a send on a
-      // pool thread overlapping the next read: the two threads and the peer's receive share two cores).
+      // Borrowing, the loop sends what was read before it reads on (a send on a pool thread overlapping the
+      // next read measured no better here: the two threads and the peer's receive share two cores).
       if (!item || (!this.paced && !this.borrowing && this.index === 0 && this.queue.length <= READ_AHEAD)) {
         if (this.readAhead() && !item) return;
       }
